@@ -1,0 +1,126 @@
+//! Project chores, as `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
+//!
+//! - `ci`: everything CI checks, stopping at the first failure.
+//! - `demo`: the demonstration the README opens with.
+//! - `bench`: every benchmark; the tables go into `docs/benchmarks.md`.
+//! - `fuzz [SECONDS]`: every fuzz target for a bounded time (default 60 s each).
+//!
+//! Only the standard library, so that the chores build in seconds.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("demo") => demo(),
+        Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz(args.get(1).map(String::as_str)),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | demo | bench [criterion args] | fuzz [seconds]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+/// The checks of CI, in order of cost, so a failure shows early.
+fn ci() -> Result {
+    let started = Instant::now();
+    cargo(&["fmt", "--all", "--check"], &[])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], &[])?;
+    // Libraries, binaries, tests, examples, and every benchmark run once as a smoke test.
+    cargo(&["test", "--workspace", "--all-features", "--all-targets"], &[])?;
+    cargo(&["test", "--workspace", "--all-features", "--doc"], &[])?;
+    cargo(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
+    println!("xtask ci: all checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn demo() -> Result {
+    cargo(&["run", "--quiet", "--package", "w3c-conformance", "--", "demo"], &[])
+}
+
+fn bench(extra: &[String]) -> Result {
+    let mut args = vec!["bench", "--workspace", "--all-features"];
+    if !extra.is_empty() {
+        args.push("--");
+        args.extend(extra.iter().map(String::as_str));
+    }
+    cargo(&args, &[])
+}
+
+/// Runs each cargo-fuzz target of each crate for a bounded time. cargo-fuzz
+/// needs nightly features; `RUSTC_BOOTSTRAP` lets the stable toolchain
+/// provide them, as no other toolchain can be assumed.
+fn fuzz(seconds: Option<&str>) -> Result {
+    let seconds = seconds.unwrap_or("60");
+    seconds.parse::<u32>().map_err(|_| format!("fuzz: {seconds:?} is not a number of seconds"))?;
+    if !Command::new("cargo").args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success()) {
+        cargo(&["install", "cargo-fuzz", "--locked"], &[])?;
+    }
+    for dir in fuzz_dirs()? {
+        let output = Command::new("cargo")
+            .args(["fuzz", "list"])
+            .current_dir(dir.parent().unwrap_or(&dir))
+            .output()
+            .map_err(|e| format!("cargo fuzz list: {e}"))?;
+        for target in String::from_utf8_lossy(&output.stdout).lines() {
+            let max_time = format!("-max_total_time={seconds}");
+            run(Command::new("cargo")
+                .args(["fuzz", "run", target, "--", &max_time])
+                .current_dir(dir.parent().unwrap_or(&dir))
+                .env("RUSTC_BOOTSTRAP", "1"))?;
+        }
+    }
+    Ok(())
+}
+
+fn fuzz_dirs() -> Result<Vec<PathBuf>> {
+    let crates = root().join("crates");
+    let entries = std::fs::read_dir(&crates).map_err(|e| format!("{}: {e}", crates.display()))?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("fuzz")))
+        .filter(|dir| dir.join("Cargo.toml").exists())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result {
+    let mut command = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args(args).current_dir(root());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    run(&mut command)
+}
+
+fn run(command: &mut Command) -> Result {
+    println!("==> {}", display(command));
+    let status = command.status().map_err(|e| format!("{}: {e}", display(command)))?;
+    if status.success() { Ok(()) } else { Err(format!("`{}` failed ({status})", display(command))) }
+}
+
+fn display(command: &Command) -> String {
+    let program = Path::new(command.get_program());
+    let program = program.file_name().unwrap_or(program.as_os_str()).to_string_lossy();
+    let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    format!("{program} {}", args.join(" "))
+}
+
+/// The workspace root: xtask lives one level below it.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
