@@ -1,0 +1,167 @@
+//! Carriers: where propagated fields are read from and written to.
+//!
+//! An [`Extractor`] yields every value of a field, not only the first, because
+//! the specs give repeated fields a meaning: two `traceparent` headers restart
+//! the trace, several `tracestate` or `baggage` lines are combined in order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+/// The name of a propagated field, as text and as a ready-made HTTP header name.
+///
+/// Names are lowercase. The constants cover every field this crate speaks.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Field {
+    name: &'static str,
+    header: HeaderName,
+}
+
+impl Field {
+    /// W3C Trace Context `traceparent`.
+    pub const TRACEPARENT: Field = Field::new("traceparent");
+    /// W3C Trace Context `tracestate`.
+    pub const TRACESTATE: Field = Field::new("tracestate");
+    /// W3C `baggage`.
+    pub const BAGGAGE: Field = Field::new("baggage");
+    /// B3 single header.
+    pub const B3: Field = Field::new("b3");
+    /// B3 multi-header trace id.
+    pub const X_B3_TRACE_ID: Field = Field::new("x-b3-traceid");
+    /// B3 multi-header span id.
+    pub const X_B3_SPAN_ID: Field = Field::new("x-b3-spanid");
+    /// B3 multi-header parent span id.
+    pub const X_B3_PARENT_SPAN_ID: Field = Field::new("x-b3-parentspanid");
+    /// B3 multi-header sampling decision.
+    pub const X_B3_SAMPLED: Field = Field::new("x-b3-sampled");
+    /// B3 multi-header flags (debug).
+    pub const X_B3_FLAGS: Field = Field::new("x-b3-flags");
+
+    /// A field named `name`, which must be a lowercase HTTP token; a bad name
+    /// fails to compile when used in a constant.
+    pub const fn new(name: &'static str) -> Self {
+        Self { name, header: HeaderName::from_static(name) }
+    }
+
+    /// The name.
+    pub const fn as_str(&self) -> &'static str {
+        self.name
+    }
+
+    /// The name as an HTTP header name.
+    pub const fn header_name(&self) -> &HeaderName {
+        &self.header
+    }
+}
+
+/// Reads fields from a carrier.
+pub trait Extractor {
+    /// Every value of `field`, in the order the carrier holds them.
+    fn get_all<'a>(&'a self, field: &Field) -> impl Iterator<Item = &'a [u8]> + use<'a, Self>;
+}
+
+/// Writes fields into a carrier.
+pub trait Injector {
+    /// Sets `field` to `value`, replacing any value it had.
+    fn set(&mut self, field: &Field, value: &str);
+
+    /// Removes `field`, so that a stale value cannot contradict a new one.
+    fn remove(&mut self, field: &Field);
+}
+
+impl<T: Injector + ?Sized> Injector for &mut T {
+    fn set(&mut self, field: &Field, value: &str) {
+        (**self).set(field, value);
+    }
+
+    fn remove(&mut self, field: &Field) {
+        (**self).remove(field);
+    }
+}
+
+/// Header names are case-insensitive; `http` stores them lowercase.
+impl Extractor for HeaderMap {
+    fn get_all<'a>(&'a self, field: &Field) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        HeaderMap::get_all(self, &field.header).into_iter().map(HeaderValue::as_bytes)
+    }
+}
+
+/// One allocation per field written: the `HeaderValue`.
+impl Injector for HeaderMap {
+    fn set(&mut self, field: &Field, value: &str) {
+        // Propagators only write visible ASCII, which is always a valid value.
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.insert(field.header.clone(), value);
+        }
+    }
+
+    fn remove(&mut self, field: &Field) {
+        HeaderMap::remove(self, &field.header);
+    }
+}
+
+/// A plain map, as message headers often are. Keys match without regard to
+/// case, so `TraceParent` and `traceparent` in one map are two values.
+impl<S: BuildHasher> Extractor for HashMap<String, String, S> {
+    fn get_all<'a>(&'a self, field: &Field) -> impl Iterator<Item = &'a [u8]> + use<'a, S> {
+        let name = field.name;
+        self.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_bytes())
+    }
+}
+
+/// Writes lowercase keys and removes keys that differ only in case.
+impl<S: BuildHasher> Injector for HashMap<String, String, S> {
+    fn set(&mut self, field: &Field, value: &str) {
+        Injector::remove(self, field);
+        self.insert(field.name.to_owned(), value.to_owned());
+    }
+
+    fn remove(&mut self, field: &Field) {
+        self.retain(|k, _| !k.eq_ignore_ascii_case(field.name));
+    }
+}
+
+/// A plain ordered map. Keys match without regard to case.
+impl Extractor for BTreeMap<String, String> {
+    fn get_all<'a>(&'a self, field: &Field) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        let name = field.name;
+        self.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_bytes())
+    }
+}
+
+/// Writes lowercase keys and removes keys that differ only in case.
+impl Injector for BTreeMap<String, String> {
+    fn set(&mut self, field: &Field, value: &str) {
+        Injector::remove(self, field);
+        self.insert(field.name.to_owned(), value.to_owned());
+    }
+
+    fn remove(&mut self, field: &Field) {
+        self.retain(|k, _| !k.eq_ignore_ascii_case(field.name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_map_yields_every_line() {
+        let mut headers = HeaderMap::new();
+        headers.append("tracestate", HeaderValue::from_static("a=1"));
+        headers.append("TraceState", HeaderValue::from_static("b=2"));
+        let lines: Vec<_> = Extractor::get_all(&headers, &Field::TRACESTATE).collect();
+        assert_eq!(lines, [&b"a=1"[..], b"b=2"]);
+    }
+
+    #[test]
+    fn map_matches_any_case_and_replaces_on_set() {
+        let mut map = HashMap::new();
+        map.insert("TraceParent".to_owned(), "x".to_owned());
+        assert_eq!(Extractor::get_all(&map, &Field::TRACEPARENT).count(), 1);
+        Injector::set(&mut map, &Field::TRACEPARENT, "y");
+        assert_eq!(map.len(), 1);
+        assert_eq!(map["traceparent"], "y");
+    }
+}
