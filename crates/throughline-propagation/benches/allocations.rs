@@ -1,0 +1,25 @@
+//! Heap allocations per operation, on the cases of the `propagation` benchmark.
+//!
+//! `cargo bench -p throughline-propagation --all-features --bench allocations`
+//!
+//! A binary of its own, because counting replaces the global allocator and
+//! would add its own cost to the timings.
+
+#[path = "cases.rs"]
+mod cases;
+
+fn main() {
+    let runs = if cases::benchmarking() { 1000 } else { 1 };
+    println!("| operation | implementation | allocations per operation |");
+    println!("|---|---|---|");
+    for mut case in cases::cases() {
+        (case.run)(); // lazily initialised state is not the operation's cost
+        let info = allocation_counter::measure(|| {
+            for _ in 0..runs {
+                (case.run)();
+            }
+        });
+        let per_op = info.count_total as f64 / runs as f64;
+        println!("| {} | {} | {per_op} |", case.operation, case.implementation);
+    }
+}
