@@ -121,3 +121,9 @@ where
         }
     }
 }
+
+impl<B: Body> std::fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody").field("in_flight", &self.in_flight.is_some()).finish_non_exhaustive()
+    }
+}

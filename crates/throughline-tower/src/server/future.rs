@@ -80,3 +80,9 @@ where
         }
     }
 }
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").field("in_flight", &self.in_flight.is_some()).finish_non_exhaustive()
+    }
+}

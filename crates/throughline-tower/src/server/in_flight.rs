@@ -51,6 +51,8 @@ impl InFlight {
         // Routes are few: one shared string serves the span and every metric.
         let route =
             config.route.extract(parts).map(|route| StringValue::from(Arc::<str>::from(route.as_ref())));
+        // Read next to the span's own start, which tracing-opentelemetry stamps.
+        let started = Instant::now();
         let traced = instrument.trace.then(|| {
             let trust = config.trust.decide(parts);
             let (span, cx, recording) =
@@ -86,7 +88,7 @@ impl InFlight {
             traced,
             labels,
             measure: instrument.metrics,
-            started: Instant::now(),
+            started,
             request_body: None,
             response_body: 0,
             finished: false,
