@@ -437,3 +437,42 @@ fn the_layer_and_service_are_clone_send_and_sync() {
     );
     assert_traits(&service);
 }
+
+/// The route a plain hyper service knows, as its own extension.
+#[derive(Clone)]
+struct Template(&'static str);
+
+#[tokio::test]
+async fn a_plain_hyper_service_with_its_own_route_extractor() {
+    use http_body_util::Full;
+    use throughline_tower::server::RouteExtractor;
+
+    let telemetry = Telemetry::install();
+    let layer = telemetry.layer().route(RouteExtractor::new(|parts| {
+        parts.extensions.get::<Template>().map(|t| std::borrow::Cow::Borrowed(t.0))
+    }));
+    let service = tower::ServiceBuilder::new()
+        .map_request(|mut request: http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(Template("/things/{id}"));
+            request
+        })
+        .layer(layer)
+        .service_fn(|_| async {
+            Ok::<_, Infallible>(http::Response::new(Full::new(bytes::Bytes::from_static(b"thing"))))
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        hyper::server::conn::http1::Builder::new().serve_connection(io, service).await.unwrap();
+    });
+
+    let body = client().get(format!("http://{addr}/things/3")).send().await.unwrap().text().await.unwrap();
+
+    assert_eq!(body, "thing");
+    let span = telemetry.server_span().await;
+    assert_eq!(span.name, "GET /things/{id}");
+    assert_eq!(string(&span.attributes, "http.route").as_deref(), Some("/things/{id}"));
+}

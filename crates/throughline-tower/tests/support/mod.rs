@@ -139,3 +139,41 @@ pub fn histogram_f64(metric: &Metric) -> &opentelemetry_sdk::metrics::data::Hist
         other => panic!("{} is not an f64 histogram: {other:?}", metric.name()),
     }
 }
+
+/// A response body the test feeds chunk by chunk; it ends when the sender
+/// is dropped.
+pub struct ChannelBody(tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>);
+
+impl http_body::Body for ChannelBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(|data| Ok(http_body::Frame::data(data))))
+    }
+}
+
+pub type BodySender = tokio::sync::mpsc::UnboundedSender<bytes::Bytes>;
+
+/// `GET /stream` answers at once with a body the test writes: each request
+/// hands the test the sender of its body.
+pub fn streaming_app(layer: HttpServerLayer) -> (Router, tokio::sync::mpsc::UnboundedReceiver<BodySender>) {
+    let (senders, bodies) = tokio::sync::mpsc::unbounded_channel::<BodySender>();
+    let app = Router::new()
+        .route(
+            "/stream",
+            axum::routing::get(move || {
+                let senders = senders.clone();
+                async move {
+                    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+                    senders.send(sender).unwrap();
+                    axum::body::Body::new(ChannelBody(receiver))
+                }
+            }),
+        )
+        .layer(layer);
+    (app, bodies)
+}
