@@ -11,10 +11,9 @@ use super::in_flight::InFlight;
 
 pin_project! {
     /// The response body of [`HttpServer`](super::HttpServer): the inner body,
-    /// polled inside the server span, counted, and watched for its end. The
-    /// request ends when the last frame has been handed to the server (or
-    /// the body reports its end); a body dropped before that ends the
-    /// request as abandoned.
+    /// counted and watched for its end. The request ends when the last frame
+    /// has been handed to the server (or the body reports its end); a body
+    /// dropped before that ends the request as abandoned.
     pub struct ResponseBody<B>
     where
         B: Body,
@@ -33,7 +32,7 @@ pin_project! {
             if let Some(in_flight) = this.in_flight.take() {
                 if this.inner.is_end_stream() {
                     // A body with nothing (more) to send is never polled to its end.
-                    in_flight.finish(true);
+                    in_flight.finish();
                 }
                 // Otherwise `InFlight`'s own drop records the abandoned body.
             }
@@ -82,14 +81,10 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
-        let polled = {
-            let _entered = this.in_flight.as_ref().and_then(InFlight::span).map(tracing::Span::enter);
-            match this.inner.as_mut().project() {
-                InnerProj::Body { body } => body.poll_frame(cx),
-                InnerProj::Empty => Poll::Ready(None),
-            }
+        let polled = match this.inner.as_mut().project() {
+            InnerProj::Body { body } => body.poll_frame(cx),
+            InnerProj::Empty => Poll::Ready(None),
         };
-        // The span was just exited: its end time is now, if this is the end.
         let Some(in_flight) = this.in_flight.as_mut() else { return polled };
         match &polled {
             Poll::Pending => return polled,
@@ -105,7 +100,7 @@ where
             Poll::Ready(None) => {}
         }
         if let Some(in_flight) = this.in_flight.take() {
-            in_flight.finish(false);
+            in_flight.finish();
         }
         polled
     }

@@ -53,7 +53,7 @@ where
                 let Some(mut in_flight) = this.in_flight.take() else { resume_unwind(payload) };
                 in_flight.on_panic(payload.as_ref());
                 if !*this.catch_panic {
-                    in_flight.finish(true);
+                    in_flight.finish();
                     resume_unwind(payload);
                 }
                 in_flight.on_panic_response();
@@ -73,7 +73,7 @@ where
             Err(error) => {
                 if let Some(mut in_flight) = in_flight {
                     in_flight.on_error(&error);
-                    in_flight.finish(true);
+                    in_flight.finish();
                 }
                 Poll::Ready(Err(error))
             }

@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode};
@@ -192,20 +192,23 @@ impl InFlight {
         self.labels.error_type = Some(error_type);
     }
 
-    /// The response is complete. `stamp` enters the span once more so that
-    /// its end time is now, when the end was not seen inside the span.
-    pub(crate) fn finish(mut self, stamp: bool) {
-        self.complete(stamp);
+    /// The response is complete.
+    pub(crate) fn finish(mut self) {
+        self.complete();
     }
 
-    fn complete(&mut self, stamp: bool) {
+    fn complete(&mut self) {
         if self.finished {
             return;
         }
         self.finished = true;
-        let seconds = self.started.elapsed().as_secs_f64();
-        if stamp && let Some(span) = self.span() {
-            drop(span.enter());
+        let (now, seconds) = (SystemTime::now(), self.started.elapsed().as_secs_f64());
+        // Ended here rather than when the tracing span closes, whose end is
+        // its last exit: the body is not polled inside the span, and the end
+        // is read next to the metric's. tracing-opentelemetry's own end later
+        // finds the span already ended.
+        if let Some(otel) = self.recording() {
+            otel.end_with_timestamp(now);
         }
         if self.measure {
             let measured =
@@ -224,7 +227,7 @@ impl Drop for InFlight {
                 None => (semconv::REQUEST_CANCELLED, "the request was cancelled before a response"),
             };
             self.fail(StringValue::from(error_type), Some(description));
-            self.complete(true);
+            self.complete();
         }
     }
 }

@@ -45,20 +45,29 @@ impl Labels {
         ]
     }
 
-    fn completed(&self) -> Vec<KeyValue> {
-        let mut attributes = Vec::with_capacity(6);
-        attributes.extend(self.active());
-        attributes.push(KeyValue::new(names::NETWORK_PROTOCOL_VERSION, self.protocol));
-        if let Some(route) = &self.route {
-            attributes.push(KeyValue::new(names::HTTP_ROUTE, route.clone()));
+    /// The attributes of a completed request, in a fixed array so that
+    /// recording allocates nothing; the first `len` are the set.
+    fn completed(&self) -> ([KeyValue; 6], usize) {
+        let method = KeyValue::new(names::HTTP_REQUEST_METHOD, self.method);
+        let mut attributes = [
+            method.clone(),
+            KeyValue::new(names::URL_SCHEME, self.scheme),
+            KeyValue::new(names::NETWORK_PROTOCOL_VERSION, self.protocol),
+            method.clone(),
+            method.clone(),
+            method,
+        ];
+        let mut len = 3;
+        let optional = [
+            self.route.clone().map(|route| KeyValue::new(names::HTTP_ROUTE, route)),
+            self.status.map(|status| KeyValue::new(names::HTTP_RESPONSE_STATUS_CODE, i64::from(status))),
+            self.error_type.clone().map(|error_type| KeyValue::new(names::ERROR_TYPE, error_type)),
+        ];
+        for attribute in optional.into_iter().flatten() {
+            attributes[len] = attribute;
+            len += 1;
         }
-        if let Some(status) = self.status {
-            attributes.push(KeyValue::new(names::HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
-        }
-        if let Some(error_type) = &self.error_type {
-            attributes.push(KeyValue::new(names::ERROR_TYPE, error_type.clone()));
-        }
-        attributes
+        (attributes, len)
     }
 }
 
@@ -100,13 +109,14 @@ impl ServerMetrics {
 
     pub(crate) fn completed(&self, labels: &Labels, measured: &Measured) {
         self.active.add(-1, &labels.active());
-        let attributes = labels.completed();
-        self.duration.record(measured.seconds, &attributes);
+        let (attributes, len) = labels.completed();
+        let attributes = &attributes[..len];
+        self.duration.record(measured.seconds, attributes);
         if let Some((request, response)) = &self.body_sizes {
             if let Some(size) = measured.request_body {
-                request.record(size, &attributes);
+                request.record(size, attributes);
             }
-            response.record(measured.response_body, &attributes);
+            response.record(measured.response_body, attributes);
         }
     }
 }
