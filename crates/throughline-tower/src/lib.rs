@@ -1,7 +1,8 @@
 //! tower middleware that makes HTTP services observable: the caller's W3C
 //! trace context continued under a trust policy, a server span per request
 //! and the HTTP server metrics, all by the OpenTelemetry semantic
-//! conventions, at a cost that stays small when the sampler says no.
+//! conventions; span attributes are built only when the sampler keeps the
+//! span.
 //!
 //! ```
 //! use axum::{Router, routing::get};

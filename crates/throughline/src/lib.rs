@@ -10,6 +10,8 @@
 //! |---|---|---|
 //! | `propagation` (default) | [`throughline_propagation`] | strict W3C Trace Context, Baggage and B3 codecs and carriers |
 //! | `opentelemetry` | `throughline_propagation` | the codecs as the OpenTelemetry SDK's `TextMapPropagator` |
+//! | `tower` | `throughline_tower` | server middleware for tower and axum: context extraction under a trust policy, server spans and RED metrics by the HTTP semantic conventions |
+//! | `axum` | `throughline_tower` | `tower`, with `http.route` from axum's `MatchedPath` |
 //!
 //! ```
 //! use throughline::propagation::{Propagator, TraceParent};
@@ -25,3 +27,5 @@
 
 #[cfg(feature = "propagation")]
 pub use throughline_propagation as propagation;
+#[cfg(feature = "tower")]
+pub use throughline_tower as tower;
