@@ -29,12 +29,12 @@ pin_project! {
     {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(in_flight) = this.in_flight.take() {
-                if this.inner.is_end_stream() {
-                    // A body with nothing (more) to send is never polled to its end.
-                    in_flight.finish();
-                }
-                // Otherwise `InFlight`'s own drop records the abandoned body.
+            // A body with nothing (more) to send is never polled to its end;
+            // otherwise dropping `InFlight` records the abandoned body.
+            if let Some(in_flight) = this.in_flight.take()
+                && this.inner.is_end_stream()
+            {
+                in_flight.finish();
             }
         }
     }
