@@ -96,7 +96,7 @@ where
                     return polled;
                 }
             }
-            Poll::Ready(Some(Err(error))) => in_flight.on_body_error(error),
+            Poll::Ready(Some(Err(error))) => in_flight.on_error(error),
             Poll::Ready(None) => {}
         }
         if let Some(in_flight) = this.in_flight.take() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use http::request::Parts;
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE};
@@ -112,21 +112,7 @@ impl InFlight {
     /// The response head is ready: status, captured headers, the trace
     /// response header.
     pub(crate) fn on_response<B>(&mut self, response: &mut Response<B>) {
-        let status = response.status();
-        self.labels.status = Some(status.as_u16());
-        let error_type = status_error_type(status, Role::Server);
-        if let Some(otel) = self.recording() {
-            let mut attributes = HttpAttributes::new(Role::Server, self.config.stability);
-            attributes.status_code(status.as_u16());
-            for header in self.config.response_headers.attributes(response.headers()) {
-                attributes.push(header);
-            }
-            otel.set_attributes(attributes.into_vec());
-        }
-        if let Some(error_type) = error_type {
-            // A 5xx carries no description: the status code says it all.
-            self.fail(StringValue::from(error_type), None);
-        }
+        self.record_status(response.status(), response.headers());
         if self.config.trace_response_header
             && let Some(value) = self.traced.as_ref().and_then(|traced| server_timing(&traced.cx))
         {
@@ -139,11 +125,6 @@ impl InFlight {
         let error_type = semconv::error_type_of::<E>();
         self.exception(error_type, error.to_string());
         self.fail(StringValue::from(error_type), None);
-    }
-
-    /// The response body failed while it was being sent.
-    pub(crate) fn on_body_error<E: std::fmt::Display>(&mut self, error: &E) {
-        self.on_error(error);
     }
 
     /// The inner service panicked.
@@ -159,11 +140,23 @@ impl InFlight {
 
     /// A panic answered with a 500.
     pub(crate) fn on_panic_response(&mut self) {
-        self.labels.status = Some(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+        self.record_status(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new());
+    }
+
+    /// The status code, the captured response headers, and a 5xx as the error.
+    fn record_status(&mut self, status: StatusCode, headers: &HeaderMap) {
+        self.labels.status = Some(status.as_u16());
         if let Some(otel) = self.recording() {
             let mut attributes = HttpAttributes::new(Role::Server, self.config.stability);
-            attributes.status_code(StatusCode::INTERNAL_SERVER_ERROR.as_u16());
+            attributes.status_code(status.as_u16());
+            for header in self.config.response_headers.attributes(headers) {
+                attributes.push(header);
+            }
             otel.set_attributes(attributes.into_vec());
+        }
+        if let Some(error_type) = status_error_type(status, Role::Server) {
+            // A 5xx carries no description: the status code says it all.
+            self.fail(StringValue::from(error_type), None);
         }
     }
 
@@ -215,7 +208,7 @@ impl InFlight {
                 Measured { seconds, request_body: self.request_body, response_body: self.response_body };
             self.config.metrics.completed(&self.labels, &measured);
         }
-        // Dropping `traced` closes the span; its end time is its last exit.
+        // Dropping `traced` then closes the tracing span.
     }
 }
 
