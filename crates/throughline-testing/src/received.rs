@@ -17,6 +17,8 @@ pub enum Protocol {
     Grpc,
     /// OTLP over HTTP with protobuf bodies.
     HttpProtobuf,
+    /// OTLP over HTTP with JSON bodies.
+    HttpJson,
 }
 
 /// An attribute value, simplified for comparisons.

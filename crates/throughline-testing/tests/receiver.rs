@@ -53,8 +53,17 @@ fn grpc_exporter(receiver: &OtlpReceiver, compression: Option<Compression>) -> S
 }
 
 fn http_exporter(receiver: &OtlpReceiver, compression: Option<Compression>) -> SpanExporter {
+    http_exporter_speaking(receiver, compression, opentelemetry_otlp::Protocol::HttpBinary)
+}
+
+fn http_exporter_speaking(
+    receiver: &OtlpReceiver,
+    compression: Option<Compression>,
+    protocol: opentelemetry_otlp::Protocol,
+) -> SpanExporter {
     let mut builder = SpanExporter::builder()
         .with_http()
+        .with_protocol(protocol)
         .with_http_client(reqwest::Client::new())
         .with_endpoint(format!("{}/v1/traces", receiver.http_endpoint()))
         .with_timeout(Duration::from_millis(500));
@@ -91,6 +100,19 @@ async fn records_spans_sent_over_http_protobuf() {
     let spans = receiver.wait_for_spans(2, Duration::from_secs(5)).await.unwrap();
     assert_eq!(spans.iter().map(|s| s.name()).collect::<Vec<_>>(), ["a", "b"]);
     assert!(spans.iter().all(|s| s.protocol == Protocol::HttpProtobuf));
+}
+
+#[tokio::test]
+async fn records_spans_sent_over_http_json() {
+    let receiver = OtlpReceiver::start().await.unwrap();
+    http_exporter_speaking(&receiver, None, opentelemetry_otlp::Protocol::HttpJson)
+        .export(vec![span("json", 0x4bf92f3577b34da6a3ce929d0e0e4736)])
+        .await
+        .unwrap();
+    let spans = receiver.wait_for_spans(1, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(spans[0].protocol, Protocol::HttpJson);
+    assert_eq!(spans[0].trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736", "hex ids decode as bytes");
+    assert_eq!(spans[0].attribute("http.response.status_code"), Some(Value::Int(200)));
 }
 
 #[tokio::test]
