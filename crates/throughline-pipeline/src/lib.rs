@@ -17,18 +17,20 @@
 //! - **Shutdown that loses nothing**: [`Telemetry::shutdown`] flushes within a
 //!   deadline; [`Graceful`] drains an axum server first.
 //!
-//! ```no_run
+//! ```
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::collections::HashMap;
 //! use std::time::Duration;
 //! use opentelemetry::trace::{Tracer, TracerProvider};
 //! use throughline_pipeline::Pipeline;
 //!
-//! // OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 OTEL_SERVICE_NAME=orders ...
-//! let telemetry = Pipeline::from_env()?.build()?;
+//! // In a service: `Pipeline::from_env()?`, with OTEL_EXPORTER_OTLP_ENDPOINT and friends.
+//! let vars = HashMap::from([("OTEL_TRACES_EXPORTER", "console"), ("OTEL_METRICS_EXPORTER", "none"), ("OTEL_LOGS_EXPORTER", "none")]);
+//! let telemetry = Pipeline::from_vars(&vars)?.service_name("orders").build()?;
 //! if let Some(provider) = telemetry.tracer_provider() {
 //!     provider.tracer("orders").in_span("startup", |_cx| {});
 //! }
-//! telemetry.shutdown(Duration::from_secs(5)).await?;
+//! telemetry.shutdown(Duration::from_secs(5)).await?; // prints: span ... "startup" ...
 //! # Ok(()) }
 //! ```
 //!

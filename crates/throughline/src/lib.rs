@@ -19,6 +19,22 @@
 //! }
 //! ```
 //!
+//! The same, runnable here, with settings from a map instead of the
+//! environment and spans printed to the console:
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::collections::HashMap;
+//! use throughline::{Init, LogFormat};
+//!
+//! let vars = HashMap::from([("OTEL_TRACES_EXPORTER", "console"), ("OTEL_METRICS_EXPORTER", "none"), ("OTEL_LOGS_EXPORTER", "none")]);
+//! let telemetry = Init::from_vars(&vars)?.service_name("orders").log_format(LogFormat::Compact).install()?;
+//! tracing::info_span!("checkout", order.id = 42).in_scope(|| tracing::info!("charged"));
+//! assert!(telemetry.health().is_ready());
+//! telemetry.shutdown(std::time::Duration::from_secs(5)).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! This facade re-exports the pieces behind one feature each, so a service
 //! depends on one crate and pays only for what it turns on:
 //!
