@@ -379,7 +379,9 @@ impl Core {
         if calls < self.min_calls {
             return;
         }
-        let over = |count: u32, rate_ppm: u64| u64::from(count) * 1_000_000 >= rate_ppm * u64::from(calls);
+        let over = |count: u32, rate_ppm: u64| {
+            u64::from(count) * 1_000_000 >= rate_ppm.saturating_mul(u64::from(calls))
+        };
         if over(failures, self.failure_rate_ppm) || over(slow, self.slow_rate_ppm) {
             self.consecutive_opens.store(0, Ordering::Relaxed);
             let _ = self.transition(word, OPEN, self.now_millis(now.unwrap_or_else(Instant::now)));

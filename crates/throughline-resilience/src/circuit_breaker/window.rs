@@ -151,7 +151,7 @@ struct Bucket {
 }
 
 pub(super) struct TimeWindow {
-    buckets: [Bucket; BUCKETS],
+    buckets: Box<[Bucket]>,
     bucket_nanos: u64,
     epoch: Instant,
 }
@@ -165,7 +165,7 @@ impl TimeWindow {
             slow: AtomicU32::new(0),
         };
         Self {
-            buckets: std::array::from_fn(|_| bucket()),
+            buckets: (0..BUCKETS).map(|_| bucket()).collect(),
             bucket_nanos: (duration.as_nanos() / BUCKETS as u128).max(1) as u64,
             epoch,
         }
@@ -201,7 +201,7 @@ impl TimeWindow {
     fn snapshot(&self, now: Instant) -> WindowSnapshot {
         let period = self.period(now);
         let mut snapshot = WindowSnapshot::default();
-        for bucket in &self.buckets {
+        for bucket in &*self.buckets {
             let p = bucket.period.load(Ordering::Acquire);
             if p <= period && period - p < BUCKETS as u64 {
                 snapshot.calls += bucket.calls.load(Ordering::Acquire);
@@ -213,7 +213,7 @@ impl TimeWindow {
     }
 
     fn reset(&self) {
-        for bucket in &self.buckets {
+        for bucket in &*self.buckets {
             bucket.period.store(u64::MAX, Ordering::Release);
         }
     }
