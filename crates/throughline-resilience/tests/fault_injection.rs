@@ -81,7 +81,12 @@ async fn under_faults_retries_are_safe_and_budgeted_and_the_breaker_follows_the_
     let budget = RetryBudget::new(0.2, 0).unwrap();
     let policy = Resilience::builder("fault")
         .timeout(Duration::from_secs(5))
-        .retry(RetryConfig::new("fault").max_attempts(3).backoff(Backoff::constant(Duration::from_millis(2))).budget(budget))
+        .retry(
+            RetryConfig::new("fault")
+                .max_attempts(3)
+                .backoff(Backoff::constant(Duration::from_millis(2)))
+                .budget(budget),
+        )
         .circuit_breaker(breaker.clone())
         .attempt_timeout(Duration::from_secs(1))
         .classifier(HttpClassifier::default())
@@ -112,7 +117,11 @@ async fn under_faults_retries_are_safe_and_budgeted_and_the_breaker_follows_the_
         for handle in calls {
             let _ = handle.await.unwrap();
         }
-        assert_ne!(breaker.state(), CircuitState::Open, "round {round}: 15 % failures must not open a 50 % breaker");
+        assert_ne!(
+            breaker.state(),
+            CircuitState::Open,
+            "round {round}: 15 % failures must not open a 50 % breaker"
+        );
     }
 
     // Outage: every answer is 503. The breaker opens within the window.
