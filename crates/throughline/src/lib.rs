@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | `propagation` (default) | [`throughline_propagation`] | strict W3C Trace Context, Baggage and B3 codecs and carriers |
 //! | `opentelemetry` | `throughline_propagation` | the codecs as the OpenTelemetry SDK's `TextMapPropagator` |
+//! | `resilience` | `throughline_resilience` | retry with budgets, circuit breakers, load shedding and deadlines, as tower layers and a plain async API |
 //!
 //! ```
 //! use throughline::propagation::{Propagator, TraceParent};
@@ -25,3 +26,5 @@
 
 #[cfg(feature = "propagation")]
 pub use throughline_propagation as propagation;
+#[cfg(feature = "resilience")]
+pub use throughline_resilience as resilience;
