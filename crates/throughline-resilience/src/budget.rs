@@ -14,14 +14,14 @@
 //! ```
 //! use throughline_resilience::RetryBudget;
 //!
-//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), throughline_resilience::budget::InvalidBudget> {
 //! let budget = RetryBudget::new(0.25, 0)?; // 25 %, no floor
 //! for _ in 0..8 {
 //!     budget.deposit();
 //! }
 //! assert!(budget.try_withdraw() && budget.try_withdraw());
 //! assert!(!budget.try_withdraw(), "8 requests at 25 % pay for exactly 2 retries");
-//! # Ok::<(), throughline_resilience::budget::InvalidBudget>(()) }
+//! # Ok(()) }
 //! ```
 //!
 //! Unlike tower's `TpsBudget`, whose withdrawal cost is `1 / ratio` truncated

@@ -13,7 +13,7 @@
 //! use std::time::Duration;
 //! use throughline_resilience::Deadline;
 //!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 //! let mut request = http::Request::get("http://inventory/items").body(()).unwrap();
 //! request.extensions_mut().insert(Deadline::after(Duration::from_millis(1500)));
 //!

@@ -145,9 +145,12 @@ async fn shed_requests_budget_exhaustion_and_the_limit_are_metrics() {
     assert_eq!(metrics.value("resilience.retry.budget_exhausted", &[("resilience.name", "db")]), Some(1));
 }
 
+/// A span's fields as (name, value).
+type SpanFields = Vec<(String, String)>;
+
 /// Records each `resilience.attempt` span's fields.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<Vec<(String, String)>>>>);
+struct Spans(Arc<Mutex<Vec<SpanFields>>>);
 
 struct Fields<'a>(&'a mut Vec<(String, String)>);
 
@@ -190,9 +193,7 @@ async fn each_attempt_is_a_span_with_its_number_reason_and_resend_count() {
     let mut client = policy.layer().layer(status_server(vec![503, 429]));
     client.ready().await.unwrap().call(Request::get("/").body(String::new()).unwrap()).await.unwrap();
     let spans = spans.0.lock().unwrap().clone();
-    let field = |span: &Vec<(String, String)>, name: &str| {
-        span.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    };
+    let field = |span: &SpanFields, name: &str| span.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     assert_eq!(spans.len(), 3);
     assert_eq!(field(&spans[0], "resilience.attempt").as_deref(), Some("1"));
     assert_eq!(field(&spans[0], "http.request.resend_count"), None);

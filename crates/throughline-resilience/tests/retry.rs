@@ -23,8 +23,11 @@ const MS: Duration = Duration::from_millis(1);
 #[derive(Clone, Default)]
 struct Script {
     calls: Arc<AtomicU32>,
-    log: Arc<std::sync::Mutex<Vec<(Duration, Option<u32>)>>>,
+    log: Arc<std::sync::Mutex<Vec<Arrival>>>,
 }
+
+/// When a request arrived, and its resend count.
+type Arrival = (Duration, Option<u32>);
 
 impl Script {
     fn service<B: Send + 'static>(
@@ -223,7 +226,8 @@ async fn a_body_over_the_limit_is_sent_once_and_whole() {
         let seen = seen.clone();
         async move {
             assert!(!request.body().is_replayable());
-            seen.lock().unwrap().push(request.into_body().collect().await.unwrap().to_bytes());
+            let body = request.into_body().collect().await.unwrap().to_bytes();
+            seen.lock().unwrap().push(body);
             Ok::<_, std::io::Error>(Response::builder().status(503).body(String::new()).unwrap())
         }
     });

@@ -77,7 +77,7 @@ where
 /// use throughline_resilience::HttpClassifier;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let per_host = KeyedCircuitBreaker::new(CircuitBreakerConfig::new("upstream"), 256)?;
+/// let per_host: KeyedCircuitBreaker<String> = KeyedCircuitBreaker::new(CircuitBreakerConfig::new("upstream"), 256)?;
 /// let layer = CircuitBreakerLayer::keyed(per_host, HttpClassifier::default(), |request: &http::Request<String>| {
 ///     request.uri().authority().map_or_else(String::new, |a| a.to_string())
 /// });
