@@ -1,9 +1,9 @@
 //! For HTTP servers: the crate's rejections as responses, not errors.
 //!
-//! [`HttpRejectionLayer`] turns a [`CircuitOpen`](crate::CircuitOpen) into
+//! [`HttpRejectionLayer`] turns a [`CircuitOpen`] into
 //! 503 with `Retry-After` (the time to the next probe), a
-//! [`Shed`](crate::Shed) into 503 (or 429) with `Retry-After`, and a
-//! [`TimedOut`](crate::TimedOut) into 504, with empty bodies. Other errors
+//! [`Shed`] into 503 (or 429) with `Retry-After`, and a
+//! [`TimedOut`] into 504, with empty bodies. Other errors
 //! pass through. Put it outermost, above the policy:
 //!
 //! ```
@@ -36,6 +36,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::classify::BoxError;
+#[cfg(doc)]
+use crate::error::{CircuitOpen, TimedOut};
 use crate::error::{RejectionStatus, Shed};
 
 /// Answers the crate's rejections with HTTP responses; see the [module docs](self).
