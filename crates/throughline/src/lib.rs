@@ -45,6 +45,7 @@
 //! | `propagation` | [`throughline_propagation`] | strict W3C Trace Context, Baggage and B3 codecs and carriers |
 //! | `opentelemetry` | `throughline_propagation` | the codecs as the OpenTelemetry SDK's `TextMapPropagator` |
 //! | `testing` | [`throughline_testing`] | in-memory capture, an OTLP receiver, fault injection |
+//! | `resilience` | `throughline_resilience` | retry with budgets, circuit breakers, load shedding and deadlines, as tower layers and a plain async API |
 //!
 //! Every crate under the facade uses one version of `opentelemetry`; a test
 //! in this crate checks the dependency tree.
@@ -66,5 +67,7 @@ pub use init::{Guard, Init, InitError, LogFormat, init};
 pub use throughline_pipeline as pipeline;
 #[cfg(feature = "propagation")]
 pub use throughline_propagation as propagation;
+#[cfg(feature = "resilience")]
+pub use throughline_resilience as resilience;
 #[cfg(feature = "testing")]
 pub use throughline_testing as testing;
