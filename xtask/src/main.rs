@@ -40,6 +40,10 @@ fn ci() -> Result {
     let started = Instant::now();
     cargo(&["fmt", "--all", "--check"], &[])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], &[])?;
+    // The facade's features build alone: a user pays only for what they turn on.
+    for features in ["", "propagation", "pipeline"] {
+        cargo(&["check", "--package", "throughline", "--no-default-features", "--features", features], &[])?;
+    }
     // Libraries, binaries, tests, examples, and every benchmark run once as a smoke test.
     cargo(&["test", "--workspace", "--all-features", "--all-targets"], &[])?;
     cargo(&["test", "--workspace", "--all-features", "--doc"], &[])?;

@@ -3,29 +3,75 @@
 //! RED metrics, logs that carry the trace, retries, circuit breakers and load
 //! shedding that show up in traces and metrics, and export over OTLP.
 //!
+//! ```no_run
+//! use throughline::prelude::*;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // OTEL_SERVICE_NAME=orders OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 ...
+//!     let telemetry = init()?;
+//!     info!("started");
+//!     let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!     // /health/live and /health/ready added; on SIGTERM: drain, then flush.
+//!     telemetry.serve(listener, app, std::time::Duration::from_secs(10)).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The same, runnable here, with settings from a map instead of the
+//! environment and spans printed to the console:
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::collections::HashMap;
+//! use throughline::{Init, LogFormat};
+//!
+//! let vars = HashMap::from([("OTEL_TRACES_EXPORTER", "console"), ("OTEL_METRICS_EXPORTER", "none"), ("OTEL_LOGS_EXPORTER", "none")]);
+//! let telemetry = Init::from_vars(&vars)?.service_name("orders").log_format(LogFormat::Compact).install()?;
+//! tracing::info_span!("checkout", order.id = 42).in_scope(|| tracing::info!("charged"));
+//! assert!(telemetry.health().is_ready());
+//! telemetry.shutdown(std::time::Duration::from_secs(5)).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! This facade re-exports the pieces behind one feature each, so a service
 //! depends on one crate and pays only for what it turns on:
 //!
 //! | feature | crate | what it gives |
 //! |---|---|---|
-//! | `propagation` (default) | [`throughline_propagation`] | strict W3C Trace Context, Baggage and B3 codecs and carriers |
+//! | `init` (default) | this crate | [`init()`], [`Init`], [`Guard`], [`Health`], [`prelude`] |
+//! | `pipeline` | [`throughline_pipeline`] | OTEL_* configuration, OTLP and Prometheus export, tail sampling, graceful shutdown |
+//! | `propagation` | [`throughline_propagation`] | strict W3C Trace Context, Baggage and B3 codecs and carriers |
 //! | `opentelemetry` | `throughline_propagation` | the codecs as the OpenTelemetry SDK's `TextMapPropagator` |
 //! | `tower` | `throughline_tower` | server middleware for tower and axum: context extraction under a trust policy, server spans and RED metrics by the HTTP semantic conventions |
 //! | `axum` | `throughline_tower` | `tower`, with `http.route` from axum's `MatchedPath` |
+//! | `testing` | [`throughline_testing`] | in-memory capture, an OTLP receiver, fault injection |
+//! | `resilience` | `throughline_resilience` | retry with budgets, circuit breakers, load shedding and deadlines, as tower layers and a plain async API |
 //!
-//! ```
-//! use throughline::propagation::{Propagator, TraceParent};
-//!
-//! let parent: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse()?;
-//! assert!(parent.flags().is_sampled());
-//! assert_eq!(Propagator::default().to_string(), "tracecontext,baggage");
-//! # Ok::<(), throughline::propagation::TraceParentError>(())
-//! ```
+//! Every crate under the facade uses one version of `opentelemetry`; a test
+//! in this crate checks the dependency tree.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
+#[cfg(feature = "init")]
+mod health;
+#[cfg(feature = "init")]
+mod init;
+pub mod prelude;
+
+#[cfg(feature = "init")]
+pub use health::Health;
+#[cfg(feature = "init")]
+pub use init::{Guard, Init, InitError, LogFormat, init};
+#[cfg(feature = "pipeline")]
+pub use throughline_pipeline as pipeline;
 #[cfg(feature = "propagation")]
 pub use throughline_propagation as propagation;
+#[cfg(feature = "resilience")]
+pub use throughline_resilience as resilience;
+#[cfg(feature = "testing")]
+pub use throughline_testing as testing;
 #[cfg(feature = "tower")]
 pub use throughline_tower as tower;

@@ -1,0 +1,496 @@
+//! Configuration the OpenTelemetry way: the standard `OTEL_*` environment
+//! variables, read into typed values, every invalid value an error that names
+//! its variable. Code overrides the environment through the
+//! [`PipelineBuilder`](crate::PipelineBuilder).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Where variables come from: the process environment, or a map in tests, so
+/// that configuration can be tested without touching global state.
+pub trait Vars {
+    /// The value of `name`, if set.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Env;
+
+impl Vars for Env {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+    }
+}
+
+impl<S: std::hash::BuildHasher> Vars for HashMap<String, String, S> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned()
+    }
+}
+
+impl<S: std::hash::BuildHasher> Vars for HashMap<&str, &str, S> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).map(|v| v.to_string())
+    }
+}
+
+/// A variable whose value cannot be honoured.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}={value:?}: {problem}")]
+pub struct ConfigError {
+    /// The variable.
+    pub variable: String,
+    /// Its value.
+    pub value: String,
+    /// What is wrong, and what would be right.
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(variable: &str, value: &str, problem: impl Into<String>) -> Self {
+        Self { variable: variable.to_owned(), value: value.to_owned(), problem: problem.into() }
+    }
+}
+
+/// A signal: traces, metrics or logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// Spans.
+    Traces,
+    /// Measurements.
+    Metrics,
+    /// Log records.
+    Logs,
+}
+
+impl Signal {
+    /// The name used in variable names (`TRACES`) and URL paths (`traces`).
+    fn upper(self) -> &'static str {
+        match self {
+            Self::Traces => "TRACES",
+            Self::Metrics => "METRICS",
+            Self::Logs => "LOGS",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Traces => "v1/traces",
+            Self::Metrics => "v1/metrics",
+            Self::Logs => "v1/logs",
+        }
+    }
+}
+
+/// Where a signal goes (`OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`,
+/// `OTEL_LOGS_EXPORTER`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Exporter {
+    /// OTLP (the default for every signal).
+    Otlp,
+    /// Human-readable lines on standard output, for development.
+    Console,
+    /// A Prometheus `/metrics` endpoint (metrics only).
+    Prometheus,
+}
+
+/// `grpc`, `http/protobuf` or `http/json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OtlpProtocol {
+    /// OTLP over gRPC, port 4317 by default.
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies, port 4318 by default.
+    HttpProtobuf,
+    /// OTLP over HTTP with JSON bodies.
+    HttpJson,
+}
+
+/// Compression of OTLP payloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// gzip.
+    Gzip,
+}
+
+/// How one signal is sent over OTLP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtlpConfig {
+    /// The protocol.
+    pub protocol: OtlpProtocol,
+    /// The full URL requests go to (for HTTP, with the `/v1/...` path).
+    pub endpoint: String,
+    /// Extra request headers (or gRPC metadata), such as an API key.
+    pub headers: Vec<(String, String)>,
+    /// How long one export may take.
+    pub timeout: Duration,
+    /// Payload compression.
+    pub compression: Option<Compression>,
+}
+
+/// The head sampler (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SamplerConfig {
+    /// Record everything.
+    AlwaysOn,
+    /// Record nothing.
+    AlwaysOff,
+    /// Record this share of traces, by trace id.
+    TraceIdRatio(f64),
+    /// Follow the parent; record every root (the default).
+    ParentBasedAlwaysOn,
+    /// Follow the parent; record no root.
+    ParentBasedAlwaysOff,
+    /// Follow the parent; record this share of roots.
+    ParentBasedTraceIdRatio(f64),
+}
+
+/// The batch processors' settings (`OTEL_BSP_*` for spans, `OTEL_BLRP_*` for logs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// The most items held before new ones are dropped (and counted).
+    pub max_queue_size: usize,
+    /// The most items per export.
+    pub max_export_batch_size: usize,
+    /// How long items wait for a batch to fill.
+    pub scheduled_delay: Duration,
+    /// How long one export may take.
+    pub export_timeout: Duration,
+}
+
+/// Everything the environment says about telemetry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// `OTEL_SDK_DISABLED`: no telemetry is produced or exported at all.
+    pub disabled: bool,
+    /// `OTEL_SERVICE_NAME`.
+    pub service_name: Option<String>,
+    /// `OTEL_RESOURCE_ATTRIBUTES`, decoded, in order.
+    pub resource_attributes: Vec<(String, String)>,
+    /// `OTEL_TRACES_EXPORTER`; empty for `none`.
+    pub traces_exporters: Vec<Exporter>,
+    /// `OTEL_METRICS_EXPORTER`; empty for `none`.
+    pub metrics_exporters: Vec<Exporter>,
+    /// `OTEL_LOGS_EXPORTER`; empty for `none`.
+    pub logs_exporters: Vec<Exporter>,
+    /// `OTEL_TRACES_SAMPLER` with its argument.
+    pub sampler: SamplerConfig,
+    /// `OTEL_EXPORTER_OTLP_*` and `OTEL_EXPORTER_OTLP_TRACES_*`.
+    pub otlp_traces: OtlpConfig,
+    /// `OTEL_EXPORTER_OTLP_*` and `OTEL_EXPORTER_OTLP_METRICS_*`.
+    pub otlp_metrics: OtlpConfig,
+    /// `OTEL_EXPORTER_OTLP_*` and `OTEL_EXPORTER_OTLP_LOGS_*`.
+    pub otlp_logs: OtlpConfig,
+    /// `OTEL_BSP_*`.
+    pub span_batch: BatchConfig,
+    /// `OTEL_BLRP_*`.
+    pub log_batch: BatchConfig,
+    /// `OTEL_METRIC_EXPORT_INTERVAL`.
+    pub metric_export_interval: Duration,
+    /// `OTEL_METRIC_EXPORT_TIMEOUT`.
+    pub metric_export_timeout: Duration,
+}
+
+impl Default for Config {
+    /// The defaults the OpenTelemetry specification gives, with no variable set.
+    fn default() -> Self {
+        let none: HashMap<&str, &str> = HashMap::new();
+        Self::from_vars(&none).unwrap_or_else(|error| unreachable!("defaults are valid: {error}"))
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&Env)
+    }
+
+    /// Reads any source of variables.
+    pub fn from_vars(vars: &impl Vars) -> Result<Self, ConfigError> {
+        let read = Reader(vars);
+        Ok(Self {
+            disabled: read.bool("OTEL_SDK_DISABLED")?.unwrap_or(false),
+            service_name: read.string("OTEL_SERVICE_NAME"),
+            resource_attributes: read.pairs("OTEL_RESOURCE_ATTRIBUTES")?,
+            traces_exporters: read.exporters("OTEL_TRACES_EXPORTER", &[Exporter::Otlp, Exporter::Console])?,
+            metrics_exporters: read.exporters(
+                "OTEL_METRICS_EXPORTER",
+                &[Exporter::Otlp, Exporter::Console, Exporter::Prometheus],
+            )?,
+            logs_exporters: read.exporters("OTEL_LOGS_EXPORTER", &[Exporter::Otlp, Exporter::Console])?,
+            sampler: read.sampler()?,
+            otlp_traces: read.otlp(Signal::Traces)?,
+            otlp_metrics: read.otlp(Signal::Metrics)?,
+            otlp_logs: read.otlp(Signal::Logs)?,
+            span_batch: read.batch("OTEL_BSP", Duration::from_millis(5000))?,
+            log_batch: read.batch("OTEL_BLRP", Duration::from_millis(1000))?,
+            metric_export_interval: read
+                .millis("OTEL_METRIC_EXPORT_INTERVAL")?
+                .unwrap_or(Duration::from_secs(60)),
+            metric_export_timeout: read
+                .millis("OTEL_METRIC_EXPORT_TIMEOUT")?
+                .unwrap_or(Duration::from_secs(30)),
+        })
+    }
+}
+
+/// Reads and checks variables. An empty value counts as unset, as the
+/// specification says.
+struct Reader<'a, V: Vars>(&'a V);
+
+impl<V: Vars> Reader<'_, V> {
+    fn string(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn bool(&self, name: &str) -> Result<Option<bool>, ConfigError> {
+        let Some(value) = self.string(name) else { return Ok(None) };
+        match value.to_ascii_lowercase().as_str() {
+            "true" => Ok(Some(true)),
+            "false" => Ok(Some(false)),
+            _ => Err(ConfigError::new(name, &value, "expected true or false")),
+        }
+    }
+
+    fn millis(&self, name: &str) -> Result<Option<Duration>, ConfigError> {
+        self.integer(name, "a number of milliseconds").map(|v| v.map(Duration::from_millis))
+    }
+
+    fn integer(&self, name: &str, what: &str) -> Result<Option<u64>, ConfigError> {
+        let Some(value) = self.string(name) else { return Ok(None) };
+        value.parse().map(Some).map_err(|_| ConfigError::new(name, &value, format!("expected {what}")))
+    }
+
+    /// `key=value,key2=value2`, values percent-decoded.
+    fn pairs(&self, name: &str) -> Result<Vec<(String, String)>, ConfigError> {
+        let Some(value) = self.string(name) else { return Ok(Vec::new()) };
+        value
+            .split(',')
+            .filter(|pair| !pair.trim().is_empty())
+            .map(|pair| {
+                let (key, val) = pair
+                    .split_once('=')
+                    .ok_or_else(|| ConfigError::new(name, &value, format!("{pair:?} is not key=value")))?;
+                let key = key.trim();
+                if key.is_empty() {
+                    return Err(ConfigError::new(name, &value, format!("{pair:?} has an empty key")));
+                }
+                let val = percent_decode(val.trim()).ok_or_else(|| {
+                    ConfigError::new(name, &value, format!("{pair:?} has invalid percent-encoding"))
+                })?;
+                Ok((key.to_owned(), val))
+            })
+            .collect()
+    }
+
+    /// Pairs that must also be valid HTTP header names and values.
+    fn headers(&self, name: &str) -> Result<Vec<(String, String)>, ConfigError> {
+        let pairs = self.pairs(name)?;
+        for (key, value) in &pairs {
+            if http::HeaderName::from_bytes(key.as_bytes()).is_err()
+                || http::HeaderValue::from_str(value).is_err()
+            {
+                let problem = format!("{key:?} is not a valid header name with a valid value");
+                return Err(ConfigError::new(name, &self.string(name).unwrap_or_default(), problem));
+            }
+        }
+        Ok(pairs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect())
+    }
+
+    fn exporters(&self, name: &str, supported: &[Exporter]) -> Result<Vec<Exporter>, ConfigError> {
+        let Some(value) = self.string(name) else { return Ok(vec![Exporter::Otlp]) };
+        let names: Vec<String> = value.split(',').map(|n| n.trim().to_ascii_lowercase()).collect();
+        if names.iter().any(|n| n == "none") {
+            return if names.len() == 1 {
+                Ok(Vec::new())
+            } else {
+                Err(ConfigError::new(name, &value, "\"none\" cannot be combined with other exporters"))
+            };
+        }
+        let mut exporters = Vec::new();
+        for exporter in names {
+            let parsed = match exporter.as_str() {
+                "otlp" => Exporter::Otlp,
+                "console" | "logging" => Exporter::Console,
+                "prometheus" => Exporter::Prometheus,
+                "zipkin" | "jaeger" => {
+                    return Err(ConfigError::new(
+                        name,
+                        &value,
+                        format!("{exporter} is not supported; use otlp"),
+                    ));
+                }
+                other => {
+                    return Err(ConfigError::new(name, &value, format!("unknown exporter {other:?}")));
+                }
+            };
+            if !supported.contains(&parsed) {
+                return Err(ConfigError::new(
+                    name,
+                    &value,
+                    format!("{exporter} does not apply to this signal"),
+                ));
+            }
+            if !exporters.contains(&parsed) {
+                exporters.push(parsed);
+            }
+        }
+        Ok(exporters)
+    }
+
+    fn sampler(&self) -> Result<SamplerConfig, ConfigError> {
+        const NAME: &str = "OTEL_TRACES_SAMPLER";
+        const ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+        let ratio = || -> Result<f64, ConfigError> {
+            let Some(arg) = self.string(ARG) else { return Ok(1.0) };
+            match arg.parse::<f64>() {
+                Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+                _ => Err(ConfigError::new(ARG, &arg, "expected a ratio between 0 and 1")),
+            }
+        };
+        let Some(value) = self.string(NAME) else { return Ok(SamplerConfig::ParentBasedAlwaysOn) };
+        Ok(match value.to_ascii_lowercase().as_str() {
+            "always_on" => SamplerConfig::AlwaysOn,
+            "always_off" => SamplerConfig::AlwaysOff,
+            "traceidratio" => SamplerConfig::TraceIdRatio(ratio()?),
+            "parentbased_always_on" => SamplerConfig::ParentBasedAlwaysOn,
+            "parentbased_always_off" => SamplerConfig::ParentBasedAlwaysOff,
+            "parentbased_traceidratio" => SamplerConfig::ParentBasedTraceIdRatio(ratio()?),
+            "jaeger_remote" | "parentbased_jaeger_remote" | "xray" => {
+                return Err(ConfigError::new(NAME, &value, "this sampler is not supported"));
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    NAME,
+                    &value,
+                    "expected always_on, always_off, traceidratio, parentbased_always_on, \
+                     parentbased_always_off or parentbased_traceidratio",
+                ));
+            }
+        })
+    }
+
+    /// The signal-specific variable when set, else the generic one.
+    fn either(&self, signal: Signal, suffix: &str) -> (String, Option<String>) {
+        let specific = format!("OTEL_EXPORTER_OTLP_{}_{suffix}", signal.upper());
+        match self.string(&specific) {
+            Some(value) => (specific, Some(value)),
+            None => {
+                let generic = format!("OTEL_EXPORTER_OTLP_{suffix}");
+                let value = self.string(&generic);
+                (generic, value)
+            }
+        }
+    }
+
+    fn otlp(&self, signal: Signal) -> Result<OtlpConfig, ConfigError> {
+        let protocol = match self.either(signal, "PROTOCOL") {
+            (_, None) => OtlpProtocol::HttpProtobuf,
+            (name, Some(value)) => match value.as_str() {
+                "grpc" => OtlpProtocol::Grpc,
+                "http/protobuf" => OtlpProtocol::HttpProtobuf,
+                "http/json" => OtlpProtocol::HttpJson,
+                _ => {
+                    return Err(ConfigError::new(&name, &value, "expected grpc, http/protobuf or http/json"));
+                }
+            },
+        };
+        let specific_name = format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", signal.upper());
+        let endpoint = match (self.string(&specific_name), self.string("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+            // A signal-specific URL is used as it is.
+            (Some(url), _) => check_url(&specific_name, url)?,
+            // The generic one is a base: HTTP adds the signal's path.
+            (None, Some(base)) => {
+                let base = check_url("OTEL_EXPORTER_OTLP_ENDPOINT", base)?;
+                match protocol {
+                    OtlpProtocol::Grpc => base,
+                    _ => format!("{}/{}", base.trim_end_matches('/'), signal.path()),
+                }
+            }
+            (None, None) => match protocol {
+                OtlpProtocol::Grpc => "http://localhost:4317".to_owned(),
+                _ => format!("http://localhost:4318/{}", signal.path()),
+            },
+        };
+        let headers = {
+            let mut headers = self.headers("OTEL_EXPORTER_OTLP_HEADERS")?;
+            for (key, value) in self.headers(&format!("OTEL_EXPORTER_OTLP_{}_HEADERS", signal.upper()))? {
+                headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
+                headers.push((key, value));
+            }
+            headers
+        };
+        let timeout = match self.either(signal, "TIMEOUT") {
+            (_, None) => Duration::from_secs(10),
+            (name, Some(_)) => self.millis(&name)?.unwrap_or(Duration::from_secs(10)),
+        };
+        let compression = match self.either(signal, "COMPRESSION") {
+            (_, None) => None,
+            (name, Some(value)) => match value.as_str() {
+                "gzip" => Some(Compression::Gzip),
+                "none" => None,
+                _ => return Err(ConfigError::new(&name, &value, "expected gzip or none")),
+            },
+        };
+        Ok(OtlpConfig { protocol, endpoint, headers, timeout, compression })
+    }
+
+    fn batch(&self, prefix: &str, default_delay: Duration) -> Result<BatchConfig, ConfigError> {
+        let size = |suffix: &str, default: usize| -> Result<usize, ConfigError> {
+            let name = format!("{prefix}_{suffix}");
+            match self.integer(&name, "a positive number")? {
+                Some(0) => Err(ConfigError::new(&name, "0", "expected a positive number")),
+                Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+                None => Ok(default),
+            }
+        };
+        let max_queue_size = size("MAX_QUEUE_SIZE", 2048)?;
+        let max_export_batch_size = size("MAX_EXPORT_BATCH_SIZE", 512)?.min(max_queue_size);
+        Ok(BatchConfig {
+            max_queue_size,
+            max_export_batch_size,
+            scheduled_delay: self.millis(&format!("{prefix}_SCHEDULE_DELAY"))?.unwrap_or(default_delay),
+            export_timeout: self
+                .millis(&format!("{prefix}_EXPORT_TIMEOUT"))?
+                .unwrap_or(Duration::from_secs(30)),
+        })
+    }
+}
+
+/// An endpoint must be an absolute `http` or `https` URL.
+fn check_url(name: &str, url: String) -> Result<String, ConfigError> {
+    match url.parse::<http::Uri>() {
+        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some() => Ok(url),
+        _ => Err(ConfigError::new(name, &url, "expected an absolute http:// or https:// URL")),
+    }
+}
+
+/// `%XX` escapes decoded; `None` when an escape is malformed or the result is
+/// not UTF-8.
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let digit = |at: usize| bytes.get(at).and_then(|&b| (b as char).to_digit(16));
+            out.push((digit(i + 1)? * 16 + digit(i + 2)?) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+impl fmt::Display for OtlpProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Grpc => "grpc",
+            Self::HttpProtobuf => "http/protobuf",
+            Self::HttpJson => "http/json",
+        })
+    }
+}

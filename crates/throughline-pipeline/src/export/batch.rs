@@ -1,0 +1,274 @@
+//! Batching with a bounded queue: items are never waited on, and those that
+//! do not fit are dropped and counted.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+
+use crate::config::BatchConfig;
+
+/// Where a batch goes.
+pub(crate) trait Sink<T>: Send + 'static {
+    /// Sends one batch.
+    fn export(&self, batch: Vec<T>) -> impl Future<Output = OTelSdkResult> + Send;
+    /// Releases the exporter.
+    fn shutdown(&self) -> OTelSdkResult;
+}
+
+/// What happened to the items a batcher was given.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    /// Handed to an exporter that reported success.
+    pub(crate) exported: AtomicU64,
+    /// Dropped because the queue was full.
+    pub(crate) dropped: AtomicU64,
+    /// Handed to an exporter that failed or timed out.
+    pub(crate) failed: AtomicU64,
+}
+
+enum Control {
+    Flush(std_mpsc::Sender<OTelSdkResult>),
+    Shutdown(std_mpsc::Sender<OTelSdkResult>),
+}
+
+/// The producer side: cheap to call from any thread, never blocks.
+#[derive(Debug)]
+pub(crate) struct Batcher<T> {
+    items: mpsc::Sender<T>,
+    control: mpsc::UnboundedSender<Control>,
+    counts: Arc<Counts>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Flush(_) => "Flush",
+            Self::Shutdown(_) => "Shutdown",
+        })
+    }
+}
+
+impl<T: Send + 'static> Batcher<T> {
+    /// Starts the worker on the export runtime.
+    pub(crate) fn start(sink: impl Sink<T>, config: BatchConfig, runtime: &Handle) -> Self {
+        let (items, received) = mpsc::channel(config.max_queue_size);
+        let (control, controls) = mpsc::unbounded_channel();
+        let counts = Arc::new(Counts::default());
+        runtime.spawn(
+            Worker { sink, config, counts: counts.clone(), batch: Vec::new() }.run(received, controls),
+        );
+        Self { items, control, counts }
+    }
+
+    /// Queues `item`, or drops and counts it when the queue is full or the
+    /// worker is gone.
+    pub(crate) fn push(&self, item: T) {
+        if self.items.try_send(item).is_err() {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn counts(&self) -> &Arc<Counts> {
+        &self.counts
+    }
+
+    /// Items waiting in the queue.
+    pub(crate) fn queued(&self) -> usize {
+        self.items.max_capacity() - self.items.capacity()
+    }
+
+    /// Exports everything queued, waiting at most `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) -> OTelSdkResult {
+        self.request(Control::Flush, timeout)
+    }
+
+    /// Exports everything queued and releases the exporter, waiting at most `timeout`.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        self.request(Control::Shutdown, timeout)
+    }
+
+    fn request(
+        &self,
+        make: fn(std_mpsc::Sender<OTelSdkResult>) -> Control,
+        timeout: Duration,
+    ) -> OTelSdkResult {
+        let (reply, replied) = std_mpsc::channel();
+        self.control.send(make(reply)).map_err(|_| OTelSdkError::AlreadyShutdown)?;
+        replied.recv_timeout(timeout).map_err(|_| OTelSdkError::Timeout(timeout))?
+    }
+}
+
+struct Worker<T, S> {
+    sink: S,
+    config: BatchConfig,
+    counts: Arc<Counts>,
+    batch: Vec<T>,
+}
+
+impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
+    async fn run(mut self, mut items: mpsc::Receiver<T>, mut controls: mpsc::UnboundedReceiver<Control>) {
+        let mut tick = tokio::time::interval(self.config.scheduled_delay);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                control = controls.recv() => {
+                    // Everything queued before the request goes out with it.
+                    while let Ok(item) = items.try_recv() {
+                        self.batch.push(item);
+                    }
+                    let result = self.export_all().await;
+                    match control {
+                        Some(Control::Flush(reply)) => { let _ = reply.send(result); }
+                        Some(Control::Shutdown(reply)) => {
+                            let _ = reply.send(result.and(self.sink.shutdown()));
+                            return;
+                        }
+                        None => return,
+                    }
+                }
+                item = items.recv() => match item {
+                    Some(item) => {
+                        self.batch.push(item);
+                        if self.batch.len() >= self.config.max_export_batch_size {
+                            let _ = self.export_all().await;
+                        }
+                    }
+                    None => {
+                        let _ = self.export_all().await;
+                        return;
+                    }
+                },
+                _ = tick.tick() => {
+                    let _ = self.export_all().await;
+                }
+            }
+        }
+    }
+
+    /// Exports the batch in chunks of the configured size; the first error wins.
+    async fn export_all(&mut self) -> OTelSdkResult {
+        let mut result = Ok(());
+        while !self.batch.is_empty() {
+            let take = self.batch.len().min(self.config.max_export_batch_size);
+            let chunk: Vec<T> = self.batch.drain(..take).collect();
+            let size = chunk.len() as u64;
+            let exported = tokio::time::timeout(self.config.export_timeout, self.sink.export(chunk)).await;
+            match exported {
+                Ok(Ok(())) => {
+                    self.counts.exported.fetch_add(size, Ordering::Relaxed);
+                }
+                Ok(Err(error)) => {
+                    self.counts.failed.fetch_add(size, Ordering::Relaxed);
+                    result = result.and(Err(error));
+                }
+                Err(_) => {
+                    self.counts.failed.fetch_add(size, Ordering::Relaxed);
+                    result = result.and(Err(OTelSdkError::Timeout(self.config.export_timeout)));
+                }
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Recorded(Arc<Mutex<Vec<Vec<u32>>>>);
+
+    impl Sink<u32> for Recorded {
+        async fn export(&self, batch: Vec<u32>) -> OTelSdkResult {
+            self.0.lock().unwrap().push(batch);
+            Ok(())
+        }
+        fn shutdown(&self) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    /// A sink that never answers, like a collector that hangs.
+    struct Hanging;
+
+    impl Sink<u32> for Hanging {
+        async fn export(&self, _batch: Vec<u32>) -> OTelSdkResult {
+            std::future::pending().await
+        }
+        fn shutdown(&self) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    fn config(queue: usize, batch: usize) -> BatchConfig {
+        BatchConfig {
+            max_queue_size: queue,
+            max_export_batch_size: batch,
+            scheduled_delay: Duration::from_secs(3600),
+            export_timeout: Duration::from_millis(50),
+        }
+    }
+
+    fn runtime() -> crate::export::runtime::ExportRuntime {
+        crate::export::runtime::ExportRuntime::start().unwrap()
+    }
+
+    #[test]
+    fn flush_exports_everything_queued_in_batches() {
+        let runtime = runtime();
+        let sink = Recorded::default();
+        let batcher = Batcher::start(sink.clone(), config(100, 4), runtime.handle());
+        for i in 0..10 {
+            batcher.push(i);
+        }
+        batcher.flush(Duration::from_secs(5)).unwrap();
+        let batches = sink.0.lock().unwrap().clone();
+        assert_eq!(batches.concat(), (0..10).collect::<Vec<_>>());
+        assert!(batches.iter().all(|b| b.len() <= 4));
+        assert_eq!(batcher.counts().exported.load(Ordering::Relaxed), 10);
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_blocking() {
+        let runtime = runtime();
+        let batcher = Batcher::start(Hanging, config(8, 8), runtime.handle());
+        // Whether or not the worker has taken a batch of 8 into its hanging
+        // export yet, at most 16 of the 108 items find room.
+        for i in 0..108 {
+            batcher.push(i);
+        }
+        let dropped = batcher.counts().dropped.load(Ordering::Relaxed);
+        assert!(dropped >= 92, "{dropped}");
+        assert!(batcher.queued() <= 8);
+    }
+
+    #[test]
+    fn a_hanging_export_times_out_and_is_counted_as_failed() {
+        let runtime = runtime();
+        let batcher = Batcher::start(Hanging, config(8, 8), runtime.handle());
+        batcher.push(1);
+        let result = batcher.flush(Duration::from_secs(5));
+        assert!(matches!(result, Err(OTelSdkError::Timeout(_))), "{result:?}");
+        assert_eq!(batcher.counts().failed.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn shutdown_exports_what_is_left() {
+        let runtime = runtime();
+        let sink = Recorded::default();
+        let batcher = Batcher::start(sink.clone(), config(100, 100), runtime.handle());
+        batcher.push(7);
+        batcher.shutdown(Duration::from_secs(5)).unwrap();
+        assert_eq!(sink.0.lock().unwrap().concat(), [7]);
+        assert!(batcher.flush(Duration::from_secs(1)).is_err(), "the worker is gone");
+    }
+}

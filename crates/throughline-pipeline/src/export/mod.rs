@@ -1,0 +1,7 @@
+//! Getting telemetry out of the process without ever making the service wait.
+
+pub(crate) mod batch;
+pub(crate) mod console;
+pub(crate) mod otlp;
+pub(crate) mod processors;
+pub(crate) mod runtime;

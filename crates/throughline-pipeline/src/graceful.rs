@@ -1,0 +1,185 @@
+//! Graceful shutdown for axum services: stop accepting on SIGTERM or ctrl-c,
+//! drain in-flight requests up to a deadline, then flush telemetry.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::error::ShutdownError;
+use crate::telemetry::Telemetry;
+
+/// Whether the service is draining, shared with whoever needs to know, such as
+/// a readiness check that should fail as soon as shutdown starts.
+#[derive(Clone, Debug, Default)]
+pub struct Lifecycle {
+    inner: Arc<LifecycleInner>,
+}
+
+#[derive(Debug, Default)]
+struct LifecycleInner {
+    draining: AtomicBool,
+    changed: Notify,
+}
+
+impl Lifecycle {
+    /// A service that is not draining.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether shutdown has started.
+    pub fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::Acquire)
+    }
+
+    /// Starts shutdown, as a signal would.
+    pub fn start_draining(&self) {
+        self.inner.draining.store(true, Ordering::Release);
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Resolves once shutdown has started.
+    pub async fn draining(&self) {
+        loop {
+            let changed = self.inner.changed.notified();
+            if self.is_draining() {
+                return;
+            }
+            changed.await;
+        }
+    }
+}
+
+/// Resolves on SIGTERM (Unix) or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// How a graceful shutdown runs.
+#[derive(Clone, Debug)]
+pub struct Graceful {
+    lifecycle: Lifecycle,
+    drain: Duration,
+    flush: Duration,
+    signals: bool,
+}
+
+impl Default for Graceful {
+    /// On SIGTERM or ctrl-c: 10 s to drain, 5 s to flush.
+    fn default() -> Self {
+        Self {
+            lifecycle: Lifecycle::new(),
+            drain: Duration::from_secs(10),
+            flush: Duration::from_secs(5),
+            signals: true,
+        }
+    }
+}
+
+/// What went wrong serving or shutting down.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The server failed.
+    #[error("serving failed: {0}")]
+    Serve(#[from] std::io::Error),
+    /// Telemetry was not flushed in time.
+    #[error(transparent)]
+    Shutdown(#[from] ShutdownError),
+}
+
+impl Graceful {
+    /// The lifecycle to share with readiness checks; [`Lifecycle::start_draining`]
+    /// starts the shutdown as a signal would.
+    pub fn lifecycle(mut self, lifecycle: Lifecycle) -> Self {
+        self.lifecycle = lifecycle;
+        self
+    }
+
+    /// The longest in-flight requests may take once shutdown starts.
+    pub fn drain(mut self, deadline: Duration) -> Self {
+        self.drain = deadline;
+        self
+    }
+
+    /// The longest flushing telemetry may take after draining.
+    pub fn flush(mut self, deadline: Duration) -> Self {
+        self.flush = deadline;
+        self
+    }
+
+    /// Whether SIGTERM and ctrl-c start the shutdown (on by default); without
+    /// them only [`Lifecycle::start_draining`] does.
+    pub fn on_signals(mut self, signals: bool) -> Self {
+        self.signals = signals;
+        self
+    }
+
+    /// Serves `app` on `listener` until shutdown starts; then stops accepting,
+    /// lets in-flight requests finish within the drain deadline, and flushes
+    /// `telemetry` within the flush deadline.
+    ///
+    /// ```no_run
+    /// # async fn demo(telemetry: throughline_pipeline::Telemetry) -> Result<(), Box<dyn std::error::Error>> {
+    /// use throughline_pipeline::Graceful;
+    ///
+    /// let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+    /// Graceful::default().serve(listener, app, telemetry).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        app: axum::Router,
+        telemetry: Telemetry,
+    ) -> Result<(), ServeError> {
+        let lifecycle = self.lifecycle.clone();
+        let signals = self.signals;
+        let started = async move {
+            if signals {
+                tokio::select! {
+                    () = shutdown_signal() => {}
+                    () = lifecycle.draining() => {}
+                }
+            } else {
+                lifecycle.draining().await;
+            }
+            lifecycle.start_draining();
+        };
+        let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(started)
+            .into_future();
+        let drained = async {
+            self.lifecycle.draining().await;
+            tokio::time::sleep(self.drain).await;
+        };
+        tokio::select! {
+            served = server => served?,
+            // Requests still running after the drain deadline are cut off.
+            () = drained => {}
+        }
+        telemetry.shutdown(self.flush).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! The OpenTelemetry SDK side of throughline: where telemetry goes, how it is
+//! sampled, and how it leaves the process without ever making a request wait
+//! or getting lost on shutdown.
+//!
+//! - **Configuration the OpenTelemetry way**: [`Config`] reads the standard
+//!   `OTEL_*` variables (service and resource, exporters, OTLP endpoint,
+//!   headers, timeout and compression per signal, samplers, batch sizes); an
+//!   invalid value is a [`ConfigError`] naming the variable. Code overrides the
+//!   environment through [`PipelineBuilder`].
+//! - **Export that never blocks**: every exporter runs on a dedicated thread
+//!   with its own small runtime; spans and logs wait in bounded queues whose
+//!   drops are counted ([`ExportStats`], and the `otel.sdk.*` metrics).
+//! - **OTLP over gRPC and HTTP/protobuf**, a human-readable console exporter,
+//!   and a Prometheus `/metrics` endpoint ([`Prometheus`]).
+//! - **Tail sampling** in the process ([`TailSampling`]): whole local traces
+//!   kept when they failed or were slow, a share of the rest.
+//! - **Shutdown that loses nothing**: [`Telemetry::shutdown`] flushes within a
+//!   deadline; [`Graceful`] drains an axum server first.
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::collections::HashMap;
+//! use std::time::Duration;
+//! use opentelemetry::trace::{Tracer, TracerProvider};
+//! use throughline_pipeline::Pipeline;
+//!
+//! // In a service: `Pipeline::from_env()?`, with OTEL_EXPORTER_OTLP_ENDPOINT and friends.
+//! let vars = HashMap::from([("OTEL_TRACES_EXPORTER", "console"), ("OTEL_METRICS_EXPORTER", "none"), ("OTEL_LOGS_EXPORTER", "none")]);
+//! let telemetry = Pipeline::from_vars(&vars)?.service_name("orders").build()?;
+//! if let Some(provider) = telemetry.tracer_provider() {
+//!     provider.tracer("orders").in_span("startup", |_cx| {});
+//! }
+//! telemetry.shutdown(Duration::from_secs(5)).await?; // prints: span ... "startup" ...
+//! # Ok(()) }
+//! ```
+//!
+//! Only this crate depends on `opentelemetry_sdk` and the exporters; the
+//! instrumentation crates use the `opentelemetry` API alone. Installing the
+//! providers globally is the facade's `throughline::init()`.
+
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+mod export;
+#[cfg(feature = "axum")]
+mod graceful;
+mod pipeline;
+mod prometheus;
+mod resource;
+mod sampler;
+mod tail_sampling;
+mod telemetry;
+
+pub use config::{
+    BatchConfig, Compression, Config, ConfigError, Env, Exporter, OtlpConfig, OtlpProtocol, SamplerConfig,
+    Signal, Vars,
+};
+pub use error::{PipelineError, ShutdownError};
+pub use export::processors::SpanTransform;
+#[cfg(feature = "axum")]
+pub use graceful::{Graceful, Lifecycle, ServeError, shutdown_signal};
+pub use pipeline::{Pipeline, PipelineBuilder};
+pub use prometheus::Prometheus;
+pub use tail_sampling::{Reason, TailSampling};
+pub use telemetry::{ExportStats, Telemetry};

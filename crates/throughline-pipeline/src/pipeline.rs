@@ -1,0 +1,332 @@
+//! Building the pipeline: configuration in, providers and a guard out.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Meter, MeterProvider as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData};
+
+use crate::config::{Config, ConfigError, Exporter, Vars};
+use crate::error::PipelineError;
+use crate::export::batch::{Batcher, Counts};
+use crate::export::console::{self, ConsoleExporter, Output};
+use crate::export::otlp;
+use crate::export::processors::{
+    BatchLogProcessor, BatchSpanProcessor, LogSink, OnExportRuntime, SpanSink, SpanTransform,
+};
+use crate::export::runtime::ExportRuntime;
+use crate::prometheus::Prometheus;
+use crate::resource::{ResourceOverrides, resource};
+use crate::sampler::sampler;
+use crate::tail_sampling::{Reason, TailSampling, TailSamplingProcessor};
+use crate::telemetry::{Counters, Telemetry};
+
+/// The entry point: read the configuration, adjust it in code, build.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use throughline_pipeline::{Pipeline, TailSampling};
+///
+/// let telemetry = Pipeline::from_env()?           // OTEL_* variables
+///     .service_name("orders")                      // code wins over the environment
+///     .service_version(env!("CARGO_PKG_VERSION"))
+///     .tail_sampling(TailSampling::default())
+///     .build()?;
+/// // ... install telemetry.tracer_provider() and friends, serve ...
+/// telemetry.shutdown(Duration::from_secs(5)).await?;
+/// # Ok(()) }
+/// ```
+pub struct Pipeline;
+
+impl Pipeline {
+    /// A builder configured from the process environment.
+    pub fn from_env() -> Result<PipelineBuilder, ConfigError> {
+        Config::from_env().map(PipelineBuilder::new)
+    }
+
+    /// A builder configured from any source of variables.
+    pub fn from_vars(vars: &impl Vars) -> Result<PipelineBuilder, ConfigError> {
+        Config::from_vars(vars).map(PipelineBuilder::new)
+    }
+
+    /// A builder from a configuration.
+    pub fn from_config(config: Config) -> PipelineBuilder {
+        PipelineBuilder::new(config)
+    }
+}
+
+/// Settings in code, over the configuration the builder started from.
+pub struct PipelineBuilder {
+    config: Config,
+    overrides: ResourceOverrides,
+    tail_sampling: Option<TailSampling>,
+    transforms: Vec<SpanTransform>,
+    console: Output,
+}
+
+impl PipelineBuilder {
+    fn new(config: Config) -> Self {
+        Self {
+            config,
+            overrides: ResourceOverrides::default(),
+            tail_sampling: None,
+            transforms: Vec::new(),
+            console: console::stdout(),
+        }
+    }
+
+    /// The configuration as read, to inspect or change.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// `service.name`, over `OTEL_SERVICE_NAME`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.overrides.service_name = Some(name.into());
+        self
+    }
+
+    /// `service.version`.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.overrides.service_version = Some(version.into());
+        self
+    }
+
+    /// `deployment.environment.name` (`production`, `staging`, ...).
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.overrides.environment = Some(environment.into());
+        self
+    }
+
+    /// Another resource attribute, over any of the environment's.
+    pub fn resource_attribute(mut self, attribute: KeyValue) -> Self {
+        self.overrides.attributes.push(attribute);
+        self
+    }
+
+    /// Keeps whole local traces by their outcome; see [`TailSampling`].
+    pub fn tail_sampling(mut self, policy: TailSampling) -> Self {
+        self.tail_sampling = Some(policy);
+        self
+    }
+
+    /// Changes every span before it is exported; redaction plugs in here.
+    pub fn transform_spans(mut self, transform: impl Fn(&mut SpanData) + Send + Sync + 'static) -> Self {
+        self.transforms.push(Arc::new(transform));
+        self
+    }
+
+    /// Writes console output here instead of standard output.
+    pub fn console_output(mut self, out: impl std::io::Write + Send + 'static) -> Self {
+        self.console = Arc::new(std::sync::Mutex::new(out));
+        self
+    }
+
+    /// Builds the providers. Nothing is installed globally: that is the
+    /// facade's `init()`, or the caller's choice.
+    pub fn build(self) -> Result<Telemetry, PipelineError> {
+        if self.config.disabled {
+            return Ok(Telemetry::disabled());
+        }
+        let runtime = Arc::new(ExportRuntime::start()?);
+        let resource = resource(&self.config, &self.overrides);
+        let (meter_provider, prometheus) = self.meter_provider(&resource, &runtime)?;
+        let self_meter = meter_provider.as_ref().map(|p| p.meter("throughline-pipeline"));
+
+        let mut counters = Counters::default();
+        let tracer_provider = self.tracer_provider(&resource, &runtime, &mut counters)?;
+        let logger_provider = self.logger_provider(&resource, &runtime, &mut counters)?;
+        if let Some(meter) = self_meter {
+            observe(&meter, &counters);
+        }
+        Ok(Telemetry {
+            tracer_provider,
+            meter_provider,
+            logger_provider,
+            prometheus,
+            counters,
+            export_runtime: Some(runtime),
+            shut_down: false,
+        })
+    }
+
+    fn meter_provider(
+        &self,
+        resource: &Resource,
+        runtime: &Arc<ExportRuntime>,
+    ) -> Result<(Option<SdkMeterProvider>, Option<Prometheus>), PipelineError> {
+        if self.config.metrics_exporters.is_empty() {
+            return Ok((None, None));
+        }
+        let mut builder = SdkMeterProvider::builder().with_resource(resource.clone());
+        let mut prometheus = None;
+        let periodic = |exporter| {
+            PeriodicReader::builder(exporter).with_interval(self.config.metric_export_interval).build()
+        };
+        for exporter in &self.config.metrics_exporters {
+            builder = match exporter {
+                Exporter::Otlp => {
+                    let otlp = otlp::metric_exporter(
+                        &self.config.otlp_metrics,
+                        Temporality::Cumulative,
+                        runtime.handle(),
+                    )?;
+                    let timeout = self.config.metric_export_timeout;
+                    builder.with_reader(periodic(OnExportRuntime::new(otlp, runtime.clone(), timeout)))
+                }
+                Exporter::Console => builder.with_reader(
+                    PeriodicReader::builder(ConsoleExporter::new(self.console.clone()))
+                        .with_interval(self.config.metric_export_interval)
+                        .build(),
+                ),
+                Exporter::Prometheus => {
+                    let (handle, reader) = Prometheus::new()?;
+                    prometheus = Some(handle);
+                    builder.with_reader(reader)
+                }
+            };
+        }
+        Ok((Some(builder.build()), prometheus))
+    }
+
+    fn tracer_provider(
+        &self,
+        resource: &Resource,
+        runtime: &ExportRuntime,
+        counters: &mut Counters,
+    ) -> Result<Option<SdkTracerProvider>, PipelineError> {
+        if self.config.traces_exporters.is_empty() {
+            return Ok(None);
+        }
+        let mut builder = SdkTracerProvider::builder()
+            .with_resource(resource.clone())
+            .with_sampler(sampler(self.config.sampler));
+        for exporter in &self.config.traces_exporters {
+            let batcher = match exporter {
+                Exporter::Otlp => {
+                    let mut otlp = otlp::span_exporter(&self.config.otlp_traces, runtime.handle())?;
+                    opentelemetry_sdk::trace::SpanExporter::set_resource(&mut otlp, resource);
+                    Batcher::start(SpanSink(otlp), self.config.span_batch, runtime.handle())
+                }
+                _ => Batcher::start(
+                    SpanSink(ConsoleExporter::new(self.console.clone())),
+                    self.config.span_batch,
+                    runtime.handle(),
+                ),
+            };
+            let processor = BatchSpanProcessor::new(
+                batcher,
+                self.transforms.clone(),
+                self.config.span_batch.export_timeout,
+            );
+            counters.spans.push(processor.counts());
+            builder = match &self.tail_sampling {
+                Some(policy) => {
+                    let tail = TailSamplingProcessor::new(policy.clone(), processor);
+                    counters.tail.push(tail.counts());
+                    builder.with_span_processor(tail)
+                }
+                None => builder.with_span_processor(processor),
+            };
+        }
+        Ok(Some(builder.build()))
+    }
+
+    fn logger_provider(
+        &self,
+        resource: &Resource,
+        runtime: &ExportRuntime,
+        counters: &mut Counters,
+    ) -> Result<Option<SdkLoggerProvider>, PipelineError> {
+        if self.config.logs_exporters.is_empty() {
+            return Ok(None);
+        }
+        let mut builder = SdkLoggerProvider::builder().with_resource(resource.clone());
+        for exporter in &self.config.logs_exporters {
+            let batcher = match exporter {
+                Exporter::Otlp => {
+                    let mut otlp = otlp::log_exporter(&self.config.otlp_logs, runtime.handle())?;
+                    opentelemetry_sdk::logs::LogExporter::set_resource(&mut otlp, resource);
+                    Batcher::start(LogSink(otlp), self.config.log_batch, runtime.handle())
+                }
+                _ => Batcher::start(
+                    LogSink(ConsoleExporter::new(self.console.clone())),
+                    self.config.log_batch,
+                    runtime.handle(),
+                ),
+            };
+            let processor = BatchLogProcessor::new(batcher, self.config.log_batch.export_timeout);
+            counters.logs.push(processor.counts());
+            builder = builder.with_log_processor(processor);
+        }
+        Ok(Some(builder.build()))
+    }
+}
+
+/// The pipeline's own metrics, in the OpenTelemetry SDK self-observability
+/// conventions where they exist: what the processors exported, dropped on a
+/// full queue, and failed to export, and tail sampling's decisions.
+fn observe(meter: &Meter, counters: &Counters) {
+    for (signal, counts) in [("span", &counters.spans), ("log", &counters.logs)] {
+        if counts.is_empty() {
+            continue;
+        }
+        let component = KeyValue::new("otel.component.type", format!("batching_{signal}_processor"));
+        let (read, attributes) = (counts.clone(), component.clone());
+        meter
+            .u64_observable_counter(format!("otel.sdk.exporter.{signal}.exported"))
+            .with_unit(format!("{{{signal}}}"))
+            .with_description("Items handed to the exporter, by outcome")
+            .with_callback(move |observer| {
+                observer.observe(total(&read, |c| &c.exported), std::slice::from_ref(&attributes));
+                let failed = [attributes.clone(), KeyValue::new("error.type", "export_failed")];
+                observer.observe(total(&read, |c| &c.failed), &failed);
+            })
+            .build();
+        let read = counts.clone();
+        let dropped = [component, KeyValue::new("error.type", "queue_full")];
+        meter
+            .u64_observable_counter(format!("otel.sdk.processor.{signal}.dropped"))
+            .with_unit(format!("{{{signal}}}"))
+            .with_description("Items dropped because the export queue was full")
+            .with_callback(move |observer| observer.observe(total(&read, |c| &c.dropped), &dropped))
+            .build();
+    }
+    if counters.tail.is_empty() {
+        return;
+    }
+    let tail = counters.tail.clone();
+    meter
+        .u64_observable_counter("throughline.tail_sampling.traces")
+        .with_unit("{trace}")
+        .with_description("Local traces decided by tail sampling, by decision and reason")
+        .with_callback(move |observer| {
+            for reason in [Reason::Error, Reason::Slow, Reason::Ratio, Reason::Healthy] {
+                let count: u64 = tail.iter().map(|t| t.get(reason)).sum();
+                let decision = if reason.keeps() { "kept" } else { "dropped" };
+                observer.observe(
+                    count,
+                    &[KeyValue::new("decision", decision), KeyValue::new("reason", reason.as_str())],
+                );
+            }
+        })
+        .build();
+    let tail = counters.tail.clone();
+    meter
+        .u64_observable_counter("throughline.tail_sampling.spans_dropped")
+        .with_unit("{span}")
+        .with_description("Spans dropped because their trace held the most spans allowed")
+        .with_callback(move |observer| {
+            observer.observe(tail.iter().map(|t| t.spans_dropped.load(Ordering::Relaxed)).sum(), &[]);
+        })
+        .build();
+}
+
+fn total(counts: &[Arc<Counts>], pick: fn(&Counts) -> &AtomicU64) -> u64 {
+    counts.iter().map(|c| pick(c).load(Ordering::Relaxed)).sum()
+}

@@ -1,0 +1,348 @@
+//! Tail sampling inside the process: decide about a whole local trace once its
+//! root has ended, by what happened in it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry::trace::{SpanId, Status, TraceId};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+
+/// Which local traces to keep: every trace where a span failed, every trace
+/// whose local root was slow, and a share of the rest.
+///
+/// Spans are held until the trace's local root (the span with no parent, or a
+/// remote one) ends, then the trace is kept or dropped whole. Memory is
+/// bounded: at most [`max_traces`](Self::max_traces) traces are held (the
+/// oldest is decided early, with what it has, to make room), at most
+/// [`max_spans_per_trace`](Self::max_spans_per_trace) spans each (the rest
+/// are dropped and counted), and none longer than
+/// [`max_wait`](Self::max_wait).
+///
+/// # Limits
+///
+/// This sampler sees one process. A trace that is healthy here may have
+/// failed in another service; the other services decide for themselves.
+/// Where whole distributed traces must be kept or dropped together, run the
+/// OpenTelemetry Collector's tail sampling processor. The base share is
+/// decided from the trace id (the same rule as `TraceIdRatioBased`), so
+/// services with the same ratio keep the same healthy traces. Head sampling
+/// must keep the spans for this to see them: it marks them sampled, and the
+/// `sampled` flag sent downstream says so.
+///
+/// ```
+/// use std::time::Duration;
+/// use throughline_pipeline::TailSampling;
+///
+/// let tail = TailSampling::default().keep_slower_than(Duration::from_millis(500)).sample_ratio(0.05);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TailSampling {
+    slower_than: Option<Duration>,
+    ratio: f64,
+    max_traces: usize,
+    max_spans_per_trace: usize,
+    max_wait: Duration,
+}
+
+impl Default for TailSampling {
+    /// Errors and traces slower than one second kept, 10% of the rest;
+    /// 10,000 traces of at most 1,000 spans held at most 30 s.
+    fn default() -> Self {
+        Self {
+            slower_than: Some(Duration::from_secs(1)),
+            ratio: 0.1,
+            max_traces: 10_000,
+            max_spans_per_trace: 1_000,
+            max_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+impl TailSampling {
+    /// Keeps traces whose local root lasted at least `threshold`.
+    pub fn keep_slower_than(mut self, threshold: Duration) -> Self {
+        self.slower_than = Some(threshold);
+        self
+    }
+
+    /// Keeps this share (0 to 1) of the traces that are neither failed nor slow.
+    pub fn sample_ratio(mut self, ratio: f64) -> Self {
+        self.ratio = ratio.clamp(0.0, 1.0);
+        self
+    }
+
+    /// Holds at most this many traces at once.
+    pub fn max_traces(mut self, traces: usize) -> Self {
+        self.max_traces = traces.max(1);
+        self
+    }
+
+    /// Holds at most this many spans of one trace.
+    pub fn max_spans_per_trace(mut self, spans: usize) -> Self {
+        self.max_spans_per_trace = spans.max(1);
+        self
+    }
+
+    /// Decides a trace whose root has not ended after this long.
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+}
+
+/// Why a trace was kept or dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// A span had an error status.
+    Error,
+    /// The local root was slower than the threshold.
+    Slow,
+    /// Within the base share.
+    Ratio,
+    /// Neither failed, slow, nor within the share.
+    Healthy,
+}
+
+impl Reason {
+    /// The attribute value recorded with the decision.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Slow => "slow",
+            Self::Ratio => "ratio",
+            Self::Healthy => "healthy",
+        }
+    }
+
+    /// Whether a trace with this reason is kept.
+    pub fn keeps(self) -> bool {
+        !matches!(self, Self::Healthy)
+    }
+}
+
+/// How many traces were decided, by reason, and spans dropped for exceeding
+/// the per-trace bound.
+#[derive(Debug, Default)]
+pub(crate) struct TailCounts {
+    pub(crate) error: AtomicU64,
+    pub(crate) slow: AtomicU64,
+    pub(crate) ratio: AtomicU64,
+    pub(crate) healthy: AtomicU64,
+    pub(crate) spans_dropped: AtomicU64,
+}
+
+impl TailCounts {
+    fn record(&self, reason: Reason) {
+        let counter = match reason {
+            Reason::Error => &self.error,
+            Reason::Slow => &self.slow,
+            Reason::Ratio => &self.ratio,
+            Reason::Healthy => &self.healthy,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self, reason: Reason) -> u64 {
+        match reason {
+            Reason::Error => &self.error,
+            Reason::Slow => &self.slow,
+            Reason::Ratio => &self.ratio,
+            Reason::Healthy => &self.healthy,
+        }
+        .load(Ordering::Relaxed)
+    }
+}
+
+struct Held {
+    spans: Vec<SpanData>,
+    error: bool,
+    since: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    held: HashMap<TraceId, Held>,
+    /// Held traces, oldest first, to evict and expire.
+    arrival: VecDeque<TraceId>,
+    /// Recently decided traces, so late spans follow their trace.
+    decided: HashMap<TraceId, bool>,
+    decided_order: VecDeque<TraceId>,
+}
+
+/// The span processor applying [`TailSampling`] in front of `next`.
+pub(crate) struct TailSamplingProcessor<P> {
+    policy: TailSampling,
+    next: P,
+    state: Mutex<State>,
+    counts: Arc<TailCounts>,
+}
+
+impl<P> std::fmt::Debug for TailSamplingProcessor<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TailSamplingProcessor").field("policy", &self.policy).finish()
+    }
+}
+
+impl<P: SpanProcessor> TailSamplingProcessor<P> {
+    pub(crate) fn new(policy: TailSampling, next: P) -> Self {
+        Self { policy, next, state: Mutex::default(), counts: Arc::default() }
+    }
+
+    pub(crate) fn counts(&self) -> Arc<TailCounts> {
+        self.counts.clone()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Decides a trace from what it holds; `root` is its local root when it ended.
+    fn decide(&self, trace_id: TraceId, held: &Held, root: Option<&SpanData>) -> Reason {
+        let slow = |root: &SpanData| {
+            let took = root.end_time.duration_since(root.start_time).unwrap_or_default();
+            self.policy.slower_than.is_some_and(|threshold| took >= threshold)
+        };
+        if held.error {
+            Reason::Error
+        } else if root.is_some_and(slow) {
+            Reason::Slow
+        } else if within_ratio(trace_id, self.policy.ratio) {
+            Reason::Ratio
+        } else {
+            Reason::Healthy
+        }
+    }
+
+    /// Records a decision, and returns the spans to forward when kept.
+    fn conclude(&self, state: &mut State, trace_id: TraceId, held: Held, reason: Reason) -> Vec<SpanData> {
+        self.counts.record(reason);
+        state.decided.insert(trace_id, reason.keeps());
+        state.decided_order.push_back(trace_id);
+        while state.decided_order.len() > self.policy.max_traces {
+            if let Some(old) = state.decided_order.pop_front() {
+                state.decided.remove(&old);
+            }
+        }
+        if reason.keeps() { held.spans } else { Vec::new() }
+    }
+
+    /// Decides every held trace that waited too long, or all of them.
+    fn expire(&self, state: &mut State, everything: bool) -> Vec<SpanData> {
+        let mut forward = Vec::new();
+        while let Some(&trace_id) = state.arrival.front() {
+            let Some(held) = state.held.get(&trace_id) else {
+                state.arrival.pop_front();
+                continue;
+            };
+            if !everything && held.since.elapsed() < self.policy.max_wait {
+                break;
+            }
+            state.arrival.pop_front();
+            if let Some(held) = state.held.remove(&trace_id) {
+                let reason = self.decide(trace_id, &held, None);
+                forward.extend(self.conclude(state, trace_id, held, reason));
+            }
+        }
+        forward
+    }
+}
+
+/// The `TraceIdRatioBased` rule: the trace id's low 56 bits, read as a
+/// fraction, below the ratio.
+fn within_ratio(trace_id: TraceId, ratio: f64) -> bool {
+    const SCALE: u128 = 1 << 56;
+    let low = u128::from_be_bytes(trace_id.to_bytes()) & (SCALE - 1);
+    // Compared as integers: 2^56 - 1 does not survive a trip through f64.
+    low < (ratio * SCALE as f64) as u128
+}
+
+impl<P: SpanProcessor> SpanProcessor for TailSamplingProcessor<P> {
+    fn on_start(&self, span: &mut Span, cx: &opentelemetry::Context) {
+        self.next.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        let trace_id = span.span_context.trace_id();
+        let is_local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
+        let forward = {
+            let mut state = self.state();
+            let mut forward = self.expire(&mut state, false);
+            if let Some(&keep) = state.decided.get(&trace_id) {
+                // A late span of a decided trace follows the decision.
+                if keep {
+                    forward.push(span);
+                }
+            } else {
+                if !state.held.contains_key(&trace_id) {
+                    if state.held.len() >= self.policy.max_traces {
+                        // Make room: decide the oldest trace with what it has.
+                        if let Some(oldest) = state.arrival.pop_front()
+                            && let Some(held) = state.held.remove(&oldest)
+                        {
+                            let reason = self.decide(oldest, &held, None);
+                            forward.extend(self.conclude(&mut state, oldest, held, reason));
+                        }
+                    }
+                    state.arrival.push_back(trace_id);
+                }
+                let held = state.held.entry(trace_id).or_insert_with(|| Held {
+                    spans: Vec::new(),
+                    error: false,
+                    since: Instant::now(),
+                });
+                held.error |= matches!(span.status, Status::Error { .. });
+                let root = is_local_root.then(|| span.clone());
+                if held.spans.len() < self.policy.max_spans_per_trace {
+                    held.spans.push(span);
+                } else {
+                    self.counts.spans_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(root) = root
+                    && let Some(held) = state.held.remove(&trace_id)
+                {
+                    let reason = self.decide(trace_id, &held, Some(&root));
+                    forward.extend(self.conclude(&mut state, trace_id, held, reason));
+                }
+            }
+            forward
+        };
+        for span in forward {
+            self.next.on_end(span);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        let forward = self.expire(&mut self.state(), true);
+        for span in forward {
+            self.next.on_end(span);
+        }
+        self.next.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let forward = self.expire(&mut self.state(), true);
+        for span in forward {
+            self.next.on_end(span);
+        }
+        self.next.shutdown_with_timeout(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ratio_follows_the_trace_id() {
+        assert!(within_ratio(TraceId::from(1u128), 0.5));
+        assert!(!within_ratio(TraceId::from((1u128 << 56) - 1), 0.5));
+        assert!(!within_ratio(TraceId::from(5u128), 0.0));
+        assert!(within_ratio(TraceId::from(u128::MAX), 1.0));
+    }
+}

@@ -1,0 +1,226 @@
+//! What a built pipeline hands back: the providers, and the guard that
+//! flushes them on shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use crate::config::Signal;
+use crate::error::ShutdownError;
+use crate::export::batch::Counts;
+use crate::export::runtime::ExportRuntime;
+use crate::prometheus::Prometheus;
+use crate::tail_sampling::{Reason, TailCounts};
+
+/// The deadline the `Drop` fallback flushes with.
+const DROP_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The providers of a built pipeline, and the guard that flushes them.
+///
+/// Call [`shutdown`](Self::shutdown) before the process exits: it flushes
+/// traces, metrics and logs within a deadline, without blocking the runtime it
+/// is awaited on. Dropping without it falls back to a best effort that never
+/// blocks a runtime worker: outside a runtime it flushes on the spot; on a
+/// multi-threaded runtime it flushes in `block_in_place`; on a current-thread
+/// runtime it flushes on a detached thread, which the process may not wait for.
+pub struct Telemetry {
+    pub(crate) tracer_provider: Option<SdkTracerProvider>,
+    pub(crate) meter_provider: Option<SdkMeterProvider>,
+    pub(crate) logger_provider: Option<SdkLoggerProvider>,
+    pub(crate) prometheus: Option<Prometheus>,
+    pub(crate) counters: Counters,
+    /// Where the exporters run; held so that it outlives every export.
+    pub(crate) export_runtime: Option<Arc<ExportRuntime>>,
+    pub(crate) shut_down: bool,
+}
+
+/// The counters behind [`Telemetry::stats`].
+#[derive(Clone, Default)]
+pub(crate) struct Counters {
+    pub(crate) spans: Vec<Arc<Counts>>,
+    pub(crate) logs: Vec<Arc<Counts>>,
+    pub(crate) tail: Vec<Arc<TailCounts>>,
+}
+
+/// What the pipeline did so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExportStats {
+    /// Spans an exporter accepted.
+    pub spans_exported: u64,
+    /// Spans dropped because an export queue was full.
+    pub spans_dropped: u64,
+    /// Spans in exports that failed or timed out.
+    pub spans_failed: u64,
+    /// Log records an exporter accepted.
+    pub logs_exported: u64,
+    /// Log records dropped because an export queue was full.
+    pub logs_dropped: u64,
+    /// Log records in exports that failed or timed out.
+    pub logs_failed: u64,
+    /// Traces tail sampling kept.
+    pub traces_kept: u64,
+    /// Traces tail sampling dropped.
+    pub traces_dropped: u64,
+}
+
+impl Counters {
+    pub(crate) fn stats(&self) -> ExportStats {
+        let sum = |counts: &[Arc<Counts>], pick: fn(&Counts) -> &std::sync::atomic::AtomicU64| {
+            counts.iter().map(|c| pick(c).load(Ordering::Relaxed)).sum()
+        };
+        let tail = |reasons: &[Reason]| -> u64 {
+            self.tail.iter().flat_map(|t| reasons.iter().map(move |r| t.get(*r))).sum()
+        };
+        ExportStats {
+            spans_exported: sum(&self.spans, |c| &c.exported),
+            spans_dropped: sum(&self.spans, |c| &c.dropped),
+            spans_failed: sum(&self.spans, |c| &c.failed),
+            logs_exported: sum(&self.logs, |c| &c.exported),
+            logs_dropped: sum(&self.logs, |c| &c.dropped),
+            logs_failed: sum(&self.logs, |c| &c.failed),
+            traces_kept: tail(&[Reason::Error, Reason::Slow, Reason::Ratio]),
+            traces_dropped: tail(&[Reason::Healthy]),
+        }
+    }
+}
+
+impl Telemetry {
+    /// A pipeline that produces nothing (`OTEL_SDK_DISABLED=true`).
+    pub(crate) fn disabled() -> Self {
+        Self {
+            tracer_provider: None,
+            meter_provider: None,
+            logger_provider: None,
+            prometheus: None,
+            counters: Counters::default(),
+            export_runtime: None,
+            shut_down: false,
+        }
+    }
+
+    /// The tracer provider; `None` when traces are disabled.
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.tracer_provider.as_ref()
+    }
+
+    /// The meter provider; `None` when metrics are disabled.
+    pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
+        self.meter_provider.as_ref()
+    }
+
+    /// The logger provider; `None` when log export is disabled.
+    pub fn logger_provider(&self) -> Option<&SdkLoggerProvider> {
+        self.logger_provider.as_ref()
+    }
+
+    /// The `/metrics` endpoint, when the Prometheus exporter is configured.
+    pub fn prometheus(&self) -> Option<&Prometheus> {
+        self.prometheus.as_ref()
+    }
+
+    /// What the pipeline did so far: exported, dropped and failed items, and
+    /// tail sampling decisions.
+    pub fn stats(&self) -> ExportStats {
+        self.counters.stats()
+    }
+
+    /// Flushes traces, metrics and logs within `deadline`, then stops the
+    /// pipeline. The blocking SDK calls run on a thread of their own, so the
+    /// awaiting runtime, current-thread ones included, keeps serving.
+    pub async fn shutdown(mut self, deadline: Duration) -> Result<(), ShutdownError> {
+        self.shut_down = true;
+        let providers = self.providers();
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let flushing = std::thread::Builder::new().name("throughline-shutdown".into()).spawn(move || {
+            let _ = done.send(providers.shutdown(deadline));
+        });
+        if flushing.is_err() {
+            // No thread to spare: flushing here may block this task, but loses nothing.
+            return self.providers().shutdown(deadline);
+        }
+        match tokio::time::timeout(deadline + Duration::from_millis(100), finished).await {
+            Ok(Ok(result)) => result,
+            _ => Err(ShutdownError::DeadlineExceeded(deadline)),
+        }
+    }
+
+    fn providers(&self) -> Providers {
+        Providers {
+            traces: self.tracer_provider.clone(),
+            metrics: self.meter_provider.clone(),
+            logs: self.logger_provider.clone(),
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if self.shut_down {
+            return;
+        }
+        let providers = self.providers();
+        match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Err(_) => {
+                let _ = providers.shutdown(DROP_DEADLINE);
+            }
+            Ok(RuntimeFlavor::MultiThread) => {
+                let _ = tokio::task::block_in_place(|| providers.shutdown(DROP_DEADLINE));
+            }
+            Ok(_) => {
+                tracing::warn!(
+                    "throughline: Telemetry dropped on a current-thread runtime without `shutdown().await`; \
+                     flushing on a detached thread, which the process may not wait for"
+                );
+                let export_runtime = self.export_runtime.clone();
+                let _ = std::thread::Builder::new().spawn(move || {
+                    let flushed = providers.shutdown(DROP_DEADLINE);
+                    drop(export_runtime);
+                    flushed
+                });
+            }
+        }
+    }
+}
+
+/// The providers to flush, movable to another thread.
+struct Providers {
+    traces: Option<SdkTracerProvider>,
+    metrics: Option<SdkMeterProvider>,
+    logs: Option<SdkLoggerProvider>,
+}
+
+impl Providers {
+    /// Flushes and shuts down each provider in turn, sharing one deadline.
+    fn shutdown(self, deadline: Duration) -> Result<(), ShutdownError> {
+        let started = Instant::now();
+        let left = || deadline.saturating_sub(started.elapsed());
+        let mut result = Ok(());
+        let mut check = |signal: Signal, outcome: opentelemetry_sdk::error::OTelSdkResult| {
+            if let Err(error) = outcome
+                && result.is_ok()
+            {
+                result = Err(match error {
+                    opentelemetry_sdk::error::OTelSdkError::Timeout(_) => {
+                        ShutdownError::DeadlineExceeded(deadline)
+                    }
+                    other => ShutdownError::Flush { signal, message: other.to_string() },
+                });
+            }
+        };
+        if let Some(traces) = self.traces {
+            check(Signal::Traces, traces.shutdown_with_timeout(left()));
+        }
+        if let Some(logs) = self.logs {
+            check(Signal::Logs, logs.shutdown_with_timeout(left()));
+        }
+        if let Some(metrics) = self.metrics {
+            check(Signal::Metrics, metrics.shutdown_with_timeout(left()));
+        }
+        result
+    }
+}

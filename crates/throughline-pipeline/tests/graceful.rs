@@ -1,0 +1,80 @@
+//! Graceful shutdown: in-flight requests complete, new ones are refused, and
+//! every span created reaches the receiver.
+#![cfg(feature = "axum")]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+use throughline_pipeline::{Graceful, Lifecycle, Pipeline};
+use throughline_testing::OtlpReceiver;
+use tokio::sync::Notify;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drains_in_flight_requests_refuses_new_ones_and_flushes() {
+    let receiver = OtlpReceiver::start().await.unwrap();
+    let endpoint = receiver.grpc_endpoint();
+    let vars = HashMap::from([
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_LOGS_EXPORTER", "none"),
+    ]);
+    let telemetry = Pipeline::from_vars(&vars).unwrap().build().unwrap();
+    let tracer = telemetry.tracer_provider().unwrap().tracer("graceful-test");
+
+    let release = Arc::new(Notify::new());
+    let entered = Arc::new(Notify::new());
+    let app = {
+        let (release, entered) = (release.clone(), entered.clone());
+        Router::new().route(
+            "/slow",
+            get(move || {
+                let (release, entered, tracer) = (release.clone(), entered.clone(), tracer.clone());
+                async move {
+                    entered.notify_one();
+                    release.notified().await;
+                    tracer.in_span("slow request", |_cx| {});
+                    "done"
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let lifecycle = Lifecycle::new();
+    let server = tokio::spawn(
+        Graceful::default()
+            .on_signals(false)
+            .lifecycle(lifecycle.clone())
+            .drain(Duration::from_secs(10))
+            .serve(listener, app, telemetry),
+    );
+
+    let in_flight = tokio::spawn(reqwest::get(format!("http://{addr}/slow")));
+    entered.notified().await;
+    lifecycle.start_draining();
+    assert!(lifecycle.is_draining());
+
+    // New connections are refused once the listener has closed.
+    let mut refused = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(refused, "new connections are refused while draining");
+
+    release.notify_one();
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.text().await.unwrap(), "done", "the in-flight request completes");
+    server.await.unwrap().unwrap();
+    let spans = receiver.wait_for_spans(1, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(spans[0].name(), "slow request", "the span it created was flushed");
+}

@@ -1,0 +1,127 @@
+//! The HTTP front end: OTLP/HTTP with protobuf or JSON bodies, gzip accepted.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::{Answer, Shared, Signal, Store};
+use crate::received::Protocol;
+
+pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let app = Router::new()
+        .route(
+            "/v1/traces",
+            post(|State(shared), headers, body| {
+                export::<ExportTraceServiceRequest, ExportTraceServiceResponse>(
+                    shared,
+                    Signal::Traces,
+                    headers,
+                    body,
+                    Store::record_traces,
+                )
+            }),
+        )
+        .route(
+            "/v1/metrics",
+            post(|State(shared), headers, body| {
+                export::<ExportMetricsServiceRequest, ExportMetricsServiceResponse>(
+                    shared,
+                    Signal::Metrics,
+                    headers,
+                    body,
+                    Store::record_metrics,
+                )
+            }),
+        )
+        .route(
+            "/v1/logs",
+            post(|State(shared), headers, body| {
+                export::<ExportLogsServiceRequest, ExportLogsServiceResponse>(
+                    shared,
+                    Signal::Logs,
+                    headers,
+                    body,
+                    Store::record_logs,
+                )
+            }),
+        )
+        .with_state(shared);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await;
+    if let Err(error) = served {
+        eprintln!("throughline-testing: OTLP HTTP receiver stopped: {error}");
+    }
+}
+
+/// One export request: decode, answer by the current behaviour, record.
+async fn export<Request, Success>(
+    shared: Arc<Shared>,
+    signal: Signal,
+    headers: HeaderMap,
+    body: Bytes,
+    record: fn(&mut Store, Protocol, Request),
+) -> Response
+where
+    Request: Message + Default + DeserializeOwned,
+    Success: Message + Default,
+{
+    let json =
+        headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let protocol = if json { Protocol::HttpJson } else { Protocol::HttpProtobuf };
+    let request = match decode::<Request>(&headers, &body, protocol) {
+        Ok(request) => request,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+    };
+    match shared.handle(signal, |store| record(store, protocol, request)).await {
+        // The response uses the request's encoding, as OTLP/HTTP requires.
+        Answer::Accepted if json => ([(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
+        Answer::Accepted => {
+            ([(header::CONTENT_TYPE, "application/x-protobuf")], Success::default().encode_to_vec())
+                .into_response()
+        }
+        Answer::Unavailable => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Answer::Rejected => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+/// Reads a body in the protocol's encoding, gunzipping it first when the
+/// sender compressed it.
+fn decode<T: Message + Default + DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+    protocol: Protocol,
+) -> Result<T, String> {
+    let gzip =
+        headers.get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let mut unzipped = Vec::new();
+    let body = if gzip {
+        flate2::read::GzDecoder::new(body).read_to_end(&mut unzipped).map_err(|e| format!("gzip: {e}"))?;
+        unzipped.as_slice()
+    } else {
+        body
+    };
+    match protocol {
+        Protocol::HttpJson => serde_json::from_slice(body).map_err(|e| format!("json: {e}")),
+        _ => T::decode(body).map_err(|e| format!("protobuf: {e}")),
+    }
+}

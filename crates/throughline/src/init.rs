@@ -1,0 +1,306 @@
+//! `init()`: everything installed from the environment in one call.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use throughline_pipeline::{
+    ConfigError, Env, ExportStats, Graceful, Lifecycle, Pipeline, PipelineBuilder, PipelineError, Prometheus,
+    ServeError, ShutdownError, TailSampling, Telemetry, Vars,
+};
+use throughline_propagation::{Propagator, PropagatorConfigError};
+use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+
+use crate::health::Health;
+
+/// Installs throughline from the environment: the tracing subscriber (the
+/// `RUST_LOG` filter, a log format, the OpenTelemetry layer, log export), the
+/// tracer and meter providers, and throughline's propagator, all globally.
+///
+/// Reads `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_*`,
+/// `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`,
+/// `OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_PROPAGATORS`, `OTEL_SDK_DISABLED`,
+/// `OTEL_BSP_*`, `RUST_LOG` and `THROUGHLINE_LOG_FORMAT`. An invalid value is an
+/// error naming its variable; nothing is installed then. Use [`Init`] to set
+/// things in code.
+///
+/// ```no_run
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let telemetry = throughline::init()?;
+///     tracing::info!("started");
+///     // ... serve ...
+///     telemetry.shutdown(std::time::Duration::from_secs(5)).await?;
+///     Ok(())
+/// }
+/// ```
+pub fn init() -> Result<Guard, InitError> {
+    Init::from_env()?.install()
+}
+
+/// How log lines are written to standard output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Multi-line and coloured, for a terminal.
+    Pretty,
+    /// One line per event, human-readable.
+    Compact,
+    /// One JSON object per event, for log pipelines.
+    Json,
+    /// No log lines on standard output (they may still be exported).
+    Off,
+}
+
+impl LogFormat {
+    /// The variable that chooses the format.
+    pub const ENV: &'static str = "THROUGHLINE_LOG_FORMAT";
+
+    fn parse(value: &str) -> Option<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "pretty" => Some(Self::Pretty),
+            "compact" => Some(Self::Compact),
+            "json" => Some(Self::Json),
+            "off" | "none" => Some(Self::Off),
+            _ => None,
+        }
+    }
+
+    /// Pretty on a terminal, JSON otherwise.
+    fn detect() -> Self {
+        if std::io::stdout().is_terminal() { Self::Pretty } else { Self::Json }
+    }
+}
+
+/// Why [`init`] installed nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// A variable or builder value is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// `OTEL_PROPAGATORS` is invalid.
+    #[error(transparent)]
+    Propagators(#[from] PropagatorConfigError),
+    /// The pipeline could not be built.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// Another global subscriber was installed first.
+    #[error("a global tracing subscriber is already installed: init() must run once, before any other")]
+    AlreadyInitialized,
+}
+
+/// `init()` with settings in code, which win over the environment.
+///
+/// ```no_run
+/// # fn main() -> Result<(), throughline::InitError> {
+/// use throughline::{Init, LogFormat};
+///
+/// let telemetry = Init::from_env()?
+///     .service_name("orders")
+///     .service_version(env!("CARGO_PKG_VERSION"))
+///     .log_format(LogFormat::Json)
+///     .install()?;
+/// # Ok(()) }
+/// ```
+pub struct Init {
+    pipeline: PipelineBuilder,
+    propagator: Propagator,
+    filter: (&'static str, String),
+    format: LogFormat,
+}
+
+impl Init {
+    /// Settings from the process environment.
+    pub fn from_env() -> Result<Self, InitError> {
+        Self::from_vars(&Env)
+    }
+
+    /// Settings from any source of variables, such as a map in tests.
+    pub fn from_vars(vars: &impl Vars) -> Result<Self, InitError> {
+        let value = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let propagator = match value(Propagator::ENV) {
+            Some(list) => list.parse()?,
+            None => Propagator::default(),
+        };
+        let format = match value(LogFormat::ENV) {
+            Some(name) => LogFormat::parse(&name).ok_or_else(|| ConfigError {
+                variable: LogFormat::ENV.to_owned(),
+                value: name.clone(),
+                problem: "expected pretty, compact, json or off".to_owned(),
+            })?,
+            None => LogFormat::detect(),
+        };
+        let filter = ("RUST_LOG", value("RUST_LOG").unwrap_or_else(|| "info".to_owned()));
+        check_filter(&filter)?;
+        Ok(Self { pipeline: Pipeline::from_vars(vars)?, propagator, filter, format })
+    }
+
+    /// `service.name`, over `OTEL_SERVICE_NAME`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.pipeline = self.pipeline.service_name(name);
+        self
+    }
+
+    /// `service.version`.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.pipeline = self.pipeline.service_version(version);
+        self
+    }
+
+    /// `deployment.environment.name`.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.pipeline = self.pipeline.environment(environment);
+        self
+    }
+
+    /// Tail sampling of local traces; see [`TailSampling`].
+    pub fn tail_sampling(mut self, policy: TailSampling) -> Self {
+        self.pipeline = self.pipeline.tail_sampling(policy);
+        self
+    }
+
+    /// The log line format, over `THROUGHLINE_LOG_FORMAT`.
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// The filter directives, in `RUST_LOG` syntax, over `RUST_LOG`.
+    pub fn log_filter(mut self, directives: impl Into<String>) -> Result<Self, InitError> {
+        self.filter = ("log_filter", directives.into());
+        check_filter(&self.filter)?;
+        Ok(self)
+    }
+
+    /// The propagator, over `OTEL_PROPAGATORS`.
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.propagator = propagator;
+        self
+    }
+
+    /// The pipeline builder, for what `Init` does not expose.
+    pub fn pipeline(mut self, change: impl FnOnce(PipelineBuilder) -> PipelineBuilder) -> Self {
+        self.pipeline = change(self.pipeline);
+        self
+    }
+
+    /// Builds and installs everything globally.
+    pub fn install(self) -> Result<Guard, InitError> {
+        let telemetry = self.pipeline.build()?;
+        let filter = EnvFilter::try_new(&self.filter.1).map_err(|e| filter_error(&self.filter, e))?;
+        let format = match self.format {
+            LogFormat::Pretty => Some(tracing_subscriber::fmt::layer().pretty().boxed()),
+            LogFormat::Compact => Some(tracing_subscriber::fmt::layer().compact().boxed()),
+            LogFormat::Json => Some(tracing_subscriber::fmt::layer().json().flatten_event(true).boxed()),
+            LogFormat::Off => None,
+        };
+        // The exporters' own clients log and trace through `tracing` too;
+        // exporting that would feed the exporter its own output.
+        let not_internal = || filter_fn(|meta| !is_exporter_internal(meta.target()));
+        let traces = telemetry.tracer_provider().map(|provider| {
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("throughline"))
+                .with_filter(not_internal())
+        });
+        let logs = telemetry
+            .logger_provider()
+            .map(|provider| OpenTelemetryTracingBridge::new(provider).with_filter(not_internal()));
+        let subscriber = tracing_subscriber::registry().with(filter).with(format).with(traces).with(logs);
+        tracing::subscriber::set_global_default(subscriber).map_err(|_| InitError::AlreadyInitialized)?;
+
+        opentelemetry::global::set_text_map_propagator(self.propagator);
+        if let Some(provider) = telemetry.tracer_provider() {
+            opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+        if let Some(provider) = telemetry.meter_provider() {
+            opentelemetry::global::set_meter_provider(provider.clone());
+        }
+        Ok(Guard { health: Health::new(Lifecycle::new()), telemetry })
+    }
+}
+
+fn is_exporter_internal(target: &str) -> bool {
+    ["opentelemetry", "h2", "hyper", "tonic", "tower", "reqwest"].iter().any(|crate_name| {
+        target
+            .strip_prefix(crate_name)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::") || rest.starts_with('_'))
+    })
+}
+
+fn check_filter(filter: &(&'static str, String)) -> Result<(), ConfigError> {
+    EnvFilter::try_new(&filter.1).map(|_| ()).map_err(|e| filter_error(filter, e))
+}
+
+fn filter_error((source, directives): &(&'static str, String), error: impl std::fmt::Display) -> ConfigError {
+    ConfigError { variable: (*source).to_owned(), value: directives.clone(), problem: error.to_string() }
+}
+
+/// What [`init`] installed: flush it with [`shutdown`](Self::shutdown) before
+/// the process exits, and serve its [`Health`] routes.
+pub struct Guard {
+    telemetry: Telemetry,
+    health: Health,
+}
+
+impl Guard {
+    /// The health endpoints, whose readiness follows this guard's shutdown.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// The Prometheus `/metrics` endpoint, when `OTEL_METRICS_EXPORTER` includes `prometheus`.
+    pub fn prometheus(&self) -> Option<&Prometheus> {
+        self.telemetry.prometheus()
+    }
+
+    /// What the export pipeline did so far.
+    pub fn stats(&self) -> ExportStats {
+        self.telemetry.stats()
+    }
+
+    /// The pipeline's providers.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// Marks the service as shutting down, then flushes traces, metrics and
+    /// logs within `deadline`.
+    pub async fn shutdown(self, deadline: Duration) -> Result<(), ShutdownError> {
+        self.health.lifecycle().start_draining();
+        self.telemetry.shutdown(deadline).await
+    }
+
+    /// Serves `app` with the health routes until SIGTERM or ctrl-c, then drains
+    /// in-flight requests for up to `drain` and flushes telemetry.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        app: axum::Router,
+        drain: Duration,
+    ) -> Result<(), ServeError> {
+        let app = app.merge(self.health.router());
+        Graceful::default()
+            .lifecycle(self.health.lifecycle().clone())
+            .drain(drain)
+            .serve(listener, app, self.telemetry)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_exporter_internal;
+
+    #[test]
+    fn exporter_internals_are_recognised_by_crate() {
+        assert!(is_exporter_internal("opentelemetry_sdk"));
+        assert!(is_exporter_internal("opentelemetry"));
+        assert!(is_exporter_internal("h2::codec"));
+        assert!(is_exporter_internal("tonic::transport"));
+        assert!(!is_exporter_internal("hyperion"));
+        assert!(!is_exporter_internal("orders::payments"));
+        assert!(!is_exporter_internal("towers"));
+    }
+}

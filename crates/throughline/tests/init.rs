@@ -1,0 +1,170 @@
+//! `init()` end to end. Installing a global subscriber can happen once per
+//! process, so each scenario runs in a process of its own: the test named
+//! `scenario_*` runs this test binary again with only its `child_*` twin.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::Duration;
+
+use opentelemetry::trace::TraceContextExt as _;
+use throughline::{Init, InitError, LogFormat};
+use throughline_testing::{OtlpReceiver, Value};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Runs the `child` test in a new process with `env`, and checks it passed.
+fn run_child(child: &str, env: &[(&str, &str)]) {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", child, "--ignored", "--nocapture", "--test-threads", "1"])
+        .envs(env.iter().copied())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{child} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "{child} did not run:\n{stdout}");
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+#[test]
+fn scenario_spans_logs_metrics_and_propagation() {
+    run_child("child_spans_logs_metrics_and_propagation", &[]);
+}
+
+#[test]
+#[ignore = "runs in its own process, from scenario_spans_logs_metrics_and_propagation"]
+fn child_spans_logs_metrics_and_propagation() {
+    runtime().block_on(async {
+        let receiver = OtlpReceiver::start().await.unwrap();
+        let endpoint = receiver.grpc_endpoint();
+        let vars = HashMap::from([
+            ("OTEL_SERVICE_NAME", "init-test"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "50"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "100"),
+            ("THROUGHLINE_LOG_FORMAT", "json"),
+        ]);
+        let guard = Init::from_vars(&vars).unwrap().install().unwrap();
+
+        let span = tracing::info_span!("checkout", order.id = 42);
+        let trace_id = span.context().span().span_context().trace_id().to_string();
+        span.in_scope(|| tracing::warn!(amount = 3, "card declined"));
+        let mut carrier = HashMap::new();
+        opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&span.context(), &mut carrier));
+        drop(span);
+        opentelemetry::global::meter("init-test").u64_counter("checkouts").build().add(1, &[]);
+
+        let traceparent = carrier.get("traceparent").expect("the global propagator is throughline's");
+        assert!(traceparent.starts_with(&format!("00-{trace_id}-")), "{traceparent}");
+
+        let spans = receiver.wait_for_spans(1, WAIT).await.unwrap();
+        let checkout = spans.iter().find(|s| s.name() == "checkout").unwrap();
+        assert_eq!(checkout.attribute("order.id"), Some(Value::Int(42)));
+        assert_eq!(checkout.resource_attribute("service.name"), Some(Value::Str("init-test".into())));
+        assert_eq!(checkout.trace_id(), trace_id);
+
+        let logs = receiver.wait_for_logs(1, WAIT).await.unwrap();
+        let declined = logs.iter().find(|l| l.body().as_deref() == Some("card declined")).unwrap();
+        assert_eq!(declined.trace_id(), Some(trace_id), "the log record carries its trace");
+        assert_eq!(declined.severity(), "WARN");
+
+        receiver.wait_for_metric("checkouts", WAIT).await.unwrap();
+        guard.shutdown(WAIT).await.unwrap();
+    });
+}
+
+#[test]
+fn scenario_init_reads_the_process_environment() {
+    let rt = runtime();
+    let receiver = rt.block_on(OtlpReceiver::start()).unwrap();
+    let endpoint = receiver.http_endpoint();
+    run_child(
+        "child_init_reads_the_process_environment",
+        &[
+            ("OTEL_SERVICE_NAME", "from-the-environment"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "team=payments"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("THROUGHLINE_LOG_FORMAT", "off"),
+        ],
+    );
+    let spans = rt.block_on(receiver.wait_for_spans(1, WAIT)).unwrap();
+    assert_eq!(spans[0].name(), "from env");
+    assert_eq!(spans[0].resource_attribute("service.name"), Some(Value::Str("from-the-environment".into())));
+    assert_eq!(spans[0].resource_attribute("team"), Some(Value::Str("payments".into())));
+}
+
+#[test]
+#[ignore = "runs in its own process, from scenario_init_reads_the_process_environment"]
+fn child_init_reads_the_process_environment() {
+    runtime().block_on(async {
+        let guard = throughline::init().unwrap();
+        tracing::info_span!("from env").in_scope(|| {});
+        guard.shutdown(WAIT).await.unwrap();
+    });
+}
+
+#[test]
+fn scenario_invalid_environment_is_an_error_that_names_the_variable() {
+    run_child("child_invalid_environment", &[("OTEL_TRACES_SAMPLER", "sometimes")]);
+}
+
+#[test]
+#[ignore = "runs in its own process, from scenario_invalid_environment_is_an_error_that_names_the_variable"]
+fn child_invalid_environment() {
+    let error = throughline::init().err().expect("init must refuse");
+    assert!(error.to_string().starts_with("OTEL_TRACES_SAMPLER=\"sometimes\""), "{error}");
+    assert!(
+        tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>()),
+        "nothing was installed"
+    );
+}
+
+#[test]
+fn scenario_init_twice_is_an_error() {
+    run_child("child_init_twice", &[("OTEL_SDK_DISABLED", "true"), ("THROUGHLINE_LOG_FORMAT", "off")]);
+}
+
+#[test]
+#[ignore = "runs in its own process, from scenario_init_twice_is_an_error"]
+fn child_init_twice() {
+    let _first = throughline::init().unwrap();
+    assert!(matches!(throughline::init(), Err(InitError::AlreadyInitialized)));
+}
+
+fn refused(vars: &[(&str, &str)]) -> String {
+    let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+    match Init::from_vars(&vars) {
+        Ok(_) => panic!("{vars:?} must be refused"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn every_variable_init_reads_is_checked() {
+    assert!(refused(&[("RUST_LOG", "orders=loud")]).starts_with("RUST_LOG="));
+    assert!(refused(&[("THROUGHLINE_LOG_FORMAT", "xml")]).starts_with("THROUGHLINE_LOG_FORMAT="));
+    assert!(refused(&[("OTEL_PROPAGATORS", "tracecontext,carrier-pigeon")]).starts_with("OTEL_PROPAGATORS"));
+    assert!(refused(&[("OTEL_SDK_DISABLED", "maybe")]).starts_with("OTEL_SDK_DISABLED="));
+    assert!(
+        refused(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector")]).starts_with("OTEL_EXPORTER_OTLP_ENDPOINT=")
+    );
+    assert!(refused(&[("OTEL_METRICS_EXPORTER", "statsd")]).starts_with("OTEL_METRICS_EXPORTER="));
+    let ok: HashMap<&str, &str> =
+        HashMap::from([("THROUGHLINE_LOG_FORMAT", "compact"), ("RUST_LOG", "info,h2=off")]);
+    let init = Init::from_vars(&ok).unwrap();
+    assert!(init.log_filter("not a [valid filter").is_err());
+    let _ = LogFormat::Json;
+}
