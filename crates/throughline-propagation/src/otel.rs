@@ -56,9 +56,16 @@ impl From<otel::TraceFlags> for TraceFlags {
 
 impl TraceContext {
     /// The remote `SpanContext` this context describes, for parenting spans.
+    ///
+    /// The `opentelemetry` `TraceState` rejects a few keys the W3C grammar
+    /// allows (a vendor id of 14 characters); such a member is left out,
+    /// not the whole `tracestate` with it.
     pub fn to_span_context(&self) -> otel::SpanContext {
-        let tracestate =
-            otel::TraceState::from_key_value(self.tracestate.iter()).unwrap_or(otel::TraceState::NONE);
+        let tracestate = otel::TraceState::from_key_value(self.tracestate.iter()).unwrap_or_else(|_| {
+            let accepted =
+                self.tracestate.iter().filter(|member| otel::TraceState::from_key_value([*member]).is_ok());
+            otel::TraceState::from_key_value(accepted).unwrap_or(otel::TraceState::NONE)
+        });
         otel::SpanContext::new(
             self.traceparent.trace_id().into(),
             self.traceparent.parent_id().into(),

@@ -65,6 +65,19 @@ fn round_trips_through_span_context() {
 }
 
 #[test]
+fn a_member_opentelemetry_rejects_does_not_cost_the_others() {
+    // Valid W3C: a 241-character tenant and a 14-character vendor id, which
+    // `opentelemetry`'s `TraceState` refuses.
+    let vendor = format!("{}@{}=1", "t".repeat(241), "v".repeat(14));
+    let trace = TraceContext {
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap(),
+        tracestate: format!("foo=1,{vendor},bar=2").parse().unwrap(),
+    };
+    let span_context = trace.to_span_context();
+    assert_eq!(span_context.trace_state().header(), "foo=1,bar=2");
+}
+
+#[test]
 fn baggage_converts_both_ways() {
     let ours: Baggage = "k=v;p=1,other=x%20y".parse().unwrap();
     let theirs = opentelemetry::baggage::Baggage::from(&ours);

@@ -44,6 +44,8 @@
 //! | `pipeline` | [`throughline_pipeline`] | OTEL_* configuration, OTLP and Prometheus export, tail sampling, graceful shutdown |
 //! | `propagation` | [`throughline_propagation`] | strict W3C Trace Context, Baggage and B3 codecs and carriers |
 //! | `opentelemetry` | `throughline_propagation` | the codecs as the OpenTelemetry SDK's `TextMapPropagator` |
+//! | `tower` | `throughline_tower` | server middleware for tower and axum: context extraction under a trust policy, server spans and RED metrics by the HTTP semantic conventions |
+//! | `axum` | `throughline_tower` | `tower`, with `http.route` from axum's `MatchedPath` |
 //! | `testing` | [`throughline_testing`] | in-memory capture, an OTLP receiver, fault injection |
 //! | `resilience` | `throughline_resilience` | retry with budgets, circuit breakers, load shedding and deadlines, as tower layers and a plain async API |
 //!
@@ -71,3 +73,5 @@ pub use throughline_propagation as propagation;
 pub use throughline_resilience as resilience;
 #[cfg(feature = "testing")]
 pub use throughline_testing as testing;
+#[cfg(feature = "tower")]
+pub use throughline_tower as tower;

@@ -4,5 +4,7 @@
 pub use crate::{Guard, Health, Init, LogFormat, init};
 #[cfg(feature = "propagation")]
 pub use throughline_propagation::{Baggage, Propagator, TraceContext, TraceParent};
+#[cfg(feature = "tower")]
+pub use throughline_tower::server::{HttpServerLayer, TrustPolicy};
 #[cfg(feature = "init")]
 pub use tracing::{Instrument, debug, error, info, info_span, instrument, trace, warn};

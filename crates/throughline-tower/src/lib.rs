@@ -1,0 +1,40 @@
+//! tower middleware that makes HTTP services observable: the caller's W3C
+//! trace context continued under a trust policy, a server span per request
+//! and the HTTP server metrics, all by the OpenTelemetry semantic
+//! conventions; span attributes are built only when the sampler keeps the
+//! span.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use throughline_tower::server::{HttpServerLayer, Instrument, TrustPolicy};
+//!
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "alice" }))
+//!     .route("/health", get(|| async { "ok" }))
+//!     .layer(
+//!         HttpServerLayer::new()
+//!             .trust(TrustPolicy::trusted_peers(|ip| ip.is_loopback()))
+//!             .filter(|parts| match parts.uri.path() {
+//!                 "/health" => Instrument::NOTHING,
+//!                 _ => Instrument::EVERYTHING,
+//!             }),
+//!     );
+//! # let _ = app;
+//! ```
+//!
+//! - [`server`]: the layer, [`server::HttpServerLayer`]; its module docs
+//!   say what a request becomes and what it costs.
+//! - [`semconv`]: the HTTP semantic conventions as plain functions and
+//!   types (method normalisation, attribute names old and new, error rules,
+//!   query redaction, header capture), shared with the client side.
+//!
+//! # Features
+//!
+//! - `axum`: `http.route` from axum's `MatchedPath` by default, and the
+//!   peer address from its `ConnectInfo`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
+
+pub mod semconv;
+pub mod server;

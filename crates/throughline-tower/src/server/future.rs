@@ -1,0 +1,88 @@
+//! [`ResponseFuture`]: waits for the inner service's response head.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Response, StatusCode};
+use pin_project_lite::pin_project;
+
+use super::body::ResponseBody;
+use super::in_flight::InFlight;
+
+pin_project! {
+    /// The response future of [`HttpServer`](super::HttpServer). Polls the
+    /// inner future inside the server span, so the handler's spans are its
+    /// children, and hands the request on to the [`ResponseBody`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        in_flight: Option<InFlight>,
+        catch_panic: bool,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(inner: F, in_flight: Option<InFlight>, catch_panic: bool) -> Self {
+        Self { inner, in_flight, catch_panic }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: std::fmt::Display,
+    B: http_body::Body,
+    B::Error: std::fmt::Display,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let polled = {
+            let _entered = this.in_flight.as_ref().and_then(InFlight::span).map(tracing::Span::enter);
+            let inner = this.inner;
+            // Recorded whether or not it is caught; unwinding is only stopped when asked.
+            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+        };
+        let output = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => output,
+            Err(payload) => {
+                let Some(mut in_flight) = this.in_flight.take() else { resume_unwind(payload) };
+                in_flight.on_panic(payload.as_ref());
+                if !*this.catch_panic {
+                    in_flight.finish();
+                    resume_unwind(payload);
+                }
+                in_flight.on_panic_response();
+                let mut response = Response::new(ResponseBody::empty(Some(in_flight)));
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                return Poll::Ready(Ok(response));
+            }
+        };
+        let mut in_flight = this.in_flight.take();
+        match output {
+            Ok(mut response) => {
+                if let Some(in_flight) = &mut in_flight {
+                    in_flight.on_response(&mut response);
+                }
+                Poll::Ready(Ok(response.map(|body| ResponseBody::new(body, in_flight))))
+            }
+            Err(error) => {
+                if let Some(mut in_flight) = in_flight {
+                    in_flight.on_error(&error);
+                    in_flight.finish();
+                }
+                Poll::Ready(Err(error))
+            }
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").field("in_flight", &self.in_flight.is_some()).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,85 @@
+//! [`HttpServer`]: the middleware service.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::request::Parts;
+use http::{Request, Response};
+use http_body::Body;
+use tower_service::Service;
+
+use super::body::ResponseBody;
+use super::filter::Instrument;
+use super::future::ResponseFuture;
+use super::in_flight::InFlight;
+use super::layer::Config;
+
+/// The service [`HttpServerLayer`](super::HttpServerLayer) wraps around
+/// `S`: any HTTP service, whatever its body types and errors.
+#[derive(Clone)]
+pub struct HttpServer<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> HttpServer<S> {
+    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
+        Self { inner, config }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpServer<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: std::fmt::Display,
+    ReqBody: Body,
+    ResBody: Body,
+    ResBody::Error: std::fmt::Display,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let (parts, body) = request.into_parts();
+        let instrument = self.config.filter.as_ref().map_or(Instrument::EVERYTHING, |filter| filter(&parts));
+        if instrument == Instrument::NOTHING {
+            return ResponseFuture::new(self.inner.call(Request::from_parts(parts, body)), None, false);
+        }
+        let mut in_flight = InFlight::start(self.config.clone(), &parts, instrument);
+        in_flight.request_body_size(known_size(&body, &parts));
+        // Not entered around `call`: services do their work in the future,
+        // which is polled inside the span, and an enter costs as much as the
+        // rest of the sampled-out path.
+        let future = self.inner.call(Request::from_parts(parts, body));
+        ResponseFuture::new(future, Some(in_flight), self.config.catch_panic)
+    }
+}
+
+/// The size of a request body when its length is known up front: from the
+/// body itself, or its `Content-Length`. A streamed body of unknown length
+/// is not counted, so the inner service gets the request body untouched.
+fn known_size<B: Body>(body: &B, parts: &Parts) -> Option<u64> {
+    body.size_hint()
+        .exact()
+        .or_else(|| parts.headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok())
+}

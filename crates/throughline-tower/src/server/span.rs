@@ -1,0 +1,98 @@
+//! The server span: created with the method as its name so no allocation is
+//! made before the sampler has spoken, and filled only when it records.
+
+use http::header::USER_AGENT;
+use http::request::Parts;
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry::{Context, KeyValue, StringValue};
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::extract::Incoming;
+use super::layer::Config;
+use super::peer::peer_address;
+use crate::semconv::{
+    HttpAttributes, HttpMethod, Role, forwarded_client_address, forwarded_scheme, protocol_version,
+    server_address,
+};
+
+/// The tracing target of the server span, for filters (`RUST_LOG`).
+pub const TARGET: &str = "throughline_tower::server";
+
+/// One callsite per method: a span name is static in `tracing`, and a
+/// static name costs nothing. The route is added once the span is known to
+/// record.
+macro_rules! span_named {
+    ($method:expr, $($name:literal)|*) => {
+        match $method {
+            $($name => tracing::info_span!(target: TARGET, $name, otel.kind = SERVER),)*
+            _ => tracing::info_span!(target: TARGET, "HTTP", otel.kind = SERVER),
+        }
+    };
+}
+
+/// What `tracing-opentelemetry` reads from `otel.kind` as `SpanKind::Server`.
+const SERVER: &str = "server";
+
+/// The server span, parented (or linked) as the trust policy said, started
+/// so that the sampler has decided. Returns the span, its OpenTelemetry
+/// context and whether it records.
+pub(crate) fn start(method: &HttpMethod<'_>, incoming: Incoming) -> (Span, Context, bool) {
+    let span = span_named!(
+        method.span_name(),
+        "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "CONNECT" | "TRACE"
+    );
+    // Errors mean no OpenTelemetry layer, or a disabled span: nothing to parent.
+    let _ = span.set_parent(incoming.parent);
+    if let Some(link) = incoming.link {
+        span.add_link(link);
+    }
+    // Starts the OpenTelemetry span: this is where the sampler decides.
+    let cx = span.context();
+    let recording = cx.span().is_recording();
+    (span, cx, recording)
+}
+
+/// `http` or `https`, as the request or a proxy says.
+pub(crate) fn scheme(parts: &Parts) -> &'static str {
+    match parts.uri.scheme_str().or_else(|| forwarded_scheme(parts)) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    }
+}
+
+/// The attributes of the request, for a span that records.
+pub(crate) fn request_attributes(
+    config: &Config,
+    parts: &Parts,
+    method: &HttpMethod<'_>,
+    scheme: &'static str,
+    route: Option<&StringValue>,
+) -> Vec<KeyValue> {
+    let mut attributes = HttpAttributes::with_capacity(Role::Server, config.stability, 12);
+    attributes.method(method);
+    attributes.scheme(scheme);
+    let query = parts.uri.query().map(|query| config.redaction.redact(query));
+    attributes.path_and_query(parts.uri.path(), query.as_deref());
+    if let Some(route) = route {
+        attributes.route(route.clone());
+    }
+    if let Some((host, port)) = server_address(parts) {
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        attributes.server_address(host, Some(port.unwrap_or(default_port)));
+    }
+    let client = forwarded_client_address(parts)
+        .map(str::to_owned)
+        .or_else(|| peer_address(&parts.extensions).map(|peer| peer.ip().to_string()));
+    if let Some(client) = client {
+        attributes.client_address(client);
+    }
+    attributes.protocol_version(protocol_version(parts.version));
+    if let Some(user_agent) = parts.headers.get(USER_AGENT).and_then(|value| value.to_str().ok()) {
+        attributes.user_agent(user_agent);
+    }
+    for header in config.request_headers.attributes(&parts.headers) {
+        attributes.push(header);
+    }
+    attributes.into_vec()
+}
