@@ -1,0 +1,150 @@
+//! logfmt lines: `key=value` pairs separated by spaces.
+//!
+//! A value is quoted when it is empty or holds a space, `=`, `"` or a control
+//! or whitespace character; inside quotes, `"` and `\` are escaped with a
+//! backslash, newline, carriage return and tab as `\n`, `\r`, `\t`, and any
+//! other control or line-separator character as `\uXXXX`. A key holding
+//! such characters has them replaced by `_`, since keys cannot be quoted.
+
+use std::fmt;
+use std::ops::Range;
+
+use tracing_subscriber::fmt::format::Writer;
+
+use super::line::Syntax;
+use crate::redaction::REDACTED;
+
+pub(crate) struct LogfmtSyntax;
+
+impl Syntax for LogfmtSyntax {
+    const START: &'static str = "";
+    const END: &'static str = "\n";
+
+    fn key(out: &mut Writer<'_>, first: bool, prefix: &str, key: &str) -> fmt::Result {
+        if !first {
+            out.write_char(' ')?;
+        }
+        out.write_str(prefix)?;
+        if key.is_empty() {
+            out.write_char('_')?;
+        } else if key.chars().any(breaks_key) {
+            for c in key.chars() {
+                out.write_char(if breaks_key(c) { '_' } else { c })?;
+            }
+        } else {
+            out.write_str(key)?;
+        }
+        out.write_char('=')
+    }
+
+    fn string(out: &mut Writer<'_>, text: &str, secrets: impl Iterator<Item = Range<usize>>) -> fmt::Result {
+        let quoted = needs_quotes(text);
+        if quoted {
+            out.write_char('"')?;
+        }
+        let mut written = 0;
+        for secret in secrets {
+            write_part(out, &text[written..secret.start], quoted)?;
+            out.write_str(REDACTED)?;
+            written = secret.end;
+        }
+        write_part(out, &text[written..], quoted)?;
+        if quoted {
+            out.write_char('"')?;
+        }
+        Ok(())
+    }
+
+    fn plain_string(out: &mut Writer<'_>, text: &str) -> fmt::Result {
+        out.write_str(text)
+    }
+
+    fn float(out: &mut Writer<'_>, value: f64) -> fmt::Result {
+        write!(out, "{value}")
+    }
+}
+
+fn write_part(out: &mut Writer<'_>, text: &str, quoted: bool) -> fmt::Result {
+    if quoted { escape(out, text) } else { out.write_str(text) }
+}
+
+fn needs_quotes(text: &str) -> bool {
+    text.is_empty()
+        || text.bytes().any(|b| b <= b' ' || b == b'=' || b == b'"' || b == 0x7f)
+        || (!text.is_ascii() && text.chars().any(|c| c.is_whitespace() || needs_unicode_escape(c)))
+}
+
+/// Characters a key cannot hold: they would end it or the line.
+fn breaks_key(c: char) -> bool {
+    c <= ' ' || c == '=' || c == '"' || c.is_whitespace() || needs_unicode_escape(c)
+}
+
+/// Controls, and the characters some tools take for line breaks.
+fn needs_unicode_escape(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+fn escape(out: &mut Writer<'_>, text: &str) -> fmt::Result {
+    let mut run = 0;
+    for (at, c) in text.char_indices() {
+        let escaped = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if needs_unicode_escape(c) => "",
+            _ => continue,
+        };
+        out.write_str(&text[run..at])?;
+        if escaped.is_empty() {
+            write!(out, "\\u{:04x}", u32::from(c))?;
+        } else {
+            out.write_str(escaped)?;
+        }
+        run = at + c.len_utf8();
+    }
+    out.write_str(&text[run..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str) -> String {
+        let mut out = String::new();
+        LogfmtSyntax::string(&mut Writer::new(&mut out), text, std::iter::empty()).unwrap();
+        out
+    }
+
+    fn key(key: &str) -> String {
+        let mut out = String::new();
+        LogfmtSyntax::key(&mut Writer::new(&mut out), true, "", key).unwrap();
+        out
+    }
+
+    #[test]
+    fn simple_values_are_bare() {
+        assert_eq!(value("orders"), "orders");
+        assert_eq!(value("a\\b"), "a\\b");
+        assert_eq!(value("naïve"), "naïve");
+    }
+
+    #[test]
+    fn values_that_would_break_the_line_are_quoted_and_escaped() {
+        assert_eq!(value(""), "\"\"");
+        assert_eq!(value("card declined"), "\"card declined\"");
+        assert_eq!(value("a=b"), "\"a=b\"");
+        assert_eq!(value(r#"say "hi"\"#), r#""say \"hi\"\\""#);
+        assert_eq!(value("a\nb\tc\u{1}"), "\"a\\nb\\tc\\u0001\"");
+        assert_eq!(value("nbsp\u{a0}x"), "\"nbsp\u{a0}x\"");
+        assert_eq!(value("ls\u{2028}"), "\"ls\\u2028\"");
+    }
+
+    #[test]
+    fn keys_lose_what_they_cannot_hold() {
+        assert_eq!(key("order.id"), "order.id=");
+        assert_eq!(key("my key=\"x\""), "my_key__x_=");
+        assert_eq!(key(""), "_=");
+    }
+}
