@@ -81,6 +81,10 @@ fn is_b64token(byte: u8) -> bool {
 /// or dashes, starting with 2 to 6 (the issuer ranges of the card networks),
 /// standing alone (no letter or digit either side) and passing the Luhn
 /// check. The check is what keeps order numbers and timestamps readable.
+///
+/// Within a longer run of grouped digits (`qty 2 4111 1111 1111 1111`), any
+/// sequence of whole groups is a candidate, so a neighbouring number does
+/// not hide a card.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CardNumber;
 
@@ -93,49 +97,65 @@ impl Pattern for CardNumber {
                 at += 1;
                 continue;
             }
-            let (end, digits, luhn_ok) = digit_run(bytes, at);
-            let alone = bytes.get(end).is_none_or(|b| !b.is_ascii_alphanumeric());
-            if alone && (13..=19).contains(&digits) && (b'2'..=b'6').contains(&bytes[at]) && luhn_ok {
+            if let Some(end) = card_from(bytes, at) {
                 return Some(at..end);
             }
-            at = end.max(at + 1);
+            // Try the next group of this run, or whatever follows it.
+            at = next_group(bytes, at);
         }
         None
     }
 }
 
-/// Scans digits separated by at most one space or dash from `start`, and
-/// returns where the run ends, how many digits it holds and whether they pass
-/// the Luhn check.
-fn digit_run(bytes: &[u8], start: usize) -> (usize, usize, bool) {
+/// The end of the longest card number starting at `start` and ending at a
+/// group boundary.
+fn card_from(bytes: &[u8], start: usize) -> Option<usize> {
+    if !(b'2'..=b'6').contains(&bytes[start]) {
+        return None;
+    }
     // The Luhn check doubles every second digit from the right; not knowing
-    // the length yet, keep both possible sums and pick one at the end.
+    // the length yet, keep both possible sums and pick one at each end.
     let (mut sum_if_even_len, mut sum_if_odd_len) = (0u32, 0u32);
-    let (mut digits, mut end, mut at) = (0usize, start, start);
-    while at < bytes.len() {
-        let byte = bytes[at];
-        if byte.is_ascii_digit() {
-            let d = u32::from(byte - b'0');
-            let doubled = if d * 2 > 9 { d * 2 - 9 } else { d * 2 };
-            // Position from the left decides which sum doubles it.
-            if digits % 2 == 0 {
-                sum_if_even_len += doubled;
-                sum_if_odd_len += d;
-            } else {
-                sum_if_even_len += d;
-                sum_if_odd_len += doubled;
-            }
-            digits += 1;
-            at += 1;
-            end = at;
-        } else if matches!(byte, b' ' | b'-') && bytes.get(at + 1).is_some_and(u8::is_ascii_digit) {
-            at += 1;
+    let (mut digits, mut at, mut card) = (0usize, start, None);
+    while at < bytes.len() && digits < 19 {
+        let d = u32::from(bytes[at] - b'0');
+        let doubled = if d * 2 > 9 { d * 2 - 9 } else { d * 2 };
+        if digits % 2 == 0 {
+            sum_if_even_len += doubled;
+            sum_if_odd_len += d;
         } else {
-            break;
+            sum_if_even_len += d;
+            sum_if_odd_len += doubled;
+        }
+        digits += 1;
+        at += 1;
+        let next = bytes.get(at).copied();
+        let grouped = matches!(next, Some(b' ' | b'-')) && bytes.get(at + 1).is_some_and(u8::is_ascii_digit);
+        let group_ends = grouped || next.is_none_or(|b| !b.is_ascii_alphanumeric());
+        if group_ends && digits >= 13 {
+            let sum = if digits % 2 == 0 { sum_if_even_len } else { sum_if_odd_len };
+            if sum % 10 == 0 {
+                card = Some(at);
+            }
+        }
+        match next {
+            Some(b'0'..=b'9') => {}
+            _ if grouped => at += 1,
+            _ => break,
         }
     }
-    let sum = if digits % 2 == 0 { sum_if_even_len } else { sum_if_odd_len };
-    (end, digits, sum % 10 == 0)
+    card
+}
+
+/// Where the next group of the digit run containing `at` starts, or the end
+/// of the run.
+fn next_group(bytes: &[u8], mut at: usize) -> usize {
+    while at < bytes.len() && bytes[at].is_ascii_digit() {
+        at += 1;
+    }
+    let grouped =
+        matches!(bytes.get(at), Some(b' ' | b'-')) && bytes.get(at + 1).is_some_and(u8::is_ascii_digit);
+    if grouped { at + 1 } else { at }
 }
 
 /// E-mail addresses: a local part, `@`, and a domain of at least two labels
@@ -228,11 +248,23 @@ mod tests {
         assert_eq!(found(&CardNumber, "4111111111111111abc"), None, "part of a word");
         assert_eq!(found(&CardNumber, "41111111111111111111111"), None, "too long");
         assert_eq!(found(&CardNumber, "4111  1111 1111 1111"), None, "a double space ends the run");
+        assert_eq!(
+            found(&CardNumber, "4111111111111111-"),
+            Some("4111111111111111"),
+            "a dash after is no group"
+        );
     }
 
     #[test]
     fn a_card_after_a_rejected_run_is_still_found() {
         assert_eq!(found(&CardNumber, "order 12345, card 4111111111111111"), Some("4111111111111111"));
+    }
+
+    #[test]
+    fn a_neighbouring_number_does_not_hide_a_card() {
+        assert_eq!(found(&CardNumber, "qty 2 4111 1111 1111 1111"), Some("4111 1111 1111 1111"));
+        assert_eq!(found(&CardNumber, "4111 1111 1111 1111 5"), Some("4111 1111 1111 1111"));
+        assert_eq!(found(&CardNumber, "ref 12-4111111111111111"), Some("4111111111111111"));
     }
 
     #[test]
