@@ -51,7 +51,8 @@
 //! - [`Redaction`] is the one policy every output applies: sensitive field
 //!   names, value patterns (bearer tokens, card numbers, e-mail addresses)
 //!   and rules of your own. [`Redaction::redact_attributes`] applies it to
-//!   OpenTelemetry attributes, which is how exported spans are redacted.
+//!   OpenTelemetry attributes, which is how exported spans are redacted, and
+//!   [`Redacted`] to tracing-subscriber's own pretty and compact formats.
 //!
 //! # Where the trace ids come from
 //!
@@ -80,6 +81,7 @@ mod field_value;
 mod format;
 mod logs;
 mod metrics;
+mod redacted;
 mod redaction;
 mod trace_ids;
 mod writer;
@@ -89,6 +91,7 @@ pub use field_value::FieldValue;
 pub use format::{FieldsFromContext, Json, Logfmt};
 pub use logs::LogsLayer;
 pub use metrics::{Clock, METRIC_LABEL_PREFIX, METRIC_NAME, MonotonicClock, SpanMetricsLayer};
+pub use redacted::{Redacted, RedactingVisitor};
 pub use redaction::{
     BearerToken, CardNumber, DEFAULT_FIELD_NAMES, EmailAddress, Pattern, REDACTED, Redaction, Secrets,
 };
