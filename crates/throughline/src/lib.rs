@@ -43,6 +43,7 @@
 //! | `init` (default) | this crate | [`init()`], [`Init`], [`Guard`], [`Health`], [`prelude`] |
 //! | `pipeline` | [`throughline_pipeline`] | OTEL_* configuration, OTLP and Prometheus export, tail sampling, graceful shutdown |
 //! | `propagation` | [`throughline_propagation`] | strict W3C Trace Context, Baggage and B3 codecs and carriers |
+//! | `subscriber` | [`throughline_subscriber`] | tracing-subscriber layers: inherited fields, logfmt and JSON lines with trace ids, log export, span metrics, redaction |
 //! | `opentelemetry` | `throughline_propagation` | the codecs as the OpenTelemetry SDK's `TextMapPropagator` |
 //! | `testing` | [`throughline_testing`] | in-memory capture, an OTLP receiver, fault injection |
 //!
@@ -66,5 +67,7 @@ pub use init::{Guard, Init, InitError, LogFormat, init};
 pub use throughline_pipeline as pipeline;
 #[cfg(feature = "propagation")]
 pub use throughline_propagation as propagation;
+#[cfg(feature = "subscriber")]
+pub use throughline_subscriber as subscriber;
 #[cfg(feature = "testing")]
 pub use throughline_testing as testing;

@@ -21,10 +21,10 @@ impl Syntax for JsonSyntax {
         out.write_str("\":")
     }
 
-    fn string(out: &mut Writer<'_>, text: &str, secrets: impl Iterator<Item = Range<usize>>) -> fmt::Result {
+    fn string(out: &mut Writer<'_>, text: &str, secrets: &[Range<usize>]) -> fmt::Result {
         out.write_char('"')?;
         let mut written = 0;
-        for secret in secrets {
+        for secret in secrets.iter().cloned() {
             escape(out, &text[written..secret.start])?;
             out.write_str(REDACTED)?;
             written = secret.end;

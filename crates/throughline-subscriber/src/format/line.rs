@@ -23,7 +23,7 @@ pub(crate) trait Syntax {
 
     /// Writes `text` as a string value, each of the `secrets` (byte ranges, in
     /// order, without overlap) replaced by [`REDACTED`].
-    fn string(out: &mut Writer<'_>, text: &str, secrets: impl Iterator<Item = Range<usize>>) -> fmt::Result;
+    fn string(out: &mut Writer<'_>, text: &str, secrets: &[Range<usize>]) -> fmt::Result;
 
     /// Writes text known to need no escaping or quoting (hex ids, levels).
     fn plain_string(out: &mut Writer<'_>, text: &str) -> fmt::Result;
@@ -84,7 +84,7 @@ impl<'w, 'r, F: Syntax> Line<'w, 'r, F> {
     /// A key the line owns, with any text (not redacted: names and targets).
     pub(crate) fn builtin_text(&mut self, key: &str, text: &str) {
         self.key("", key);
-        self.then(|out| F::string(out, text, std::iter::empty()));
+        self.then(|out| F::string(out, text, &[]));
     }
 
     /// A key the line owns, with a number.
@@ -103,7 +103,7 @@ impl<'w, 'r, F: Syntax> Line<'w, 'r, F> {
         with_scratch(|scratch| {
             if format(&mut Writer::new(scratch)).is_ok() && !scratch.is_empty() {
                 self.key("", key);
-                self.then(|out| F::string(out, scratch, std::iter::empty()));
+                self.then(|out| F::string(out, scratch, &[]));
             }
         });
     }
@@ -136,7 +136,7 @@ impl<'w, 'r, F: Syntax> Line<'w, 'r, F> {
         }
         self.key(prefix_for(name), name);
         let redaction = self.redaction;
-        self.then(|out| F::string(out, text, redaction.secrets(text)));
+        self.then(|out| F::string(out, text, &SecretRanges::of(redaction, text)));
     }
 
     fn integer(&mut self, name: &str, value: i128, display: &dyn fmt::Display) {
@@ -248,7 +248,40 @@ impl<F: Syntax> Line<'_, '_, F> {
     fn message_text(&mut self, text: &str) {
         self.key("", "message");
         let redaction = self.redaction;
-        self.then(|out| F::string(out, text, redaction.secrets(text)));
+        self.then(|out| F::string(out, text, &SecretRanges::of(redaction, text)));
+    }
+}
+
+/// The secrets of a value, kept on the stack: a value rarely holds more than
+/// a few. Past [`SecretRanges::INLINE`], the last range grows to cover the
+/// rest, redacting the text between them too.
+struct SecretRanges {
+    ranges: [Range<usize>; Self::INLINE],
+    len: usize,
+}
+
+impl SecretRanges {
+    const INLINE: usize = 8;
+
+    fn of(redaction: &Redaction, text: &str) -> Self {
+        let mut ranges = Self { ranges: std::array::from_fn(|_| 0..0), len: 0 };
+        for secret in redaction.secrets(text) {
+            if ranges.len < Self::INLINE {
+                ranges.ranges[ranges.len] = secret;
+                ranges.len += 1;
+            } else {
+                ranges.ranges[Self::INLINE - 1].end = secret.end;
+            }
+        }
+        ranges
+    }
+}
+
+impl std::ops::Deref for SecretRanges {
+    type Target = [Range<usize>];
+
+    fn deref(&self) -> &[Range<usize>] {
+        &self.ranges[..self.len]
     }
 }
 

@@ -37,13 +37,15 @@ impl Syntax for LogfmtSyntax {
         out.write_char('=')
     }
 
-    fn string(out: &mut Writer<'_>, text: &str, secrets: impl Iterator<Item = Range<usize>>) -> fmt::Result {
-        let quoted = needs_quotes(text);
+    fn string(out: &mut Writer<'_>, text: &str, secrets: &[Range<usize>]) -> fmt::Result {
+        // What is shown decides: a secret with a space in it, once replaced,
+        // needs no quotes.
+        let quoted = text.is_empty() || outside(text, secrets).any(breaks_value);
         if quoted {
             out.write_char('"')?;
         }
         let mut written = 0;
-        for secret in secrets {
+        for secret in secrets.iter().cloned() {
             write_part(out, &text[written..secret.start], quoted)?;
             out.write_str(REDACTED)?;
             written = secret.end;
@@ -64,13 +66,20 @@ impl Syntax for LogfmtSyntax {
     }
 }
 
+/// The parts of `text` outside `secrets`.
+fn outside<'t>(text: &'t str, secrets: &'t [Range<usize>]) -> impl Iterator<Item = &'t str> {
+    let starts = std::iter::once(0).chain(secrets.iter().map(|s| s.end));
+    let ends = secrets.iter().map(|s| s.start).chain(std::iter::once(text.len()));
+    starts.zip(ends).map(|(start, end)| &text[start..end])
+}
+
 fn write_part(out: &mut Writer<'_>, text: &str, quoted: bool) -> fmt::Result {
     if quoted { escape(out, text) } else { out.write_str(text) }
 }
 
-fn needs_quotes(text: &str) -> bool {
-    text.is_empty()
-        || text.bytes().any(|b| b <= b' ' || b == b'=' || b == b'"' || b == 0x7f)
+/// Whether `text` holds what a bare value cannot.
+fn breaks_value(text: &str) -> bool {
+    text.bytes().any(|b| b <= b' ' || b == b'=' || b == b'"' || b == 0x7f)
         || (!text.is_ascii() && text.chars().any(|c| c.is_whitespace() || needs_unicode_escape(c)))
 }
 
@@ -112,8 +121,12 @@ mod tests {
     use super::*;
 
     fn value(text: &str) -> String {
+        redacted(text, &[])
+    }
+
+    fn redacted(text: &str, secrets: &[Range<usize>]) -> String {
         let mut out = String::new();
-        LogfmtSyntax::string(&mut Writer::new(&mut out), text, std::iter::empty()).unwrap();
+        LogfmtSyntax::string(&mut Writer::new(&mut out), text, secrets).unwrap();
         out
     }
 
@@ -139,6 +152,13 @@ mod tests {
         assert_eq!(value("a\nb\tc\u{1}"), "\"a\\nb\\tc\\u0001\"");
         assert_eq!(value("nbsp\u{a0}x"), "\"nbsp\u{a0}x\"");
         assert_eq!(value("ls\u{2028}"), "\"ls\\u2028\"");
+    }
+
+    #[test]
+    fn quotes_depend_on_what_is_shown_once_secrets_are_replaced() {
+        assert_eq!(redacted("4111 1111 1111 1111", &[0..19]), "[REDACTED]");
+        assert_eq!(redacted("card 4111 1111 1111 1111", &[5..24]), "\"card [REDACTED]\"");
+        assert_eq!(redacted("a b", &[0..3]), "[REDACTED]");
     }
 
     #[test]
