@@ -163,20 +163,25 @@ impl SpanFields {
     /// Calls `f` with each field, nearest span first, each name once (a
     /// nearer span's value hides a farther one's).
     pub fn for_each(&self, mut f: impl FnMut(&'static str, &FieldValue)) {
+        let Some(nearest) = self.node.as_deref() else { return };
+        let fields = nearest.fields.read().unwrap_or_else(PoisonError::into_inner);
+        fields.iter().for_each(|(name, value)| f(name, value));
+        let Some(mut node) = nearest.parent.as_deref() else { return };
+        // Names written so far, which hide farther values of the same name.
         let mut shadowing = Names::default();
-        let mut node = self.node.as_deref();
-        while let Some(current) = node {
-            let fields = current.fields.read().unwrap_or_else(PoisonError::into_inner);
+        fields.iter().for_each(|(name, _)| shadowing.push(name));
+        drop(fields);
+        loop {
+            let fields = node.fields.read().unwrap_or_else(PoisonError::into_inner);
             let nearer = shadowing.len();
             for (name, value) in fields.iter() {
                 if !shadowing.contains_among_first(nearer, name) {
                     f(name, value);
                 }
             }
-            node = current.parent.as_deref();
-            if node.is_some() {
-                fields.iter().for_each(|(name, _)| shadowing.push(name));
-            }
+            let Some(parent) = node.parent.as_deref() else { return };
+            fields.iter().for_each(|(name, _)| shadowing.push(name));
+            node = parent;
         }
     }
 }

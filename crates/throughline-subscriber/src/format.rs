@@ -4,19 +4,21 @@
 mod json;
 mod line;
 mod logfmt;
+mod timestamp;
 
 use std::fmt;
 
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::{FmtSpan, Writer};
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use self::json::JsonSyntax;
 use self::line::{EventFields, Line, Syntax};
 use self::logfmt::LogfmtSyntax;
+pub use self::timestamp::Rfc3339;
 use crate::context::{self, SpanFields};
 use crate::redaction::Redaction;
 use crate::trace_ids::{TraceIds, hex};
@@ -52,7 +54,7 @@ use crate::trace_ids::{TraceIds, hex};
 /// });
 /// ```
 #[derive(Clone, Debug)]
-pub struct Json<T = SystemTime> {
+pub struct Json<T = Rfc3339> {
     options: Options<T>,
 }
 
@@ -81,7 +83,7 @@ pub struct Json<T = SystemTime> {
 /// });
 /// ```
 #[derive(Clone, Debug)]
-pub struct Logfmt<T = SystemTime> {
+pub struct Logfmt<T = Rfc3339> {
     options: Options<T>,
 }
 
@@ -98,7 +100,7 @@ macro_rules! format_type {
             fn default() -> Self {
                 Self {
                     options: Options {
-                        timer: SystemTime,
+                        timer: Rfc3339,
                         redaction: Redaction::default(),
                         span_events: FmtSpan::NONE,
                     },
@@ -107,8 +109,8 @@ macro_rules! format_type {
         }
 
         impl<T> $format<T> {
-            /// Timestamps from `timer` instead of the system clock in RFC 3339
-            /// (`()` leaves the `timestamp` key out).
+            /// Timestamps from `timer` instead of [`Rfc3339`] (`()` leaves
+            /// the `timestamp` key out).
             pub fn with_timer<T2: FormatTime>(self, timer: T2) -> $format<T2> {
                 let Options { redaction, span_events, .. } = self.options;
                 $format { options: Options { timer, redaction, span_events } }

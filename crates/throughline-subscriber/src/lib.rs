@@ -77,6 +77,7 @@
 #![deny(missing_docs)]
 
 mod context;
+mod decimal;
 mod field_value;
 mod format;
 mod logs;
@@ -88,7 +89,7 @@ mod writer;
 
 pub use context::{ContextLayer, SpanFields};
 pub use field_value::FieldValue;
-pub use format::{FieldsFromContext, Json, Logfmt};
+pub use format::{FieldsFromContext, Json, Logfmt, Rfc3339};
 pub use logs::LogsLayer;
 pub use metrics::{Clock, METRIC_LABEL_PREFIX, METRIC_NAME, MonotonicClock, SpanMetricsLayer};
 pub use redacted::{Redacted, RedactingVisitor};

@@ -3,6 +3,7 @@
 
 mod cardinality;
 mod clock;
+mod fnv;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,6 +20,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use self::cardinality::LabelSets;
 pub use self::clock::{Clock, MonotonicClock};
+use self::fnv::FnvBuild;
 
 /// The field that names a span's metric.
 pub const METRIC_NAME: &str = "metric_name";
@@ -65,7 +67,7 @@ pub struct SpanMetricsLayer<C = MonotonicClock> {
     buckets: Vec<f64>,
     max_label_sets: usize,
     max_metrics: usize,
-    metrics: RwLock<HashMap<Box<str>, Arc<Instruments>>>,
+    metrics: RwLock<HashMap<Box<str>, Arc<Instruments>, FnvBuild>>,
 }
 
 /// The instruments of one metric name.

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 
+use crate::decimal;
+
 pub use patterns::{BearerToken, CardNumber, EmailAddress, Pattern};
 
 /// What a secret is replaced with.
@@ -71,9 +73,9 @@ pub struct Redaction {
 struct Policy {
     /// Normalised: lowercase, `-` as `_`.
     names: Vec<Box<str>>,
-    /// Bit `n` set when some name is `n` bytes long: most names are rejected
-    /// by length alone.
-    name_lengths: u64,
+    /// A bit per known name's [`shape`]: most field names are rejected by
+    /// this one test, without comparing any text.
+    name_shapes: u128,
     patterns: Vec<Arc<dyn Pattern>>,
 }
 
@@ -108,9 +110,7 @@ impl Redaction {
     pub fn field(mut self, name: &str) -> Self {
         let normalized: Box<str> = name.bytes().map(|b| char::from(normalize(b))).collect();
         let policy = Arc::make_mut(&mut self.policy);
-        if normalized.len() < 64 {
-            policy.name_lengths |= 1 << normalized.len();
-        }
+        policy.name_shapes |= shape(&normalized);
         policy.names.push(normalized);
         self
     }
@@ -128,13 +128,15 @@ impl Redaction {
 
     /// Whether every value of a field named `name` is hidden.
     pub fn is_sensitive_field(&self, name: &str) -> bool {
-        let segment = name.rsplit('.').next().unwrap_or(name);
-        self.matches_name(name) || (segment.len() != name.len() && self.matches_name(segment))
+        match name.bytes().rposition(|b| b == b'.') {
+            Some(dot) => self.matches_name(&name[dot + 1..]) || self.matches_name(name),
+            None => self.matches_name(name),
+        }
     }
 
     fn matches_name(&self, name: &str) -> bool {
         let policy = &*self.policy;
-        if name.len() < 64 && policy.name_lengths & (1 << name.len()) == 0 {
+        if policy.name_shapes & shape(name) == 0 {
             return false;
         }
         policy.names.iter().any(|known| {
@@ -179,8 +181,8 @@ impl Redaction {
         if value.unsigned_abs() < SMALLEST_CHECKED || self.policy.patterns.is_empty() {
             return false;
         }
-        let mut digits = [0u8; 40];
-        let text = decimal(value, &mut digits);
+        let mut digits = [0u8; decimal::MAX_LEN];
+        let text = decimal::decimal(value, &mut digits);
         self.secrets(text).next().is_some()
     }
 
@@ -282,27 +284,21 @@ fn checked(text: &str, range: Range<usize>) -> Range<usize> {
     start..text.len()
 }
 
-fn normalize(byte: u8) -> u8 {
-    if byte == b'-' { b'_' } else { byte.to_ascii_lowercase() }
+/// One bit out of 128 for a name's length and first and last bytes
+/// (normalised).
+fn shape(name: &str) -> u128 {
+    let bytes = name.as_bytes();
+    let (first, last) = match bytes {
+        [] => (0, 0),
+        [first, .., last] => (normalize(*first), normalize(*last)),
+        [only] => (normalize(*only), normalize(*only)),
+    };
+    let mixed = (bytes.len() as u32).wrapping_mul(31) ^ u32::from(first).wrapping_mul(7) ^ u32::from(last);
+    1 << (mixed % 128)
 }
 
-fn decimal(value: i128, buffer: &mut [u8; 40]) -> &str {
-    let mut at = buffer.len();
-    let mut rest = value.unsigned_abs();
-    loop {
-        at -= 1;
-        buffer[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if value < 0 {
-        at -= 1;
-        buffer[at] = b'-';
-    }
-    // Only ASCII digits and '-' were written.
-    std::str::from_utf8(&buffer[at..]).unwrap_or_default()
+fn normalize(byte: u8) -> u8 {
+    if byte == b'-' { b'_' } else { byte.to_ascii_lowercase() }
 }
 
 #[cfg(test)]
@@ -352,12 +348,5 @@ mod tests {
         let empty = Redaction::none().pattern(|_: &str| Some(3..3));
         assert_eq!(empty.redact_text("abcdef"), "abc[REDACTED]");
         assert_eq!(empty.redact_text(""), "");
-    }
-
-    #[test]
-    fn integers_print_in_decimal() {
-        let mut buffer = [0u8; 40];
-        assert_eq!(decimal(i128::MIN, &mut buffer), i128::MIN.to_string());
-        assert_eq!(decimal(0, &mut buffer), "0");
     }
 }

@@ -67,7 +67,7 @@ impl TraceIds {
 }
 
 /// Lowercase hex digits of `bytes`, written into `out` (twice as long).
-pub(crate) fn hex<'o, const N: usize, const M: usize>(bytes: [u8; N], out: &'o mut [u8; M]) -> &'o str {
+pub(crate) fn hex<const N: usize, const M: usize>(bytes: [u8; N], out: &mut [u8; M]) -> &str {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
         pair[0] = DIGITS[usize::from(byte >> 4)];

@@ -16,7 +16,9 @@ impl Syntax for JsonSyntax {
 
     fn key(out: &mut Writer<'_>, first: bool, prefix: &str, key: &str) -> fmt::Result {
         out.write_str(if first { "\"" } else { ",\"" })?;
-        out.write_str(prefix)?;
+        if !prefix.is_empty() {
+            out.write_str(prefix)?;
+        }
         escape(out, key)?;
         out.write_str("\":")
     }

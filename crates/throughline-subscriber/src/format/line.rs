@@ -8,6 +8,7 @@ use std::ops::Range;
 use tracing_core::field::{Field, Visit};
 use tracing_subscriber::fmt::format::Writer;
 
+use crate::decimal;
 use crate::field_value::FieldValue;
 use crate::redaction::{REDACTED, Redaction};
 
@@ -112,10 +113,10 @@ impl<'w, 'r, F: Syntax> Line<'w, 'r, F> {
     pub(crate) fn inherited(&mut self, name: &str, value: &FieldValue) {
         match value {
             FieldValue::Bool(v) => self.boolean(name, *v),
-            FieldValue::I64(v) => self.integer(name, i128::from(*v), v),
-            FieldValue::U64(v) => self.integer(name, i128::from(*v), v),
-            FieldValue::I128(v) => self.integer(name, *v, v),
-            FieldValue::U128(v) => self.integer(name, i128::try_from(*v).unwrap_or(i128::MAX), v),
+            FieldValue::I64(v) => self.integer(name, i128::from(*v)),
+            FieldValue::U64(v) => self.integer(name, i128::from(*v)),
+            FieldValue::I128(v) => self.integer(name, *v),
+            FieldValue::U128(v) => self.unsigned(name, *v),
             FieldValue::F64(v) => self.float(name, *v),
             FieldValue::Str(text) => self.text(name, text),
         }
@@ -139,7 +140,7 @@ impl<'w, 'r, F: Syntax> Line<'w, 'r, F> {
         self.then(|out| F::string(out, text, &SecretRanges::of(redaction, text)));
     }
 
-    fn integer(&mut self, name: &str, value: i128, display: &dyn fmt::Display) {
+    fn integer(&mut self, name: &str, value: i128) {
         if self.sensitive(name) {
             return;
         }
@@ -147,7 +148,21 @@ impl<'w, 'r, F: Syntax> Line<'w, 'r, F> {
         if self.redaction.is_secret_integer(value) {
             self.then(|out| F::plain_string(out, REDACTED));
         } else {
-            self.then(|out| write!(out, "{display}"));
+            let mut digits = [0u8; decimal::MAX_LEN];
+            self.then(|out| out.write_str(decimal::decimal(value, &mut digits)));
+        }
+    }
+
+    /// A `u128` past `i128::MAX`: too long to be any secret.
+    fn unsigned(&mut self, name: &str, value: u128) {
+        match i128::try_from(value) {
+            Ok(value) => self.integer(name, value),
+            Err(_) if !self.sensitive(name) => {
+                self.key(prefix_for(name), name);
+                let mut digits = [0u8; decimal::MAX_LEN];
+                self.then(|out| out.write_str(decimal::unsigned(value, &mut digits)));
+            }
+            Err(_) => {}
         }
     }
 
@@ -195,19 +210,19 @@ impl<F: Syntax> Visit for EventFields<'_, '_, '_, F> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.line.integer(field.name(), i128::from(value), &value);
+        self.line.integer(field.name(), i128::from(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.line.integer(field.name(), i128::from(value), &value);
+        self.line.integer(field.name(), i128::from(value));
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.line.integer(field.name(), value, &value);
+        self.line.integer(field.name(), value);
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.line.integer(field.name(), i128::try_from(value).unwrap_or(i128::MAX), &value);
+        self.line.unsigned(field.name(), value);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {

@@ -24,10 +24,12 @@ impl Syntax for LogfmtSyntax {
         if !first {
             out.write_char(' ')?;
         }
-        out.write_str(prefix)?;
+        if !prefix.is_empty() {
+            out.write_str(prefix)?;
+        }
         if key.is_empty() {
             out.write_char('_')?;
-        } else if key.chars().any(breaks_key) {
+        } else if !key.bytes().all(is_plain) && key.chars().any(breaks_key) {
             for c in key.chars() {
                 out.write_char(if breaks_key(c) { '_' } else { c })?;
             }
@@ -77,9 +79,14 @@ fn write_part(out: &mut Writer<'_>, text: &str, quoted: bool) -> fmt::Result {
     if quoted { escape(out, text) } else { out.write_str(text) }
 }
 
+/// An ASCII byte a bare key or value may hold.
+fn is_plain(byte: u8) -> bool {
+    byte > b' ' && byte < 0x7f && byte != b'=' && byte != b'"'
+}
+
 /// Whether `text` holds what a bare value cannot.
 fn breaks_value(text: &str) -> bool {
-    text.bytes().any(|b| b <= b' ' || b == b'=' || b == b'"' || b == 0x7f)
+    !text.bytes().all(|b| is_plain(b) || b >= 0x80)
         || (!text.is_ascii() && text.chars().any(|c| c.is_whitespace() || needs_unicode_escape(c)))
 }
 
@@ -94,24 +101,36 @@ fn needs_unicode_escape(c: char) -> bool {
 }
 
 fn escape(out: &mut Writer<'_>, text: &str) -> fmt::Result {
-    let mut run = 0;
-    for (at, c) in text.char_indices() {
-        let escaped = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            c if needs_unicode_escape(c) => "",
-            _ => continue,
+    let bytes = text.as_bytes();
+    let (mut run, mut at) = (0, 0);
+    while at < bytes.len() {
+        // Bytewise: a C1 control is 0xC2 then 0x80..=0x9F in UTF-8, and the
+        // line and paragraph separators are 0xE2 0x80 0xA8 and 0xA9.
+        let (escaped, width) = match bytes[at] {
+            b'"' => ("\\\"", 1),
+            b'\\' => ("\\\\", 1),
+            b'\n' => ("\\n", 1),
+            b'\r' => ("\\r", 1),
+            b'\t' => ("\\t", 1),
+            0..=0x1f | 0x7f => ("", 1),
+            0xc2 if matches!(bytes.get(at + 1), Some(0x80..=0x9f)) => ("", 2),
+            0xe2 if bytes.get(at + 1) == Some(&0x80) && matches!(bytes.get(at + 2), Some(0xa8 | 0xa9)) => {
+                ("", 3)
+            }
+            _ => {
+                at += 1;
+                continue;
+            }
         };
         out.write_str(&text[run..at])?;
         if escaped.is_empty() {
-            write!(out, "\\u{:04x}", u32::from(c))?;
+            let code = text[at..].chars().next().map_or(0, u32::from);
+            write!(out, "\\u{code:04x}")?;
         } else {
             out.write_str(escaped)?;
         }
-        run = at + c.len_utf8();
+        at += width;
+        run = at;
     }
     out.write_str(&text[run..])
 }
@@ -156,9 +175,18 @@ mod tests {
 
     #[test]
     fn quotes_depend_on_what_is_shown_once_secrets_are_replaced() {
-        assert_eq!(redacted("4111 1111 1111 1111", &[0..19]), "[REDACTED]");
-        assert_eq!(redacted("card 4111 1111 1111 1111", &[5..24]), "\"card [REDACTED]\"");
-        assert_eq!(redacted("a b", &[0..3]), "[REDACTED]");
+        let whole = Range { start: 0, end: 19 };
+        assert_eq!(redacted("4111 1111 1111 1111", std::slice::from_ref(&whole)), "[REDACTED]");
+        let tail = Range { start: 5, end: 24 };
+        assert_eq!(redacted("card 4111 1111 1111 1111", std::slice::from_ref(&tail)), "\"card [REDACTED]\"");
+    }
+
+    #[test]
+    fn c1_controls_and_separators_are_escaped_and_other_characters_kept() {
+        assert_eq!(
+            value("a b\u{85}\u{9f}\u{a0}\u{2028}\u{2029}\u{2027}é"),
+            "\"a b\\u0085\\u009f\u{a0}\\u2028\\u2029\u{2027}é\""
+        );
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! The bound on distinct label sets per metric.
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::{PoisonError, RwLock};
 
 use opentelemetry::{KeyValue, Value};
 
+use super::fnv::{Fnv, FnvBuild};
+
 /// The label sets a metric has seen, up to a bound.
 pub(super) struct LabelSets {
     bound: usize,
-    seen: RwLock<HashSet<u64>>,
+    seen: RwLock<HashSet<u64, FnvBuild>>,
 }
 
 impl LabelSets {
@@ -21,7 +23,8 @@ impl LabelSets {
     /// while fewer than the bound were; no once the bound is reached.
     ///
     /// Label sets are told apart by a 64-bit fingerprint; two sets sharing one
-    /// (rare) let one more set than the bound through, never fewer.
+    /// count as one, so the bound may let a few more sets through, never
+    /// fewer.
     pub(super) fn admit(&self, labels: &[KeyValue]) -> bool {
         let fingerprint = fingerprint(labels);
         if self.seen.read().unwrap_or_else(PoisonError::into_inner).contains(&fingerprint) {
@@ -41,7 +44,7 @@ fn fingerprint(labels: &[KeyValue]) -> u64 {
     labels
         .iter()
         .map(|label| {
-            let mut hasher = DefaultHasher::new();
+            let mut hasher = Fnv::default();
             label.key.as_str().hash(&mut hasher);
             hash_value(&label.value, &mut hasher);
             hasher.finish()
@@ -49,7 +52,7 @@ fn fingerprint(labels: &[KeyValue]) -> u64 {
         .fold(0u64, |all, one| all ^ one.rotate_left(1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
-fn hash_value(value: &Value, hasher: &mut DefaultHasher) {
+fn hash_value(value: &Value, hasher: &mut Fnv) {
     match value {
         Value::Bool(v) => (0u8, v).hash(hasher),
         Value::I64(v) => (1u8, v).hash(hasher),
