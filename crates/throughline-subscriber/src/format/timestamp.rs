@@ -8,7 +8,7 @@ use tracing_subscriber::fmt::time::FormatTime;
 
 /// The system clock in RFC 3339, UTC, to the microsecond:
 /// `2025-05-01T09:30:00.123456Z`, as tracing-subscriber's `SystemTime`
-/// writes it, in a tenth of the instructions: digits are computed into a
+/// writes it, in a fifth of the instructions: digits are computed into a
 /// buffer rather than formatted one by one.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Rfc3339;
