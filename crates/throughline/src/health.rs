@@ -55,6 +55,18 @@ impl Health {
         self.checks.write().unwrap_or_else(|p| p.into_inner()).push((name.into(), Box::new(check)));
     }
 
+    /// Readiness fails while `breaker` is open (opened by failures or forced):
+    /// a service whose critical dependency is down should not take traffic it
+    /// can only refuse.
+    #[cfg(feature = "resilience")]
+    pub fn add_circuit_breaker(&self, breaker: throughline_resilience::CircuitBreaker) {
+        use throughline_resilience::CircuitState;
+        let name = format!("circuit breaker {}", breaker.name());
+        self.add_check(name, move || {
+            !matches!(breaker.state(), CircuitState::Open | CircuitState::ForcedOpen)
+        });
+    }
+
     /// Why the service is not ready; empty when it is.
     pub fn reasons(&self) -> Vec<String> {
         let mut reasons = Vec::new();

@@ -46,6 +46,7 @@
 //! | `subscriber` | [`throughline_subscriber`] | tracing-subscriber layers: inherited fields, logfmt and JSON lines with trace ids, log export, span metrics, redaction |
 //! | `opentelemetry` | `throughline_propagation` | the codecs as the OpenTelemetry SDK's `TextMapPropagator` |
 //! | `testing` | [`throughline_testing`] | in-memory capture, an OTLP receiver, fault injection |
+//! | `resilience` | `throughline_resilience` | retry with budgets, circuit breakers, load shedding and deadlines, as tower layers and a plain async API |
 //!
 //! Every crate under the facade uses one version of `opentelemetry`; a test
 //! in this crate checks the dependency tree.
@@ -67,6 +68,8 @@ pub use init::{Guard, Init, InitError, LogFormat, init};
 pub use throughline_pipeline as pipeline;
 #[cfg(feature = "propagation")]
 pub use throughline_propagation as propagation;
+#[cfg(feature = "resilience")]
+pub use throughline_resilience as resilience;
 #[cfg(feature = "subscriber")]
 pub use throughline_subscriber as subscriber;
 #[cfg(feature = "testing")]

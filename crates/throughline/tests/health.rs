@@ -47,3 +47,20 @@ async fn a_failing_check_makes_the_service_not_ready() {
     assert_eq!(body["reasons"][0], "payments breaker: failing");
     let _ = Body::empty();
 }
+
+#[cfg(feature = "resilience")]
+#[tokio::test]
+async fn an_open_circuit_breaker_makes_the_service_not_ready() {
+    use throughline::resilience::circuit_breaker::CircuitBreakerConfig;
+
+    let health = Health::new(Lifecycle::new());
+    let breaker = CircuitBreakerConfig::new("payments").build().unwrap();
+    health.add_circuit_breaker(breaker.clone());
+    assert!(health.is_ready());
+    breaker.force_open();
+    let (status, body) = call(&health, "/health/ready").await;
+    assert_eq!(status, 503);
+    assert_eq!(body["reasons"][0], "circuit breaker payments: failing");
+    breaker.force_closed();
+    assert!(health.is_ready());
+}

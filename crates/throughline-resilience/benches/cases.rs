@@ -1,0 +1,181 @@
+//! The workloads every benchmark runs, so that timings, allocation counts and
+//! instruction counts describe the same work: the success path of one call
+//! through each pattern, for throughline and for the peers that do the same
+//! (tower-resilience's circuit breaker layer, failsafe's breaker).
+//!
+//! Services answer at once, so what is measured is the middleware's own cost.
+//! Futures are polled once with a no-op waker inside a tokio runtime context
+//! (the deadline and attempt timeout create timers).
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use failsafe::CircuitBreaker as _;
+use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, CircuitBreakerLayer};
+use throughline_resilience::limit::{ConcurrencyLimitConfig, LimitAlgorithm, Priority};
+use throughline_resilience::retry::{RetryConfig, RetryLayer};
+use throughline_resilience::{AnyError, Outcome, Resilience};
+use tower::{Layer, Service, service_fn};
+
+pub const THROUGHLINE: &str = "throughline";
+pub const TOWER_RESILIENCE: &str = "tower-resilience 0.13";
+pub const FAILSAFE: &str = "failsafe 1.3";
+
+/// Runs one call of a case; a case makes one per thread, sharing its state.
+pub type Run = Box<dyn FnMut() + Send>;
+
+/// A benchmark case: the operation, who does it, and a maker of runners.
+pub struct Case {
+    pub operation: &'static str,
+    pub implementation: &'static str,
+    pub make: Box<dyn Fn() -> Run>,
+}
+
+/// Polls a future that is ready at once.
+pub fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the benchmark's service answers at once"),
+    }
+}
+
+fn echo() -> impl Service<u32, Response = u32, Error = std::io::Error, Future: Send> + Clone + Send {
+    service_fn(|n: u32| std::future::ready(Ok(n)))
+}
+
+fn unit() -> impl Service<(), Response = u32, Error = std::io::Error, Future: Send> + Clone + Send {
+    service_fn(|()| std::future::ready(Ok(1)))
+}
+
+/// Every case. Each owns its state; runners made from one case share it.
+pub fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let mut add = |operation, implementation, make: Box<dyn Fn() -> Run>| {
+        cases.push(Case { operation, implementation, make })
+    };
+
+    let operation = "closed breaker: admit and record a success";
+    let breaker = CircuitBreakerConfig::new("bench").build().unwrap();
+    add(
+        operation,
+        THROUGHLINE,
+        Box::new(move || {
+            let breaker = breaker.clone();
+            Box::new(move || black_box(&breaker).try_acquire().unwrap().record(Outcome::Success))
+        }),
+    );
+    let failsafe = failsafe::Config::new().build();
+    add(
+        operation,
+        FAILSAFE,
+        Box::new(move || {
+            let failsafe = failsafe.clone();
+            Box::new(move || {
+                black_box(black_box(&failsafe).call(|| Ok::<_, ()>(1)).is_ok());
+            })
+        }),
+    );
+
+    let operation = "closed breaker as a tower layer: one call";
+    let breaker = CircuitBreakerConfig::new("bench").build().unwrap();
+    let layer = CircuitBreakerLayer::new(breaker, AnyError);
+    add(
+        operation,
+        THROUGHLINE,
+        Box::new(move || {
+            let mut service = layer.layer(echo());
+            Box::new(move || {
+                black_box(ready(service.call(black_box(1))).is_ok());
+            })
+        }),
+    );
+    let layer = tower_resilience_circuitbreaker::CircuitBreakerLayer::builder().build().unwrap();
+    add(
+        operation,
+        TOWER_RESILIENCE,
+        Box::new(move || {
+            let mut service = layer.layer(echo());
+            Box::new(move || {
+                black_box(ready(service.call(black_box(1))).is_ok());
+            })
+        }),
+    );
+
+    let operation = "retry (with budget) as a tower layer: one successful call";
+    let retry = RetryConfig::new("bench").build().unwrap();
+    add(
+        operation,
+        THROUGHLINE,
+        Box::new(move || {
+            let mut service = RetryLayer::new(retry.clone()).layer(unit());
+            Box::new(move || {
+                black_box(ready(service.call(())).is_ok());
+            })
+        }),
+    );
+
+    let operation = "concurrency limit: admit and release";
+    let limit = ConcurrencyLimitConfig::new("bench", LimitAlgorithm::Fixed(1024)).build().unwrap();
+    add(
+        operation,
+        THROUGHLINE,
+        Box::new(move || {
+            let limit = limit.clone();
+            Box::new(move || drop(black_box(&limit).try_acquire(Priority::Critical).unwrap()))
+        }),
+    );
+
+    let operation = "full stack (deadline, retry, breaker, limit, attempt timeout) as a tower layer";
+    let policy = Arc::new(full_policy());
+    let shared = policy.clone();
+    add(
+        operation,
+        THROUGHLINE,
+        Box::new(move || {
+            let mut service = shared.layer().layer(unit());
+            Box::new(move || {
+                black_box(ready(service.call(())).is_ok());
+            })
+        }),
+    );
+    let operation = "full stack through the plain async API";
+    add(
+        operation,
+        THROUGHLINE,
+        Box::new(move || {
+            let policy = policy.clone();
+            Box::new(move || {
+                black_box(ready(policy.call(|| async { Ok::<_, std::io::Error>(1) })).is_ok());
+            })
+        }),
+    );
+    cases
+}
+
+fn full_policy() -> Resilience {
+    Resilience::builder("bench")
+        .timeout(Duration::from_secs(10))
+        .retry(RetryConfig::new("bench"))
+        .circuit_breaker(CircuitBreakerConfig::new("bench").build().unwrap())
+        .concurrency_limit(ConcurrencyLimitConfig::new("bench", LimitAlgorithm::Fixed(1024)).build().unwrap())
+        .attempt_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap()
+}
+
+/// A runtime context for the timers of the deadline and attempt timeout.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_time().build().unwrap()
+}
+
+/// Whether the binary runs under `cargo bench` (which passes `--bench`), as
+/// opposed to the one-shot smoke run of `cargo test --benches`.
+#[allow(dead_code)]
+pub fn benchmarking() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}

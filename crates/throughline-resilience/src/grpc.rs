@@ -1,0 +1,229 @@
+//! gRPC status codes as data, and the gRPC classifier.
+//!
+//! The crate does not depend on tonic: a gRPC client is a tower service over
+//! `http::Request`, and a trailers-only error response (what a server sends
+//! when it fails before any message, the overload and outage cases) carries
+//! `grpc-status` in its headers, which [`GrpcClassifier`] reads. Errors in
+//! trailers after a stream started are for throughline-tonic to classify from
+//! `tonic::Status`, with [`GrpcCode::from_i32`].
+//!
+//! ```
+//! use throughline_resilience::{Classify, GrpcClassifier, GrpcCode};
+//! use throughline_resilience::classify::Outcome;
+//!
+//! let response = http::Response::builder()
+//!     .header("grpc-status", "8") // RESOURCE_EXHAUSTED
+//!     .header("grpc-retry-pushback-ms", "250")
+//!     .body(())?;
+//! let Outcome::Failure(failure) = GrpcClassifier.classify(Ok(&response)) else { panic!() };
+//! assert!(failure.retryable, "RESOURCE_EXHAUSTED is retried only with pushback");
+//! assert_eq!(failure.retry_after, Some(std::time::Duration::from_millis(250)));
+//! assert_eq!(GrpcCode::ResourceExhausted as i32, 8);
+//! # Ok::<(), http::Error>(())
+//! ```
+
+use std::time::Duration;
+
+use http::HeaderMap;
+
+use crate::classify::{BoxError, Classify, Failure, Outcome, Reason};
+
+/// The header a trailers-only gRPC response carries its status in.
+pub const GRPC_STATUS: &str = "grpc-status";
+/// The server's pushback (gRFC A6): milliseconds to wait, or negative for "do not retry".
+pub const GRPC_RETRY_PUSHBACK_MS: &str = "grpc-retry-pushback-ms";
+
+/// The gRPC status codes, with their numeric values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+#[allow(missing_docs)] // the names are the specification's
+pub enum GrpcCode {
+    Ok = 0,
+    Cancelled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    DataLoss = 15,
+    Unauthenticated = 16,
+}
+
+impl GrpcCode {
+    const ALL: [GrpcCode; 17] = [
+        Self::Ok,
+        Self::Cancelled,
+        Self::Unknown,
+        Self::InvalidArgument,
+        Self::DeadlineExceeded,
+        Self::NotFound,
+        Self::AlreadyExists,
+        Self::PermissionDenied,
+        Self::ResourceExhausted,
+        Self::FailedPrecondition,
+        Self::Aborted,
+        Self::OutOfRange,
+        Self::Unimplemented,
+        Self::Internal,
+        Self::Unavailable,
+        Self::DataLoss,
+        Self::Unauthenticated,
+    ];
+
+    /// The code for a numeric value; unknown values are `UNKNOWN`, as the spec says.
+    pub fn from_i32(value: i32) -> Self {
+        usize::try_from(value).ok().and_then(|i| Self::ALL.get(i).copied()).unwrap_or(Self::Unknown)
+    }
+
+    /// The specification's name, e.g. `UNAVAILABLE`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "OK",
+            Self::Cancelled => "CANCELLED",
+            Self::Unknown => "UNKNOWN",
+            Self::InvalidArgument => "INVALID_ARGUMENT",
+            Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Self::NotFound => "NOT_FOUND",
+            Self::AlreadyExists => "ALREADY_EXISTS",
+            Self::PermissionDenied => "PERMISSION_DENIED",
+            Self::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Self::FailedPrecondition => "FAILED_PRECONDITION",
+            Self::Aborted => "ABORTED",
+            Self::OutOfRange => "OUT_OF_RANGE",
+            Self::Unimplemented => "UNIMPLEMENTED",
+            Self::Internal => "INTERNAL",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::DataLoss => "DATA_LOSS",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+        }
+    }
+
+    /// The status in a header map (`grpc-status`), if present and numeric.
+    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        let value = headers.get(GRPC_STATUS)?.to_str().ok()?;
+        value.trim().parse::<i32>().ok().map(Self::from_i32)
+    }
+}
+
+/// A server's pushback (`grpc-retry-pushback-ms`, gRFC A6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushback {
+    /// Retry after this long.
+    After(Duration),
+    /// Do not retry: the value was negative or malformed, as gRFC A6 reads it.
+    Never,
+}
+
+impl Pushback {
+    /// The pushback in a header map, if the server sent one.
+    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        let value = headers.get(GRPC_RETRY_PUSHBACK_MS)?;
+        Some(match value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(ms) => Self::After(Duration::from_millis(ms)),
+            None => Self::Never,
+        })
+    }
+}
+
+/// Classifies gRPC responses over HTTP/2 by their trailers-only status:
+///
+/// - `UNAVAILABLE`: retryable;
+/// - `RESOURCE_EXHAUSTED`: retryable only when the server sent a pushback
+///   (`grpc-retry-pushback-ms`), which replaces the backoff delay;
+/// - a negative pushback: never retried, whatever the code;
+/// - `DEADLINE_EXCEEDED`, `INTERNAL`, `UNKNOWN`, `DATA_LOSS`: failures the
+///   breaker counts, not retried (the request may have taken effect);
+/// - any other code, or no `grpc-status` header: success (client errors say
+///   nothing about the dependency's health);
+/// - a transport error: retryable (the idempotency rules still apply).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GrpcClassifier;
+
+impl GrpcClassifier {
+    /// The outcome of a call that ended with `code`, given the response headers or trailers.
+    pub fn classify_code(code: GrpcCode, headers: &HeaderMap) -> Outcome {
+        let pushback = Pushback::from_headers(headers);
+        let reason = Reason::Grpc(code);
+        let failure = match code {
+            GrpcCode::Unavailable => Failure::retryable(reason),
+            GrpcCode::ResourceExhausted if matches!(pushback, Some(Pushback::After(_))) => {
+                Failure::retryable(reason)
+            }
+            GrpcCode::ResourceExhausted
+            | GrpcCode::DeadlineExceeded
+            | GrpcCode::Internal
+            | GrpcCode::Unknown
+            | GrpcCode::DataLoss => Failure::permanent(reason),
+            _ => return Outcome::Success,
+        };
+        Outcome::Failure(match pushback {
+            Some(Pushback::After(wait)) => failure.with_retry_after(Some(wait)),
+            Some(Pushback::Never) => Failure { retryable: false, ..failure },
+            None => failure,
+        })
+    }
+}
+
+impl<B> Classify<http::Response<B>> for GrpcClassifier {
+    fn classify(&self, result: Result<&http::Response<B>, &BoxError>) -> Outcome {
+        match result {
+            Err(_) => Outcome::Failure(Failure::retryable(Reason::Error)),
+            Ok(response) => match GrpcCode::from_headers(response.headers()) {
+                Some(code) => Self::classify_code(code, response.headers()),
+                None => Outcome::Success,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: &str, pushback: Option<&str>) -> http::Response<()> {
+        let mut builder = http::Response::builder().header(GRPC_STATUS, status);
+        if let Some(p) = pushback {
+            builder = builder.header(GRPC_RETRY_PUSHBACK_MS, p);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn unavailable_is_retried_and_resource_exhausted_only_with_pushback() {
+        assert!(GrpcClassifier.classify(Ok(&response("14", None))).is_retryable());
+        let exhausted = GrpcClassifier.classify(Ok(&response("8", None)));
+        assert!(exhausted.is_failure() && !exhausted.is_retryable());
+        assert!(GrpcClassifier.classify(Ok(&response("8", Some("100")))).is_retryable());
+    }
+
+    #[test]
+    fn a_negative_pushback_forbids_retrying() {
+        assert!(!GrpcClassifier.classify(Ok(&response("14", Some("-1")))).is_retryable());
+        assert!(!GrpcClassifier.classify(Ok(&response("14", Some("soon")))).is_retryable());
+    }
+
+    #[test]
+    fn client_errors_and_ok_are_successes_for_the_dependency() {
+        for code in ["0", "3", "5", "7", "16"] {
+            assert_eq!(GrpcClassifier.classify(Ok(&response(code, None))), Outcome::Success);
+        }
+        assert_eq!(GrpcClassifier.classify(Ok(&http::Response::new(()))), Outcome::Success);
+    }
+
+    #[test]
+    fn codes_round_trip_and_unknown_numbers_are_unknown() {
+        for code in GrpcCode::ALL {
+            assert_eq!(GrpcCode::from_i32(code as i32), code);
+        }
+        assert_eq!(GrpcCode::from_i32(99), GrpcCode::Unknown);
+        assert_eq!(GrpcCode::from_i32(-1), GrpcCode::Unknown);
+    }
+}

@@ -1,0 +1,347 @@
+//! One policy, composed in the right order, for tower and for plain async code.
+
+use std::error::Error;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use opentelemetry::metrics::Meter;
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitBreakerService};
+use crate::classify::{AnyError, BoxError, Classify, Outcome, classify};
+use crate::deadline::{DeadlineLayer, DeadlineService};
+use crate::error::{CircuitOpen, ResilienceError, Shed, TimedOut};
+use crate::limit::{AllCritical, ConcurrencyLimit, ConcurrencyLimitLayer, ConcurrencyLimitService};
+use crate::request::{Attempt, ResilientRequest};
+use crate::retry::{InvalidRetry, Retry, RetryConfig, RetryLayer, RetryPolicy};
+use crate::telemetry::{CallOutcome, Telemetry, default_meter};
+use crate::timeout::{Timeout, TimeoutLayer};
+
+/// Builds a [`Resilience`] policy; every stage is optional.
+#[derive(Clone, Debug)]
+pub struct ResilienceBuilder<C = AnyError> {
+    name: String,
+    timeout: Option<Duration>,
+    retry: Option<RetryConfig>,
+    breaker: Option<CircuitBreaker>,
+    limit: Option<ConcurrencyLimit>,
+    attempt_timeout: Option<Duration>,
+    classifier: C,
+    meter: Option<Meter>,
+}
+
+impl<C> ResilienceBuilder<C> {
+    /// The overall deadline of a call, retries and waits included.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Retries failed attempts; the policy's classifier replaces the config's.
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Guards each attempt with a circuit breaker (clone one breaker into
+    /// every policy that calls the same dependency).
+    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// Limits the attempts in flight.
+    pub fn concurrency_limit(mut self, limit: ConcurrencyLimit) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// The timeout of each attempt.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// The meter for `resilience.calls` (default: the global meter provider's).
+    pub fn meter(mut self, meter: Meter) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// What a result means, for retry, the breaker and the adaptive limit alike.
+    pub fn classifier<C2>(self, classifier: C2) -> ResilienceBuilder<C2> {
+        ResilienceBuilder {
+            name: self.name,
+            timeout: self.timeout,
+            retry: self.retry,
+            breaker: self.breaker,
+            limit: self.limit,
+            attempt_timeout: self.attempt_timeout,
+            classifier,
+            meter: self.meter,
+        }
+    }
+
+    /// Checks the configuration and builds the policy.
+    pub fn build(self) -> Result<Resilience<C>, InvalidRetry>
+    where
+        C: Clone,
+    {
+        let meter = self.meter.unwrap_or_else(default_meter);
+        let retry = match self.retry {
+            Some(retry) => retry,
+            None => RetryConfig::new(self.name.clone()).max_attempts(1).without_budget(),
+        };
+        Ok(Resilience {
+            telemetry: Telemetry::new(&self.name, &meter),
+            timeout: self.timeout,
+            retry: retry.classifier(self.classifier.clone()).build()?,
+            breaker: self.breaker,
+            limit: self.limit,
+            attempt_timeout: self.attempt_timeout,
+            classifier: self.classifier,
+        })
+    }
+}
+
+/// A resilience policy: an overall deadline, retry, a circuit breaker, a
+/// concurrency limit and an attempt timeout, composed in the one order that
+/// works, sharing one classifier. Use it as a tower layer ([`Resilience::layer`])
+/// or around any async call ([`Resilience::call`]). Clones share all state.
+///
+/// See the [crate docs](crate) for the composition order and why.
+#[derive(Clone, Debug)]
+pub struct Resilience<C = AnyError> {
+    telemetry: Telemetry,
+    timeout: Option<Duration>,
+    retry: RetryPolicy<C>,
+    breaker: Option<CircuitBreaker>,
+    limit: Option<ConcurrencyLimit>,
+    attempt_timeout: Option<Duration>,
+    classifier: C,
+}
+
+impl Resilience {
+    /// A policy named `name` (the `resilience.name` attribute on its metrics).
+    pub fn builder(name: impl Into<String>) -> ResilienceBuilder {
+        ResilienceBuilder {
+            name: name.into(),
+            timeout: None,
+            retry: None,
+            breaker: None,
+            limit: None,
+            attempt_timeout: None,
+            classifier: AnyError,
+            meter: None,
+        }
+    }
+}
+
+impl<C: Clone> Resilience<C> {
+    /// The policy as a tower layer, for clients and servers alike.
+    pub fn layer(&self) -> ResilienceLayer<C> {
+        ResilienceLayer { policy: self.clone() }
+    }
+
+    /// The retry policy, with its budget.
+    pub fn retry_policy(&self) -> &RetryPolicy<C> {
+        &self.retry
+    }
+
+    /// The circuit breaker, if the policy has one.
+    pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
+        self.breaker.as_ref()
+    }
+
+    /// Runs `call` under the policy: attempts are retried, guarded, limited
+    /// and timed out as the policy says.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use throughline_resilience::{Resilience, ResilienceError};
+    /// use throughline_resilience::retry::RetryConfig;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let policy = Resilience::builder("orders-db")
+    ///     .timeout(Duration::from_secs(2))
+    ///     .retry(RetryConfig::new("orders-db").max_attempts(3))
+    ///     .build()
+    ///     .unwrap();
+    /// let tries = std::sync::atomic::AtomicU32::new(0);
+    /// let rows = policy.call(|| async {
+    ///     match tries.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+    ///         0 => Err(std::io::Error::other("deadlock")),
+    ///         _ => Ok(42),
+    ///     }
+    /// }).await;
+    /// assert_eq!(rows.unwrap(), 42);
+    /// # }
+    /// ```
+    pub async fn call<F, Fut, T, E>(&self, call: F) -> Result<T, ResilienceError<E>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Error + Send + Sync + 'static,
+        C: Classify<T>,
+    {
+        self.call_with(|_| call()).await
+    }
+
+    /// As [`Resilience::call`], telling the closure which attempt it is and
+    /// its deadline, to pass on (a statement timeout, a gRPC deadline).
+    pub async fn call_with<F, Fut, T, E>(&self, call: F) -> Result<T, ResilienceError<E>>
+    where
+        F: Fn(Attempt) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Error + Send + Sync + 'static,
+        C: Classify<T>,
+    {
+        let mut service = self.layer().layer(CallFn(&call));
+        let result = match poll_fn(|cx| service.poll_ready(cx)).await {
+            Ok(()) => service.call(Attempt::default()).await,
+            Err(error) => Err(error),
+        };
+        result.map_err(ResilienceError::from_box)
+    }
+}
+
+/// A closure as the innermost service of the plain API.
+struct CallFn<'a, F>(&'a F);
+
+impl<F> Clone for CallFn<'_, F> {
+    fn clone(&self) -> Self {
+        Self(self.0)
+    }
+}
+
+impl<F, Fut, T, E> Service<Attempt> for CallFn<'_, F>
+where
+    F: Fn(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    type Response = T;
+    type Error = E;
+    type Future = Fut;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), E>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, attempt: Attempt) -> Fut {
+        (self.0)(attempt)
+    }
+}
+
+/// The tower layer of a [`Resilience`] policy.
+#[derive(Clone, Debug)]
+pub struct ResilienceLayer<C = AnyError> {
+    policy: Resilience<C>,
+}
+
+/// The stages of a policy, outermost first.
+type Stack<S, C> = DeadlineService<
+    Retry<
+        CircuitBreakerService<ConcurrencyLimitService<Timeout<S>, C, AllCritical>, C, Option<CircuitBreaker>>,
+        C,
+    >,
+>;
+
+impl<S, C: Clone> Layer<S> for ResilienceLayer<C> {
+    type Service = ResilienceService<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let policy = &self.policy;
+        let timeout = TimeoutLayer::optional(policy.attempt_timeout).layer(inner);
+        let limit =
+            ConcurrencyLimitLayer::optional(policy.limit.clone()).classifier(policy.classifier.clone());
+        let breaker = CircuitBreakerLayer::optional(policy.breaker.clone(), policy.classifier.clone());
+        let retry = RetryLayer::new(policy.retry.clone());
+        let deadline = match policy.timeout {
+            Some(timeout) => DeadlineLayer::new(timeout),
+            None => DeadlineLayer::inherited(),
+        };
+        let stack = deadline.layer(retry.layer(breaker.layer(limit.layer(timeout))));
+        ResilienceService {
+            stack,
+            telemetry: policy.telemetry.clone(),
+            classifier: policy.classifier.clone(),
+        }
+    }
+}
+
+/// The service of a [`ResilienceLayer`]: the policy's stages around `S`,
+/// with each call's outcome counted on `resilience.calls`.
+#[derive(Clone)]
+pub struct ResilienceService<S, C = AnyError> {
+    stack: Stack<S, C>,
+    telemetry: Telemetry,
+    classifier: C,
+}
+
+impl<S, C> std::fmt::Debug for ResilienceService<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResilienceService").field("name", self.telemetry.name()).finish_non_exhaustive()
+    }
+}
+
+impl<S, C, Req> Service<Req> for ResilienceService<S, C>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response> + Clone,
+    Req: ResilientRequest,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<<Stack<S, C> as Service<Req>>::Future, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.stack.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        ResponseFuture {
+            inner: self.stack.call(request),
+            telemetry: self.telemetry.clone(),
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`ResilienceService`].
+    pub struct ResponseFuture<F, C> {
+        #[pin]
+        inner: F,
+        telemetry: Telemetry,
+        classifier: C,
+    }
+}
+
+impl<F, C, T> Future for ResponseFuture<F, C>
+where
+    F: Future<Output = Result<T, BoxError>>,
+    C: Classify<T>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let outcome = match &result {
+            Err(e) if e.is::<CircuitOpen>() => CallOutcome::Rejected,
+            Err(e) if e.is::<Shed>() => CallOutcome::Shed,
+            Err(e) if e.is::<TimedOut>() => CallOutcome::Timeout,
+            _ => match classify(this.classifier, result.as_ref()) {
+                Outcome::Failure(_) => CallOutcome::Failure,
+                Outcome::Success | Outcome::Ignored => CallOutcome::Success,
+            },
+        };
+        this.telemetry.call(outcome);
+        Poll::Ready(result)
+    }
+}

@@ -1,0 +1,205 @@
+//! The metrics schema through the OpenTelemetry SDK's in-memory exporter, and
+//! the attempt spans through a capturing tracing layer.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{Request, Response};
+use opentelemetry::metrics::MeterProvider;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, SlidingWindow};
+use throughline_resilience::limit::{ConcurrencyLimitConfig, LimitAlgorithm, Priority};
+use throughline_resilience::retry::RetryConfig;
+use throughline_resilience::{Backoff, HttpClassifier, Resilience};
+use tower::{Layer, Service, ServiceExt, service_fn};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::Registry;
+
+struct Metrics {
+    provider: SdkMeterProvider,
+    exporter: InMemoryMetricExporter,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let exporter = InMemoryMetricExporter::default();
+        let provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(exporter.clone()).build())
+            .build();
+        Self { provider, exporter }
+    }
+
+    /// Every data point of `name` as (attributes, value), attributes sorted.
+    fn points(&self, name: &str) -> Vec<(Vec<(String, String)>, u64)> {
+        self.provider.force_flush().unwrap();
+        let mut points = Vec::new();
+        let finished = self.exporter.get_finished_metrics().unwrap();
+        let Some(last) = finished.last() else { return points };
+        for metric in last.scope_metrics().flat_map(|s| s.metrics()).filter(|m| m.name() == name) {
+            let attributes = |kvs: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
+                let mut kvs: Vec<_> = kvs.map(|kv| (kv.key.to_string(), kv.value.to_string())).collect();
+                kvs.sort();
+                kvs
+            };
+            match metric.data() {
+                AggregatedMetrics::U64(MetricData::Sum(sum)) => {
+                    points.extend(sum.data_points().map(|p| (attributes(&mut p.attributes()), p.value())))
+                }
+                AggregatedMetrics::U64(MetricData::Gauge(gauge)) => {
+                    points.extend(gauge.data_points().map(|p| (attributes(&mut p.attributes()), p.value())))
+                }
+                other => panic!("unexpected data for {name}: {other:?}"),
+            }
+        }
+        points.sort();
+        points
+    }
+
+    fn value(&self, name: &str, attributes: &[(&str, &str)]) -> Option<u64> {
+        let mut wanted: Vec<_> = attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        wanted.sort();
+        self.points(name).into_iter().find(|(a, _)| *a == wanted).map(|(_, v)| v)
+    }
+}
+
+fn status_server(
+    statuses: Vec<u16>,
+) -> impl Service<Request<String>, Response = Response<String>, Error = std::io::Error> + Clone {
+    let next = Arc::new(Mutex::new(statuses.into_iter()));
+    service_fn(move |_: Request<String>| {
+        let status = next.lock().unwrap().next().unwrap_or(200);
+        std::future::ready(Ok(Response::builder().status(status).body(String::new()).unwrap()))
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_retries_and_breaker_transitions_follow_the_schema() {
+    let metrics = Metrics::new();
+    let meter = metrics.provider.meter("test");
+    let breaker = CircuitBreakerConfig::new("payments")
+        .window(SlidingWindow::Count(4))
+        .min_calls(4)
+        .meter(meter.clone())
+        .build()
+        .unwrap();
+    let policy = Resilience::builder("payments")
+        .retry(
+            RetryConfig::new("payments")
+                .max_attempts(2)
+                .backoff(Backoff::constant(Duration::from_millis(1)))
+                .meter(meter.clone()),
+        )
+        .circuit_breaker(breaker)
+        .classifier(HttpClassifier::default())
+        .meter(meter)
+        .build()
+        .unwrap();
+    let mut client = policy.layer().layer(status_server(vec![503, 200, 500, 500, 500, 500]));
+    for _ in 0..4 {
+        let _ = client.ready().await.unwrap().call(Request::get("/").body(String::new()).unwrap()).await;
+    }
+    let name = ("resilience.name", "payments");
+    assert_eq!(metrics.value("resilience.calls", &[name, ("resilience.outcome", "success")]), Some(1));
+    // Call 2 fails twice, which fills the window with 3 failures of 4: the breaker opens.
+    assert_eq!(metrics.value("resilience.calls", &[name, ("resilience.outcome", "failure")]), Some(1));
+    assert_eq!(metrics.value("resilience.calls", &[name, ("resilience.outcome", "rejected")]), Some(2));
+    assert_eq!(
+        metrics.value("resilience.retry.attempts", &[name, ("resilience.retry.reason", "http_status")]),
+        Some(2)
+    );
+    let opened =
+        [name, ("resilience.circuit_breaker.from", "closed"), ("resilience.circuit_breaker.to", "open")];
+    assert_eq!(metrics.value("resilience.circuit_breaker.transitions", &opened), Some(1));
+    assert_eq!(metrics.value("resilience.circuit_breaker.state", &[name]), Some(2), "2 = open");
+    assert_eq!(metrics.value("resilience.circuit_breaker.rejections", &[name]), Some(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shed_requests_budget_exhaustion_and_the_limit_are_metrics() {
+    let metrics = Metrics::new();
+    let meter = metrics.provider.meter("test");
+    let limit =
+        ConcurrencyLimitConfig::new("api", LimitAlgorithm::Fixed(1)).meter(meter.clone()).build().unwrap();
+    let _held = limit.try_acquire(Priority::Critical).unwrap();
+    let _ = limit.try_acquire(Priority::Critical).unwrap_err();
+    let _ = limit.try_acquire(Priority::Sheddable).unwrap_err();
+    let name = ("resilience.name", "api");
+    assert_eq!(
+        metrics.value("resilience.shed", &[name, ("resilience.shed.reason", "limit_reached")]),
+        Some(1)
+    );
+    assert_eq!(metrics.value("resilience.shed", &[name, ("resilience.shed.reason", "sheddable")]), Some(1));
+    assert_eq!(metrics.value("resilience.concurrency.limit", &[name]), Some(1));
+
+    let policy = Resilience::builder("db")
+        .retry(
+            RetryConfig::new("db")
+                .budget(throughline_resilience::RetryBudget::new(0.0, 0).unwrap())
+                .meter(meter),
+        )
+        .build()
+        .unwrap();
+    let _ = policy.call(|| async { Err::<(), _>(std::io::Error::other("down")) }).await;
+    assert_eq!(metrics.value("resilience.retry.budget_exhausted", &[("resilience.name", "db")]), Some(1));
+}
+
+/// A span's fields as (name, value).
+type SpanFields = Vec<(String, String)>;
+
+/// Records each `resilience.attempt` span's fields.
+#[derive(Clone, Default)]
+struct Spans(Arc<Mutex<Vec<SpanFields>>>);
+
+struct Fields<'a>(&'a mut Vec<(String, String)>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Spans {
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, _: &tracing::span::Id, _: Context<'_, S>) {
+        if attrs.metadata().name() == "resilience.attempt" {
+            let mut fields = Vec::new();
+            attrs.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().push(fields);
+        }
+    }
+
+    fn on_record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>, _: Context<'_, S>) {
+        if let Some(last) = self.0.lock().unwrap().last_mut() {
+            values.record(&mut Fields(last));
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_attempt_is_a_span_with_its_number_reason_and_resend_count() {
+    let spans = Spans::default();
+    let _guard = tracing::subscriber::set_default(Registry::default().with(spans.clone()));
+    let policy = Resilience::builder("spans")
+        .retry(
+            RetryConfig::new("spans")
+                .max_attempts(3)
+                .backoff(Backoff::constant(Duration::from_millis(1)))
+                .without_budget(),
+        )
+        .classifier(HttpClassifier::default())
+        .build()
+        .unwrap();
+    let mut client = policy.layer().layer(status_server(vec![503, 429]));
+    client.ready().await.unwrap().call(Request::get("/").body(String::new()).unwrap()).await.unwrap();
+    let spans = spans.0.lock().unwrap().clone();
+    let field = |span: &SpanFields, name: &str| span.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(spans.len(), 3);
+    assert_eq!(field(&spans[0], "resilience.attempt").as_deref(), Some("1"));
+    assert_eq!(field(&spans[0], "http.request.resend_count"), None);
+    assert_eq!(field(&spans[1], "resilience.retry.reason").as_deref(), Some("http 503"));
+    assert_eq!(field(&spans[1], "http.request.resend_count").as_deref(), Some("1"));
+    assert_eq!(field(&spans[2], "resilience.attempt").as_deref(), Some("3"));
+    assert_eq!(field(&spans[2], "resilience.retry.reason").as_deref(), Some("http 429"));
+    assert_eq!(field(&spans[2], "http.request.resend_count").as_deref(), Some("2"));
+}
