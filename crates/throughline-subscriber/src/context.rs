@@ -42,7 +42,10 @@ use crate::field_value::{Collect, FieldValue};
 /// list shared by all descendants. A span without fields shares its parent's
 /// node. Reading walks the chain, nearest span first; a field recorded on a
 /// nearer span hides one of the same name further up.
-#[derive(Clone, Debug, Default)]
+///
+/// The layer is not `Clone`: it belongs to the one subscriber it was
+/// registered with.
+#[derive(Debug, Default)]
 pub struct ContextLayer {
     /// The subscriber this layer is part of, for lookups made while an event
     /// is being dispatched (when `tracing::dispatcher::get_default` gives
