@@ -3,21 +3,29 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::{Status, TracerProvider as _};
 use throughline_pipeline::{
     ConfigError, Env, ExportStats, Graceful, Lifecycle, Pipeline, PipelineBuilder, PipelineError, Prometheus,
     ServeError, ShutdownError, TailSampling, Telemetry, Vars,
 };
 use throughline_propagation::{Propagator, PropagatorConfigError};
+use throughline_subscriber::{
+    ContextLayer, Json, Logfmt, LogsLayer, NonBlockingWriter, Redacted, Redaction, SpanMetricsLayer,
+    WorkerGuard,
+};
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::fmt::format::{DefaultFields, FmtSpan, PrettyFields};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::health::Health;
 
 /// Installs throughline from the environment: the tracing subscriber (the
-/// `RUST_LOG` filter, a log format, the OpenTelemetry layer, log export), the
-/// tracer and meter providers, and throughline's propagator, all globally.
+/// `RUST_LOG` filter, fields inherited from parent spans, log lines carrying
+/// the trace, the OpenTelemetry layer, log export, metrics derived from
+/// spans, all redacted), the tracer and meter providers, and throughline's
+/// propagator, all globally.
 ///
 /// Reads `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_*`,
 /// `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`,
@@ -40,13 +48,18 @@ pub fn init() -> Result<Guard, InitError> {
     Init::from_env()?.install()
 }
 
-/// How log lines are written to standard output.
+/// How log lines are written to standard output. Every format redacts
+/// secrets; logfmt and JSON lines also carry the `trace_id`, `span_id` and
+/// the fields inherited from enclosing spans (see
+/// [`throughline_subscriber::Json`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     /// Multi-line and coloured, for a terminal.
     Pretty,
     /// One line per event, human-readable.
     Compact,
+    /// One logfmt line (`key=value ...`) per event, for log pipelines.
+    Logfmt,
     /// One JSON object per event, for log pipelines.
     Json,
     /// No log lines on standard output (they may still be exported).
@@ -61,6 +74,7 @@ impl LogFormat {
         match value.to_ascii_lowercase().as_str() {
             "pretty" => Some(Self::Pretty),
             "compact" => Some(Self::Compact),
+            "logfmt" => Some(Self::Logfmt),
             "json" => Some(Self::Json),
             "off" | "none" => Some(Self::Off),
             _ => None,
@@ -109,6 +123,8 @@ pub struct Init {
     propagator: Propagator,
     filter: (&'static str, String),
     format: LogFormat,
+    span_events: FmtSpan,
+    redaction: Redaction,
 }
 
 impl Init {
@@ -128,13 +144,20 @@ impl Init {
             Some(name) => LogFormat::parse(&name).ok_or_else(|| ConfigError {
                 variable: LogFormat::ENV.to_owned(),
                 value: name.clone(),
-                problem: "expected pretty, compact, json or off".to_owned(),
+                problem: "expected pretty, compact, logfmt, json or off".to_owned(),
             })?,
             None => LogFormat::detect(),
         };
         let filter = ("RUST_LOG", value("RUST_LOG").unwrap_or_else(|| "info".to_owned()));
         check_filter(&filter)?;
-        Ok(Self { pipeline: Pipeline::from_vars(vars)?, propagator, filter, format })
+        Ok(Self {
+            pipeline: Pipeline::from_vars(vars)?,
+            propagator,
+            filter,
+            format,
+            span_events: FmtSpan::NONE,
+            redaction: Redaction::default(),
+        })
     }
 
     /// `service.name`, over `OTEL_SERVICE_NAME`.
@@ -167,6 +190,30 @@ impl Init {
         self
     }
 
+    /// Also writes a line when spans open or close (fmt's [`FmtSpan`]); in
+    /// logfmt and JSON, a close line carries `latency_ms`.
+    pub fn log_span_events(mut self, kind: FmtSpan) -> Self {
+        self.span_events = kind;
+        self
+    }
+
+    /// The redaction policy for log lines, exported log records and exported
+    /// spans (their attributes, events, links and status), instead of
+    /// [`Redaction::default`]. [`Redaction::none`] turns redaction off.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), throughline::InitError> {
+    /// use throughline::Init;
+    /// use throughline::subscriber::Redaction;
+    ///
+    /// let telemetry = Init::from_env()?.redaction(Redaction::default().field("ssn")).install()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn redaction(mut self, policy: Redaction) -> Self {
+        self.redaction = policy;
+        self
+    }
+
     /// The filter directives, in `RUST_LOG` syntax, over `RUST_LOG`.
     pub fn log_filter(mut self, directives: impl Into<String>) -> Result<Self, InitError> {
         self.filter = ("log_filter", directives.into());
@@ -188,14 +235,35 @@ impl Init {
 
     /// Builds and installs everything globally.
     pub fn install(self) -> Result<Guard, InitError> {
-        let telemetry = self.pipeline.build()?;
+        let redaction = self.redaction;
+        let mut pipeline = self.pipeline;
+        if !redaction.is_none() {
+            let policy = redaction.clone();
+            pipeline = pipeline.transform_spans(move |span| {
+                // What a span carries that came from data rather than code.
+                policy.redact_in_place(&mut span.name);
+                policy.redact_attributes(&mut span.attributes);
+                for event in span.events.events.iter_mut() {
+                    policy.redact_in_place(&mut event.name);
+                    policy.redact_attributes(&mut event.attributes);
+                }
+                for link in span.links.links.iter_mut() {
+                    policy.redact_attributes(&mut link.attributes);
+                }
+                if let Status::Error { description } = &mut span.status {
+                    policy.redact_in_place(description);
+                }
+            });
+        }
+        let telemetry = pipeline.build()?;
         let filter = EnvFilter::try_new(&self.filter.1).map_err(|e| filter_error(&self.filter, e))?;
-        let format = match self.format {
-            LogFormat::Pretty => Some(tracing_subscriber::fmt::layer().pretty().boxed()),
-            LogFormat::Compact => Some(tracing_subscriber::fmt::layer().compact().boxed()),
-            LogFormat::Json => Some(tracing_subscriber::fmt::layer().json().flatten_event(true).boxed()),
-            LogFormat::Off => None,
-        };
+        let meter = telemetry.meter_provider().map(|provider| provider.meter("throughline"));
+
+        let (writer, flush) = NonBlockingWriter::stdout();
+        if let Some(meter) = &meter {
+            writer.observe(meter);
+        }
+        let format = log_lines(self.format, self.span_events, &redaction, writer.clone());
         // The exporters' own clients log and trace through `tracing` too;
         // exporting that would feed the exporter its own output.
         let not_internal = || filter_fn(|meta| !is_exporter_internal(meta.target()));
@@ -204,10 +272,19 @@ impl Init {
                 .with_tracer(provider.tracer("throughline"))
                 .with_filter(not_internal())
         });
-        let logs = telemetry
-            .logger_provider()
-            .map(|provider| OpenTelemetryTracingBridge::new(provider).with_filter(not_internal()));
-        let subscriber = tracing_subscriber::registry().with(filter).with(format).with(traces).with(logs);
+        let logs = telemetry.logger_provider().map(|provider| {
+            LogsLayer::new(provider).with_redaction(redaction.clone()).with_filter(not_internal())
+        });
+        let span_metrics = meter.map(SpanMetricsLayer::new);
+        // The fmt layer sees a span close before the OpenTelemetry layer ends
+        // it, so that close lines still find their ids.
+        let subscriber = tracing_subscriber::registry()
+            .with(filter)
+            .with(ContextLayer::new())
+            .with(format)
+            .with(traces)
+            .with(logs)
+            .with(span_metrics);
         tracing::subscriber::set_global_default(subscriber).map_err(|_| InitError::AlreadyInitialized)?;
 
         opentelemetry::global::set_text_map_propagator(self.propagator);
@@ -217,8 +294,51 @@ impl Init {
         if let Some(provider) = telemetry.meter_provider() {
             opentelemetry::global::set_meter_provider(provider.clone());
         }
-        Ok(Guard { health: Health::new(Lifecycle::new()), telemetry })
+        Ok(Guard { health: Health::new(Lifecycle::new()), telemetry, log_lines: LogLines { writer, flush } })
     }
+}
+
+/// The layer writing log lines to standard output in `format`, through the
+/// non-blocking `writer`, redacted.
+fn log_lines<S>(
+    format: LogFormat,
+    span_events: FmtSpan,
+    redaction: &Redaction,
+    writer: NonBlockingWriter,
+) -> Option<Box<dyn Layer<S> + Send + Sync>>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    let layer = match format {
+        LogFormat::Pretty => {
+            let mut layer = tracing_subscriber::fmt::layer()
+                .event_format(Redacted::new(tracing_subscriber::fmt::format().pretty(), redaction.clone()))
+                .fmt_fields(Redacted::new(PrettyFields::new(), redaction.clone()))
+                .with_writer(writer);
+            layer.set_span_events(span_events);
+            layer.boxed()
+        }
+        LogFormat::Compact => tracing_subscriber::fmt::layer()
+            .compact()
+            .with_span_events(span_events)
+            .fmt_fields(Redacted::new(DefaultFields::new(), redaction.clone()))
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Logfmt => Logfmt::default()
+            .with_redaction(redaction.clone())
+            .with_span_events(span_events)
+            .layer()
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Json => Json::default()
+            .with_redaction(redaction.clone())
+            .with_span_events(span_events)
+            .layer()
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Off => return None,
+    };
+    Some(layer)
 }
 
 fn is_exporter_internal(target: &str) -> bool {
@@ -242,6 +362,28 @@ fn filter_error((source, directives): &(&'static str, String), error: impl std::
 pub struct Guard {
     telemetry: Telemetry,
     health: Health,
+    log_lines: LogLines,
+}
+
+/// Log lines on their way to standard output: queued, and written by a
+/// thread of their own, which dropping `flush` waits for (at most about a
+/// second).
+struct LogLines {
+    writer: NonBlockingWriter,
+    flush: WorkerGuard,
+}
+
+impl LogLines {
+    /// Writes what is queued, waiting on a thread of its own rather than on
+    /// the caller's runtime.
+    async fn flush(self) {
+        let (done, flushed) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            drop(self.flush);
+            let _ = done.send(());
+        });
+        let _ = flushed.await;
+    }
 }
 
 impl Guard {
@@ -260,20 +402,30 @@ impl Guard {
         self.telemetry.stats()
     }
 
+    /// How many log lines were dropped because standard output did not keep
+    /// up (also the metric `throughline.log.lines.dropped`).
+    pub fn dropped_log_lines(&self) -> u64 {
+        self.log_lines.writer.dropped_lines()
+    }
+
     /// The pipeline's providers.
     pub fn telemetry(&self) -> &Telemetry {
         &self.telemetry
     }
 
     /// Marks the service as shutting down, then flushes traces, metrics and
-    /// logs within `deadline`.
+    /// logs within `deadline`, and the log lines still queued for standard
+    /// output.
     pub async fn shutdown(self, deadline: Duration) -> Result<(), ShutdownError> {
         self.health.lifecycle().start_draining();
-        self.telemetry.shutdown(deadline).await
+        let flushed = self.telemetry.shutdown(deadline).await;
+        self.log_lines.flush().await;
+        flushed
     }
 
     /// Serves `app` with the health routes until SIGTERM or ctrl-c, then drains
-    /// in-flight requests for up to `drain` and flushes telemetry.
+    /// in-flight requests for up to `drain` and flushes telemetry and log
+    /// lines.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -281,11 +433,13 @@ impl Guard {
         drain: Duration,
     ) -> Result<(), ServeError> {
         let app = app.merge(self.health.router());
-        Graceful::default()
+        let served = Graceful::default()
             .lifecycle(self.health.lifecycle().clone())
             .drain(drain)
             .serve(listener, app, self.telemetry)
-            .await
+            .await;
+        self.log_lines.flush().await;
+        served
     }
 }
 

@@ -43,6 +43,7 @@
 //! | `init` (default) | this crate | [`init()`], [`Init`], [`Guard`], [`Health`], [`prelude`] |
 //! | `pipeline` | [`throughline_pipeline`] | OTEL_* configuration, OTLP and Prometheus export, tail sampling, graceful shutdown |
 //! | `propagation` | [`throughline_propagation`] | strict W3C Trace Context, Baggage and B3 codecs and carriers |
+//! | `subscriber` | [`throughline_subscriber`] | tracing-subscriber layers: inherited fields, logfmt and JSON lines with trace ids, log export, span metrics, redaction |
 //! | `opentelemetry` | `throughline_propagation` | the codecs as the OpenTelemetry SDK's `TextMapPropagator` |
 //! | `tower` | `throughline_tower` | server middleware for tower and axum: context extraction under a trust policy, server spans and RED metrics by the HTTP semantic conventions |
 //! | `axum` | `throughline_tower` | `tower`, with `http.route` from axum's `MatchedPath` |
@@ -71,6 +72,8 @@ pub use throughline_pipeline as pipeline;
 pub use throughline_propagation as propagation;
 #[cfg(feature = "resilience")]
 pub use throughline_resilience as resilience;
+#[cfg(feature = "subscriber")]
+pub use throughline_subscriber as subscriber;
 #[cfg(feature = "testing")]
 pub use throughline_testing as testing;
 #[cfg(feature = "tower")]

@@ -13,8 +13,9 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Runs the `child` test in a new process with `env`, and checks it passed.
-fn run_child(child: &str, env: &[(&str, &str)]) {
+/// Runs the `child` test in a new process with `env`, checks it passed, and
+/// returns what it wrote to standard output.
+fn run_child(child: &str, env: &[(&str, &str)]) -> String {
     let output = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", child, "--ignored", "--nocapture", "--test-threads", "1"])
         .envs(env.iter().copied())
@@ -28,6 +29,7 @@ fn run_child(child: &str, env: &[(&str, &str)]) {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("1 passed"), "{child} did not run:\n{stdout}");
+    stdout.into_owned()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -156,6 +158,7 @@ fn refused(vars: &[(&str, &str)]) -> String {
 fn every_variable_init_reads_is_checked() {
     assert!(refused(&[("RUST_LOG", "orders=loud")]).starts_with("RUST_LOG="));
     assert!(refused(&[("THROUGHLINE_LOG_FORMAT", "xml")]).starts_with("THROUGHLINE_LOG_FORMAT="));
+    assert!(Init::from_vars(&HashMap::from([("THROUGHLINE_LOG_FORMAT", "LogFmt")])).is_ok());
     assert!(refused(&[("OTEL_PROPAGATORS", "tracecontext,carrier-pigeon")]).starts_with("OTEL_PROPAGATORS"));
     assert!(refused(&[("OTEL_SDK_DISABLED", "maybe")]).starts_with("OTEL_SDK_DISABLED="));
     assert!(
@@ -167,4 +170,116 @@ fn every_variable_init_reads_is_checked() {
     let init = Init::from_vars(&ok).unwrap();
     assert!(init.log_filter("not a [valid filter").is_err());
     let _ = LogFormat::Json;
+}
+
+const SECRETS: [&str; 4] = ["hunter2", "4111 1111 1111 1111", "jane@example.com", "eyJhbGciOiJIUzI1NiJ9"];
+
+#[test]
+fn scenario_log_lines_carry_the_trace_and_inherited_fields() {
+    for format in ["logfmt", "json"] {
+        let stdout = run_child(
+            "child_log_lines_carry_the_trace_and_inherited_fields",
+            &[
+                ("THROUGHLINE_LOG_FORMAT", format),
+                ("OTEL_TRACES_EXPORTER", "console"),
+                ("OTEL_METRICS_EXPORTER", "none"),
+                ("OTEL_LOGS_EXPORTER", "none"),
+            ],
+        );
+        let trace_id = stdout
+            .lines()
+            .find_map(|line| line.split("expected trace_id=").nth(1))
+            .unwrap_or_else(|| panic!("the child printed its trace id:\n{stdout}"));
+        let line = stdout
+            .lines()
+            .find(|line| line.contains("message=charged") || line.contains(r#""message":"charged""#))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        let (trace, request) = match format {
+            "json" => {
+                let line: serde_json::Value = serde_json::from_str(line).unwrap();
+                (line["trace_id"].as_str().map(str::to_owned), line["request_id"].as_str().map(str::to_owned))
+            }
+            _ => {
+                let value = |key: &str| {
+                    line.split(' ').find_map(|pair| pair.strip_prefix(&format!("{key}="))).map(str::to_owned)
+                };
+                (value("trace_id"), value("request_id"))
+            }
+        };
+        assert_eq!(trace.as_deref(), Some(trace_id), "{format}: {line}");
+        assert_eq!(request.as_deref(), Some("r-42"), "{format}: {line}");
+    }
+}
+
+#[test]
+#[ignore = "runs in its own process, from scenario_log_lines_carry_the_trace_and_inherited_fields"]
+fn child_log_lines_carry_the_trace_and_inherited_fields() {
+    runtime().block_on(async {
+        let guard = throughline::init().unwrap();
+        let request = tracing::info_span!("request", request_id = "r-42");
+        println!("expected trace_id={}", request.context().span().span_context().trace_id());
+        request.in_scope(|| tracing::info_span!("charge").in_scope(|| tracing::info!("charged")));
+        drop(request);
+        guard.shutdown(WAIT).await.unwrap();
+    });
+}
+
+#[test]
+fn scenario_secrets_never_leave_the_process() {
+    let stdout = run_child("child_secrets_never_leave_the_process", &[]);
+    for secret in SECRETS {
+        assert!(!stdout.contains(secret), "{secret} reached standard output:\n{stdout}");
+    }
+    assert!(stdout.contains(" card=[REDACTED] "), "{stdout}");
+}
+
+#[test]
+#[ignore = "runs in its own process, from scenario_secrets_never_leave_the_process"]
+fn child_secrets_never_leave_the_process() {
+    runtime().block_on(async {
+        let receiver = OtlpReceiver::start().await.unwrap();
+        let endpoint = receiver.grpc_endpoint();
+        let vars = HashMap::from([
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "50"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "100"),
+            ("THROUGHLINE_LOG_FORMAT", "logfmt"),
+        ]);
+        let guard = Init::from_vars(&vars).unwrap().install().unwrap();
+
+        let checkout = tracing::info_span!(
+            "checkout",
+            user.email = "jane@example.com",
+            password = "hunter2",
+            metric_name = "checkout",
+            metric_label_route = "/checkout",
+        );
+        checkout.in_scope(|| {
+            tracing::warn!(
+                card = "4111 1111 1111 1111",
+                "charging jane@example.com with Bearer eyJhbGciOiJIUzI1NiJ9"
+            );
+        });
+        drop(checkout);
+
+        let spans = receiver.wait_for_spans(1, WAIT).await.unwrap();
+        let logs = receiver.wait_for_logs(1, WAIT).await.unwrap();
+        let checkout = spans.iter().find(|s| s.name() == "checkout").unwrap();
+        assert_eq!(checkout.attribute("password"), Some(Value::Str("[REDACTED]".into())));
+        assert_eq!(checkout.attribute("user.email"), Some(Value::Str("[REDACTED]".into())));
+        assert!(!checkout.event_names().is_empty(), "the event became a span event");
+        let log = logs.iter().find(|l| l.body().is_some_and(|b| b.starts_with("charging"))).unwrap();
+        assert_eq!(log.body().as_deref(), Some("charging [REDACTED] with Bearer [REDACTED]"));
+        assert_eq!(log.attribute("password"), Some(Value::Str("[REDACTED]".into())), "inherited, redacted");
+        let received = format!("{spans:?}{logs:?}");
+        for secret in SECRETS {
+            assert!(!received.contains(secret), "{secret} reached the collector: {received}");
+        }
+
+        let totals = receiver.wait_for_metric("checkout_total", WAIT).await.unwrap();
+        assert_eq!(totals.last().and_then(|m| m.sum()), Some(1.0), "span metrics are on by default");
+        guard.shutdown(WAIT).await.unwrap();
+    });
 }
