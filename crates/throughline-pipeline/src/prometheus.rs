@@ -38,14 +38,38 @@ impl Prometheus {
 
     /// The current metrics, in the text exposition format.
     pub fn render(&self) -> String {
+        let mut families = self.registry.gather();
+        for family in &mut families {
+            let name = without_repeated_suffix(family.name());
+            family.set_name(name);
+        }
         let mut out = Vec::new();
         // Encoding into memory cannot fail on I/O; a metric family the encoder
         // rejects is a bug, reported in the body rather than as a panic.
-        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+        if let Err(error) = TextEncoder::new().encode(&families, &mut out) {
             return format!("# encoding failed: {error}\n");
         }
         String::from_utf8_lossy(&out).into_owned()
     }
+}
+
+/// The exporter appends `_total` to counters and the unit (`_seconds`) to
+/// names whatever they already end with; the OpenTelemetry-to-Prometheus
+/// compatibility rules add a suffix only when it is missing. So an instrument
+/// named `orders_total` is served as `orders_total`, not `orders_total_total`,
+/// and `checkout_duration_seconds` in seconds keeps its name.
+fn without_repeated_suffix(name: &str) -> String {
+    let mut parts: Vec<&str> = name.split('_').collect();
+    // Only the last three segments can hold a suffix the exporter added.
+    let tail = parts.len().saturating_sub(3);
+    let mut i = parts.len();
+    while i > tail.max(1) {
+        i -= 1;
+        if parts[i] == parts[i - 1] {
+            parts.remove(i);
+        }
+    }
+    parts.join("_")
 }
 
 impl<B> tower_service::Service<Request<B>> for Prometheus {
@@ -65,5 +89,23 @@ impl<B> tower_service::Service<Request<B>> for Prometheus {
             header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         );
         ready(Ok(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_repeated_suffix;
+
+    #[test]
+    fn suffixes_are_added_once() {
+        assert_eq!(without_repeated_suffix("orders_total_total"), "orders_total");
+        assert_eq!(without_repeated_suffix("checkout_duration_seconds_seconds"), "checkout_duration_seconds");
+        assert_eq!(without_repeated_suffix("payload_bytes_bytes_total"), "payload_bytes_total");
+        assert_eq!(
+            without_repeated_suffix("http_server_request_duration_seconds"),
+            "http_server_request_duration_seconds"
+        );
+        assert_eq!(without_repeated_suffix("a_a_b_c_d"), "a_a_b_c_d", "only the tail");
+        assert_eq!(without_repeated_suffix("total"), "total");
     }
 }

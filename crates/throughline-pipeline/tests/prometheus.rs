@@ -22,6 +22,9 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
         .with_description("Orders placed")
         .build()
         .add(7, &[KeyValue::new("region", "eu")]);
+    // Named with the suffixes the exporter would add: they are not doubled.
+    meter.u64_counter("checkout_total").build().add(2, &[]);
+    meter.f64_histogram("checkout_duration_seconds").with_unit("s").build().record(0.1, &[]);
     let latency = meter.f64_histogram("http.server.request.duration").with_unit("s").build();
     latency.record(0.02, &[KeyValue::new("http.route", "/orders")]);
     latency.record(0.7, &[KeyValue::new("http.route", "/orders")]);
