@@ -1,0 +1,3 @@
+//! The order service of the example system.
+
+pub mod store;
