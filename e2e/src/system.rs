@@ -1,0 +1,76 @@
+//! The order system as processes: payments, inventory and orders on
+//! 127.0.0.1, exporting to an in-process OTLP receiver (or to the collector
+//! named by `OTEL_EXPORTER_OTLP_ENDPOINT`).
+
+use std::path::Path;
+
+use throughline::testing::OtlpReceiver;
+
+use crate::process::Service;
+
+/// Settings for a run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Export to this collector instead of the in-process receiver.
+    pub collector: Option<String>,
+    /// Extra `--flag value` arguments for payments (its faults).
+    pub payments_args: Vec<String>,
+    /// Extra environment for orders (its resilience settings).
+    pub orders_env: Vec<(&'static str, String)>,
+}
+
+/// The three services and the receiver their telemetry goes to.
+pub struct System {
+    /// The local collector; `None` when exporting elsewhere.
+    pub receiver: Option<OtlpReceiver>,
+    /// The payment gateway.
+    pub payments: Service,
+    /// The stock service.
+    pub inventory: Service,
+    /// The order service.
+    pub orders: Service,
+}
+
+impl System {
+    /// Starts everything, dependencies first; logs and the database go to `dir`.
+    pub async fn start(options: Options, dir: &Path) -> Result<Self, String> {
+        let (receiver, endpoint) = match options.collector {
+            Some(endpoint) => (None, endpoint),
+            None => {
+                let receiver = OtlpReceiver::start().await.map_err(|e| format!("OTLP receiver: {e}"))?;
+                let endpoint = receiver.grpc_endpoint();
+                (Some(receiver), endpoint)
+            }
+        };
+        let telemetry = |service: &str| {
+            vec![
+                ("OTEL_SERVICE_NAME", service.to_owned()),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+                ("OTEL_METRICS_EXPORTER", "prometheus".to_owned()),
+                ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+                ("OTEL_BSP_SCHEDULE_DELAY", "200".to_owned()),
+                ("THROUGHLINE_LOG_FORMAT", "json".to_owned()),
+                ("RUST_LOG", "info".to_owned()),
+            ]
+        };
+
+        let mut env = telemetry("payments");
+        env.push(("PAYMENTS_ADDR", "127.0.0.1:0".to_owned()));
+        let payments = Service::start_with_args("payments", "payments", &env, &options.payments_args, dir)?;
+
+        let mut env = telemetry("inventory");
+        env.push(("INVENTORY_ADDR", "127.0.0.1:0".to_owned()));
+        let inventory = Service::start("inventory", "inventory", &env, dir)?;
+
+        let mut env = telemetry("orders");
+        env.push(("ORDERS_ADDR", "127.0.0.1:0".to_owned()));
+        env.push(("ORDERS_DB", dir.join("orders.db").display().to_string()));
+        env.push(("PAYMENTS_URL", payments.url()));
+        env.push(("INVENTORY_URL", inventory.url()));
+        env.extend(options.orders_env);
+        let orders = Service::start("orders", "orders", &env, dir)?;
+
+        Ok(Self { receiver, payments, inventory, orders })
+    }
+}

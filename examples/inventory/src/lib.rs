@@ -1,0 +1,54 @@
+//! The stock service of the order system: `inventory.v1.Inventory/Reserve`
+//! over gRPC, served with tonic next to `/metrics` and the health routes on
+//! one port (HTTP/2 for gRPC, HTTP/1.1 for the rest).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tonic::{Request, Response, Status};
+
+/// The generated protobuf types, client and server.
+#[allow(missing_docs)]
+pub mod pb {
+    tonic::include_proto!("inventory.v1");
+}
+
+use pb::{ReserveReply, ReserveRequest};
+
+/// Stock levels, shared by clones.
+#[derive(Clone, Debug)]
+pub struct Stock {
+    levels: Arc<Mutex<HashMap<String, u64>>>,
+}
+
+impl Stock {
+    /// Stock of these skus.
+    pub fn new(levels: impl IntoIterator<Item = (String, u64)>) -> Self {
+        Self { levels: Arc::new(Mutex::new(levels.into_iter().collect())) }
+    }
+
+    /// The gRPC routes, as an axum router to serve next to others.
+    pub fn router(&self) -> axum::Router {
+        tonic::service::Routes::new(pb::inventory_server::InventoryServer::new(self.clone()))
+            .into_axum_router()
+    }
+}
+
+#[tonic::async_trait]
+impl pb::inventory_server::Inventory for Stock {
+    #[tracing::instrument(skip_all, fields(order.id = %request.get_ref().order_id, sku = %request.get_ref().sku))]
+    async fn reserve(&self, request: Request<ReserveRequest>) -> Result<Response<ReserveReply>, Status> {
+        let ReserveRequest { sku, quantity, .. } = request.into_inner();
+        if quantity == 0 {
+            return Err(Status::invalid_argument("quantity must be at least 1"));
+        }
+        let mut levels = self.levels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let level = levels.get_mut(&sku).ok_or_else(|| Status::not_found(format!("no such sku: {sku}")))?;
+        let reserved = *level >= u64::from(quantity);
+        if reserved {
+            *level -= u64::from(quantity);
+        }
+        tracing::info!(reserved, remaining = *level, "reservation");
+        Ok(Response::new(ReserveReply { reserved, remaining: *level }))
+    }
+}

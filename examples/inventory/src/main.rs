@@ -1,0 +1,21 @@
+//! The inventory service. Listens on `INVENTORY_ADDR` (default
+//! 127.0.0.1:8083) for gRPC, `/metrics` and `/health/*`.
+
+use std::time::Duration;
+
+use inventory::Stock;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let telemetry = throughline::Init::from_env()?.service_name("inventory").install()?;
+    let stock = Stock::new([("tea".to_owned(), 1_000_000), ("coffee".to_owned(), 10)]);
+    let mut app = stock.router();
+    if let Some(prometheus) = telemetry.prometheus() {
+        app = app.route_service("/metrics", prometheus.clone());
+    }
+    let addr = std::env::var("INVENTORY_ADDR").unwrap_or_else(|_| "127.0.0.1:8083".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    telemetry.serve(listener, app, Duration::from_secs(10)).await?;
+    Ok(())
+}
