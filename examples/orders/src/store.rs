@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use throughline::resilience::retry::RetryConfig;
 use throughline::resilience::classify::{Failure, Reason};
+use throughline::resilience::retry::RetryConfig;
 use throughline::resilience::{Backoff, BoxError, Classify, Outcome, Resilience, ResilienceError};
 
 /// An order as stored.
@@ -54,10 +54,9 @@ impl Store {
             .timeout(Duration::from_secs(2))
             .retry(
                 // Lock waits are local and bounded by the attempts: no budget to share.
-                RetryConfig::new("orders-db")
-                    .without_budget()
-                    .max_attempts(8)
-                    .backoff(Backoff::exponential(Duration::from_millis(5)).max_delay(Duration::from_millis(100))),
+                RetryConfig::new("orders-db").without_budget().max_attempts(8).backoff(
+                    Backoff::exponential(Duration::from_millis(5)).max_delay(Duration::from_millis(100)),
+                ),
             )
             .classifier(Transient)
             .build()
@@ -92,8 +91,10 @@ impl Store {
     /// Sets an order's status.
     pub async fn set_status(&self, id: &str, status: &'static str) -> Result<(), StoreError> {
         let id = id.to_owned();
-        self.run(move |db| db.execute("UPDATE orders SET status = ?1 WHERE id = ?2", params![status, id]).map(drop))
-            .await
+        self.run(move |db| {
+            db.execute("UPDATE orders SET status = ?1 WHERE id = ?2", params![status, id]).map(drop)
+        })
+        .await
     }
 
     /// The order with this id, if any.

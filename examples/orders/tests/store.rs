@@ -4,7 +4,13 @@
 use orders::store::{Order, Store, StoreError};
 
 fn order(id: usize) -> Order {
-    Order { id: format!("o-{id}"), sku: "tea".into(), quantity: 1, amount_cents: 450, status: "pending".into() }
+    Order {
+        id: format!("o-{id}"),
+        sku: "tea".into(),
+        quantity: 1,
+        amount_cents: 450,
+        status: "pending".into(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -35,5 +41,8 @@ async fn a_constraint_violation_is_not_retried() {
     let store = Store::open(dir.path().join("orders.db")).await.unwrap();
     store.insert(&order(1)).await.unwrap();
     let duplicate = store.insert(&order(1)).await.unwrap_err();
-    assert!(matches!(&duplicate, StoreError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)), "{duplicate}");
+    assert!(
+        matches!(&duplicate, StoreError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)),
+        "{duplicate}"
+    );
 }

@@ -15,8 +15,10 @@ mod faults;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -55,6 +57,10 @@ pub struct Notification {
 /// What payments has received so far.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Stats {
+    /// `POST /payments` requests received, those the faults failed included.
+    pub charge_attempts: u64,
+    /// `POST /notify` requests received, those the faults failed included.
+    pub notify_attempts: u64,
     /// Charge requests that reached the handler.
     pub charge_requests: u64,
     /// Charges made (distinct idempotency keys, plus unkeyed charges).
@@ -119,7 +125,8 @@ impl Payments {
         let business = Router::new()
             .route("/payments", post(charge))
             .route("/notify", post(notify))
-            .layer(self.faults.clone());
+            .layer(self.faults.clone())
+            .layer(axum::middleware::from_fn_with_state(self.clone(), count_attempt));
         let admin = Router::new().route("/admin/stats", get(stats)).route("/admin/faults", put(set_faults));
         business.merge(admin).with_state(self.clone()).layer(HttpServerLayer::new())
     }
@@ -127,6 +134,16 @@ impl Payments {
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
         self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Counts every request before the faults decide its fate.
+async fn count_attempt(State(payments): State<Payments>, request: Request, next: Next) -> Response {
+    match request.uri().path() {
+        "/payments" => payments.ledger().stats.charge_attempts += 1,
+        "/notify" => payments.ledger().stats.notify_attempts += 1,
+        _ => {}
+    }
+    next.run(request).await
 }
 
 #[tracing::instrument(skip_all, fields(order.id = %charge.order_id, replayed))]

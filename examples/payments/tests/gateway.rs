@@ -66,4 +66,5 @@ async fn faults_are_switched_at_run_time_and_spare_the_admin_routes() {
         (stats.faults.requests, stats.faults.errors, stats.faults.outages, stats.charges),
         (3, 1, 1, 1)
     );
+    assert_eq!((stats.charge_attempts, stats.charge_requests), (3, 1), "failed attempts are counted too");
 }
