@@ -12,6 +12,8 @@ use throughline::propagation::TraceParent;
 pub struct Reply {
     /// The trace the request started (lowercase hex).
     pub trace_id: String,
+    /// The span id the request named as its parent: the driver's own.
+    pub parent_id: String,
     /// The status, or `None` when no response came (connection refused).
     pub status: Option<u16>,
     /// The response body, or the error.
@@ -67,5 +69,11 @@ pub async fn order(client: &reqwest::Client, orders_url: &str) -> Reply {
         Ok(response) => (Some(response.status().as_u16()), response.text().await.unwrap_or_default()),
         Err(error) => (None, error.to_string()),
     };
-    Reply { trace_id: traceparent.trace_id().to_string(), status, body, elapsed: started.elapsed() }
+    Reply {
+        trace_id: traceparent.trace_id().to_string(),
+        parent_id: traceparent.parent_id().to_string(),
+        status,
+        body,
+        elapsed: started.elapsed(),
+    }
 }

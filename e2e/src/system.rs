@@ -3,8 +3,11 @@
 //! named by `OTEL_EXPORTER_OTLP_ENDPOINT`).
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use throughline::testing::OtlpReceiver;
+use serde_json::Value;
+
+use throughline::testing::{OtlpReceiver, ReceivedSpan};
 
 use crate::process::Service;
 
@@ -73,4 +76,73 @@ impl System {
 
         Ok(Self { receiver, payments, inventory, orders })
     }
+}
+
+impl System {
+    /// Replaces payments' faults (`FaultSpec` as JSON, `{}` for none).
+    pub async fn set_faults(&self, client: &reqwest::Client, faults: Value) -> Result<(), String> {
+        let url = format!("{}/admin/faults", self.payments.url());
+        let answer =
+            client.put(url).json(&faults).send().await.map_err(|e| format!("setting faults: {e}"))?;
+        answer
+            .status()
+            .is_success()
+            .then_some(())
+            .ok_or_else(|| format!("setting faults: {}", answer.status()))
+    }
+
+    /// What payments received so far (its `Stats`).
+    pub async fn payments_stats(&self, client: &reqwest::Client) -> Result<Value, String> {
+        let url = format!("{}/admin/stats", self.payments.url());
+        let answer = client.get(url).send().await.map_err(|e| format!("payments stats: {e}"))?;
+        answer.json().await.map_err(|e| format!("payments stats: {e}"))
+    }
+
+    /// The spans of one trace the receiver has, once `complete` accepts
+    /// them or `within` has passed.
+    pub async fn trace(
+        &self,
+        trace_id: &str,
+        within: Duration,
+        complete: impl Fn(&[ReceivedSpan]) -> bool,
+    ) -> Vec<ReceivedSpan> {
+        let Some(receiver) = &self.receiver else { return Vec::new() };
+        let started = Instant::now();
+        loop {
+            let spans: Vec<ReceivedSpan> =
+                receiver.spans().into_iter().filter(|s| s.trace_id() == trace_id).collect();
+            if complete(&spans) || started.elapsed() > within {
+                return spans;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The span kinds of the OTLP protocol.
+pub mod kind {
+    /// A server span.
+    pub const SERVER: i32 = 2;
+    /// A client span.
+    pub const CLIENT: i32 = 3;
+}
+
+/// The spans of `service` of this kind.
+pub fn spans_of<'a>(spans: &'a [ReceivedSpan], service: &str, kind: i32) -> Vec<&'a ReceivedSpan> {
+    spans.iter().filter(|s| s.span.kind == kind && crate::waterfall::service_name(s) == service).collect()
+}
+
+/// Whether `span` descends from the span with id `ancestor` within `spans`.
+pub fn descends_from(spans: &[ReceivedSpan], span: &ReceivedSpan, ancestor: &str) -> bool {
+    let mut parent = span.parent_span_id();
+    for _ in 0..spans.len() {
+        match parent {
+            Some(id) if id == ancestor => return true,
+            Some(id) => {
+                parent = spans.iter().find(|s| s.span_id() == id).and_then(ReceivedSpan::parent_span_id)
+            }
+            None => return false,
+        }
+    }
+    false
 }

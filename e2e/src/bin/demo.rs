@@ -1,0 +1,141 @@
+//! The demonstration (`cargo xtask demo`): the order system on 127.0.0.1, a
+//! bounded load with payments failing for part of it, then one order's trace
+//! as a waterfall, the retries and breaker transitions, and an excerpt of
+//! `/metrics`. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, telemetry goes to
+//! that collector instead of the in-process receiver.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::json;
+use throughline_e2e::load::{self, Reply};
+use throughline_e2e::system::{Options, System, kind, spans_of};
+use throughline_e2e::waterfall;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match tokio::time::timeout(Duration::from_secs(180), run()).await {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
+            eprintln!("demo: {error}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("demo: did not finish within 3 minutes");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let collector = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|e| !e.is_empty());
+    let options = Options {
+        collector: collector.clone(),
+        payments_args: ["--latency-ms", "5..20", "--hang-ms", "2000"].map(String::from).to_vec(),
+        orders_env: vec![("ORDERS_BREAKER_OPEN_MS", "1500".to_owned())],
+    };
+    let system = System::start(options, dir.path()).await?;
+    let client = reqwest::Client::new();
+    println!("orders    {}  (pid {})", system.orders.url(), system.orders.pid());
+    println!("payments  {}  (pid {})", system.payments.url(), system.payments.pid());
+    println!("inventory {}  (pid {})", system.inventory.url(), system.inventory.pid());
+    match &collector {
+        Some(endpoint) => println!("telemetry -> {endpoint}\n"),
+        None => println!("telemetry -> in-process OTLP receiver\n"),
+    }
+
+    let healthy = phase("healthy", load::orders(&client, &system.orders.url(), 30, 4)).await;
+    system
+        .set_faults(
+            &client,
+            json!({"error_rate": 0.1, "timeout_rate": 0.1, "hang_ms": 2000, "latency_ms": [5, 20]}),
+        )
+        .await?;
+    let chaos =
+        phase("payments: 10% errors, 10% timeouts", load::orders(&client, &system.orders.url(), 100, 8))
+            .await;
+    system.set_faults(&client, json!({"outage_ms": 600_000})).await?;
+    phase("payments down", load::orders(&client, &system.orders.url(), 30, 4)).await;
+    system.set_faults(&client, json!({"latency_ms": [5, 20]})).await?;
+    tokio::time::sleep(Duration::from_millis(1600)).await; // the breaker's open time
+    phase("payments back", load::orders(&client, &system.orders.url(), 20, 2)).await;
+
+    if system.receiver.is_some() {
+        // The most telling trace: an order whose charge needed a retry.
+        println!("\n== one order's trace, across the three services ==\n");
+        let mut shown = false;
+        for reply in chaos.iter().chain(&healthy).filter(|r| r.created()) {
+            let spans = system
+                .trace(&reply.trace_id, Duration::from_secs(5), |s| {
+                    spans_of(s, "payments", kind::SERVER).len() >= 2
+                })
+                .await;
+            if spans_of(&spans, "payments", kind::SERVER).len() >= 2 || reply.trace_id == healthy[0].trace_id
+            {
+                println!("trace {}\n{}", reply.trace_id, waterfall::render(&spans));
+                shown = true;
+                break;
+            }
+        }
+        if !shown {
+            println!("(no trace arrived)");
+        }
+    }
+
+    let metrics =
+        client.get(format!("{}/metrics", system.orders.url())).send().await.map_err(|e| e.to_string())?;
+    let metrics = metrics.text().await.map_err(|e| e.to_string())?;
+    println!("== retries and circuit breaker transitions (orders' /metrics) ==\n");
+    excerpt(
+        &metrics,
+        &[
+            "resilience_retry_attempts_total",
+            "resilience_circuit_breaker_transitions_total",
+            "resilience_retry_budget",
+        ],
+    );
+    println!("\n== an excerpt of /metrics ==\n");
+    excerpt(
+        &metrics,
+        &[
+            "http_server_request_duration_seconds_count",
+            "http_client_request_duration_seconds_count",
+            "resilience_calls_total",
+        ],
+    );
+
+    let stats = system.payments_stats(&client).await?;
+    println!(
+        "\npayments received {} charge attempts for {} charges; {} notifications, {} sent twice",
+        stats["charge_attempts"], stats["charges"], stats["notifications"], stats["repeated_notifications"]
+    );
+    for service in [&system.orders, &system.payments, &system.inventory] {
+        service.terminate()?;
+    }
+    println!("stopped orders, payments and inventory (SIGTERM by pid)");
+    Ok(())
+}
+
+async fn phase(name: &str, load: impl Future<Output = Vec<Reply>>) -> Vec<Reply> {
+    let replies = load.await;
+    let created = replies.iter().filter(|r| r.created()).count();
+    let mut by_status = std::collections::BTreeMap::new();
+    for reply in &replies {
+        *by_status.entry(reply.status.map_or("error".to_owned(), |s| s.to_string())).or_insert(0) += 1;
+    }
+    let mut times: Vec<Duration> = replies.iter().map(|r| r.elapsed).collect();
+    times.sort();
+    let median = times.get(times.len() / 2).copied().unwrap_or_default();
+    println!(
+        "{name:<38} {created:>3}/{:<3} created  statuses {by_status:?}  median {median:.1?}",
+        replies.len()
+    );
+    replies
+}
+
+fn excerpt(metrics: &str, names: &[&str]) {
+    for line in metrics.lines().filter(|l| !l.starts_with('#') && names.iter().any(|n| l.starts_with(n))) {
+        println!("  {line}");
+    }
+}
