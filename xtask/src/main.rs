@@ -1,7 +1,9 @@
 //! Project chores, as `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
 //!
 //! - `ci`: everything CI checks, stopping at the first failure.
-//! - `demo`: the demonstration the README opens with.
+//! - `demo`: the demonstration the README opens with: the order system
+//!   running, with faults, and what its telemetry shows.
+//! - `e2e`: the end-to-end test of the order system, with a real Prometheus.
 //! - `bench`: every benchmark; the tables go into `docs/benchmarks.md`.
 //! - `fuzz [SECONDS]`: every fuzz target for a bounded time (default 60 s each).
 //!
@@ -17,10 +19,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("demo") => demo(),
+        Some("e2e") => e2e(),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str)),
         _ => {
-            eprintln!("usage: cargo xtask <ci | demo | bench [criterion args] | fuzz [seconds]>");
+            eprintln!("usage: cargo xtask <ci | demo | e2e | bench [criterion args] | fuzz [seconds]>");
             return ExitCode::from(2);
         }
     };
@@ -48,12 +51,26 @@ fn ci() -> Result {
     cargo(&["test", "--workspace", "--all-features", "--all-targets"], &[])?;
     cargo(&["test", "--workspace", "--all-features", "--doc"], &[])?;
     cargo(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
+    e2e()?;
     println!("xtask ci: all checks passed in {:.0?}", started.elapsed());
     Ok(())
 }
 
+/// The order system's services and the programs that drive them, built
+/// into one directory, where the drivers find the services.
+const SYSTEM: [&str; 8] =
+    ["--package", "orders", "--package", "payments", "--package", "inventory", "--package", "throughline-e2e"];
+
 fn demo() -> Result {
-    cargo(&["run", "--quiet", "--package", "w3c-conformance", "--", "demo"], &[])
+    cargo(&[&["build", "--quiet"][..], &SYSTEM].concat(), &[])?;
+    cargo(&["run", "--quiet", "--package", "throughline-e2e", "--bin", "demo"], &[])
+}
+
+/// Needs `prometheus` on the PATH (or in `PROMETHEUS`): Debian's package,
+/// which `.ci/run` installs.
+fn e2e() -> Result {
+    cargo(&[&["build", "--quiet"][..], &SYSTEM].concat(), &[])?;
+    cargo(&["run", "--quiet", "--package", "throughline-e2e", "--bin", "e2e"], &[])
 }
 
 fn bench(extra: &[String]) -> Result {
