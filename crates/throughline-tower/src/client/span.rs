@@ -28,9 +28,9 @@ macro_rules! span_named {
 /// sampler has decided. Returns the span, the context to inject and
 /// whether the span records.
 ///
-/// A span the subscriber disabled (a level filter) has no context of its
-/// own: the current one is injected instead, so the trace still crosses
-/// the call.
+/// A span the subscriber disabled (a level filter, global or on the
+/// OpenTelemetry layer) has no context of its own: the current one is
+/// injected instead, so the trace still crosses the call.
 pub(crate) fn start(method: &HttpMethod<'_>) -> (Span, Context, bool) {
     let span = span_named!(
         method.span_name(),
@@ -40,6 +40,11 @@ pub(crate) fn start(method: &HttpMethod<'_>) -> (Span, Context, bool) {
         return (span, current_context(), false);
     }
     let cx = span.context();
+    // A span that a per-layer filter kept from the OpenTelemetry layer is
+    // enabled yet has no OpenTelemetry span: the current context goes instead.
+    if !cx.span().span_context().is_valid() {
+        return (span, current_context(), false);
+    }
     let recording = cx.span().is_recording();
     (span, cx, recording)
 }
