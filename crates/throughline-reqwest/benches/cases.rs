@@ -35,7 +35,8 @@ pub fn benchmarking() -> bool {
 fn serve() -> SocketAddr {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         runtime.block_on(async move {
             let app = axum::Router::new().route("/items/{id}", axum::routing::get(|| async { "ok" }));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -104,7 +105,13 @@ pub fn cases() -> Vec<Case> {
         )
         .build();
     vec![
-        case("bare reqwest-middleware", &runtime, &url, ClientBuilder::new(reqwest()).build(), Dispatch::none()),
+        case(
+            "bare reqwest-middleware",
+            &runtime,
+            &url,
+            ClientBuilder::new(reqwest()).build(),
+            Dispatch::none(),
+        ),
         case(
             "throughline TracingMiddleware (spans)",
             &runtime,

@@ -38,7 +38,8 @@ async fn a_503_on_get_is_retried_as_a_second_client_span() {
     let _default = tracing::subscriber::set_default(capture.subscriber());
     let (addr, calls) = serve().await;
     let parent = tracing::info_span!("checkout");
-    let response = client(&capture).get(format!("http://{addr}/flaky")).send().instrument(parent).await.unwrap();
+    let response =
+        client(&capture).get(format!("http://{addr}/flaky")).send().instrument(parent).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(calls.get(), 2);
     let spans = client_spans(&capture);
@@ -49,7 +50,10 @@ async fn a_503_on_get_is_retried_as_a_second_client_span() {
     assert_eq!(attribute(&spans[1], "http.request.resend_count"), Some(&Value::from(1)));
     // Both attempts are in the caller's trace.
     assert_eq!(spans[0].span_context.trace_id(), spans[1].span_context.trace_id());
-    assert_eq!(spans[0].span_context.trace_id(), capture.spans().named("checkout").data().span_context.trace_id());
+    assert_eq!(
+        spans[0].span_context.trace_id(),
+        capture.spans().named("checkout").data().span_context.trace_id()
+    );
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]

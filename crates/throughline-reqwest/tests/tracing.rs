@@ -20,7 +20,9 @@ use tracing_subscriber::layer::SubscriberExt;
 fn client(capture: &Capture, instrumentation: ClientInstrumentation) -> ClientWithMiddleware {
     let instrumentation =
         instrumentation.meter_provider(capture.meter_provider()).semconv_stability(SemconvStability::Stable);
-    ClientBuilder::new(reqwest::Client::new()).with(TracingMiddleware::with_instrumentation(instrumentation)).build()
+    ClientBuilder::new(reqwest::Client::new())
+        .with(TracingMiddleware::with_instrumentation(instrumentation))
+        .build()
 }
 
 async fn echo(client: &ClientWithMiddleware, url: String) -> String {
@@ -130,7 +132,8 @@ async fn a_filtered_out_client_span_still_propagates_the_current_context() {
     let filter = tracing_subscriber::filter::Targets::new()
         .with_default(tracing::Level::TRACE)
         .with_target(throughline_tower::client::TARGET, tracing::level_filters::LevelFilter::OFF);
-    let subscriber = tracing_subscriber::registry().with(tracing_subscriber::Layer::with_filter(capture.layer(), filter));
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_subscriber::Layer::with_filter(capture.layer(), filter));
     let _default = tracing::subscriber::set_default(subscriber);
     let (addr, _) = serve().await;
     let client = client(&capture, ClientInstrumentation::new());
@@ -209,8 +212,9 @@ async fn http_dup_adds_the_old_names() {
     let instrumentation = ClientInstrumentation::new()
         .meter_provider(capture.meter_provider())
         .semconv_stability(SemconvStability::Duplicate);
-    let client =
-        ClientBuilder::new(reqwest::Client::new()).with(TracingMiddleware::with_instrumentation(instrumentation)).build();
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(TracingMiddleware::with_instrumentation(instrumentation))
+        .build();
     echo(&client, format!("http://{addr}/echo")).await;
     let spans = client_spans(&capture);
     assert_eq!(attribute(&spans[0], "http.method"), Some(&Value::from("GET")));
@@ -241,10 +245,8 @@ async fn the_duration_is_recorded_with_the_conventions_attributes() {
     ];
     let ok = [&common[..], &[KeyValue::new("http.response.status_code", 200)]].concat();
     assert_eq!(metrics.histogram_count(name, &ok), 1);
-    let failed = [
-        &common[..],
-        &[KeyValue::new("http.response.status_code", 503), KeyValue::new("error.type", "503")],
-    ]
-    .concat();
+    let failed =
+        [&common[..], &[KeyValue::new("http.response.status_code", 503), KeyValue::new("error.type", "503")]]
+            .concat();
     assert_eq!(metrics.histogram_count(name, &failed), 1);
 }

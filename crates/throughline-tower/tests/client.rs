@@ -86,8 +86,9 @@ async fn a_5xx_and_a_refused_connection_are_errors() {
     response.unwrap().into_body().collect().await.unwrap();
 
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-    let refused =
-        client(&telemetry).oneshot(Request::get(format!("http://{closed}/")).body(Empty::new()).unwrap()).await;
+    let refused = client(&telemetry)
+        .oneshot(Request::get(format!("http://{closed}/")).body(Empty::new()).unwrap())
+        .await;
     assert!(refused.is_err());
 
     let spans = telemetry.wait_for_spans(2).await;

@@ -50,7 +50,10 @@ pub async fn serve() -> (SocketAddr, Calls) {
                 format!("{} {}", header(&headers, "traceparent"), header(&headers, "baggage"))
             }),
         )
-        .route("/status/{code}", get(|Path(code): Path<u16>| async move { StatusCode::from_u16(code).unwrap() }))
+        .route(
+            "/status/{code}",
+            get(|Path(code): Path<u16>| async move { StatusCode::from_u16(code).unwrap() }),
+        )
         .route(
             "/slow",
             get(|| async {

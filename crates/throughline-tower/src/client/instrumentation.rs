@@ -167,7 +167,8 @@ impl ClientInstrumentation {
             }
             otel.set_attributes(self.request_attributes(request, &method, template));
         }
-        if !request.suppressed() && !self.config.no_propagation.as_ref().is_some_and(|skip| skip(request.address()))
+        if !request.suppressed()
+            && !self.config.no_propagation.as_ref().is_some_and(|skip| skip(request.address()))
         {
             self.config.injection.inject(&cx, headers);
         }
@@ -239,7 +240,8 @@ mod tests {
 
     #[test]
     fn hosts_match_exactly_or_by_domain() {
-        let instrumentation = ClientInstrumentation::new().no_propagation_to(["api.stripe.com", ".partner.example"]);
+        let instrumentation =
+            ClientInstrumentation::new().no_propagation_to(["api.stripe.com", ".partner.example"]);
         let skip = instrumentation.config.no_propagation.as_ref().unwrap();
         assert!(skip("API.stripe.com"));
         assert!(skip("eu.partner.example"));

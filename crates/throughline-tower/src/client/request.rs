@@ -106,7 +106,11 @@ impl<'a> ClientRequest<'a> {
     pub fn url_full(&self, redaction: &QueryRedaction) -> String {
         let query = self.query.map(|query| redaction.redact(query));
         let mut url = String::with_capacity(
-            self.scheme.len() + self.host.len() + self.path.len() + query.as_ref().map_or(0, |q| q.len()) + 16,
+            self.scheme.len()
+                + self.host.len()
+                + self.path.len()
+                + query.as_ref().map_or(0, |q| q.len())
+                + 16,
         );
         url.push_str(self.scheme);
         url.push_str("://");
