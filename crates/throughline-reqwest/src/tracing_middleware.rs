@@ -6,7 +6,6 @@ use std::pin::Pin;
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
-use throughline_resilience::ResendCount;
 use throughline_tower::client::{ClientInstrumentation, ClientRequest, error_kind};
 use throughline_tower::semconv::error_type_of;
 use tracing::Instrument;
@@ -63,7 +62,7 @@ impl Middleware for TracingMiddleware {
         let mut headers = std::mem::take(request.headers_mut());
         let call = {
             let url = request.url();
-            let mut view = ClientRequest {
+            let view = ClientRequest {
                 method: request.method(),
                 scheme: url.scheme(),
                 host: url.host_str().unwrap_or_default(),
@@ -74,10 +73,8 @@ impl Middleware for TracingMiddleware {
                 extensions: None,
                 resend_count: 0,
             }
-            .extensions(extensions);
-            if let Some(ResendCount(resends)) = extensions.get() {
-                view.resend_count = *resends;
-            }
+            // Reads `UrlTemplate`, `SuppressPropagation` and `ResendCount`.
+            .with_extensions(extensions);
             self.instrumentation.start(&view, &mut headers)
         };
         *request.headers_mut() = headers;

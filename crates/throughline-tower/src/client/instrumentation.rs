@@ -48,9 +48,8 @@ pub(crate) struct Config {
 /// let instrumentation = ClientInstrumentation::new().redact_query_key("token");
 /// let uri: Uri = "http://inventory.internal:8080/items/7?token=s3cr3t".parse()?;
 /// let mut headers = HeaderMap::new();
-/// let call = instrumentation.start(&ClientRequest::from_uri(&Method::GET, &uri), &mut headers);
+/// let mut call = instrumentation.start(&ClientRequest::from_uri(&Method::GET, &uri), &mut headers);
 /// // ... send the request with `headers` ...
-/// let mut call = call;
 /// call.on_response(StatusCode::OK, Version::HTTP_11);
 /// call.finish();
 /// # Ok::<(), http::uri::InvalidUri>(())

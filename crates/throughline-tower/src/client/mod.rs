@@ -16,6 +16,12 @@
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use opentelemetry::trace::TracerProvider as _;
+//! # use tracing_subscriber::layer::SubscriberExt;
+//! # let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+//! # let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("doc"));
+//! # let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(otel));
+//! // With tracing-opentelemetry's layer installed, as `throughline::init()` does:
 //! let instrumentation = ClientInstrumentation::new().no_propagation_to([".partner.example"]);
 //! // A test double stands in for hyper-util's client: it answers 200 when the context came along.
 //! let client = ServiceBuilder::new()

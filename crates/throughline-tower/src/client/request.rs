@@ -67,14 +67,14 @@ impl<'a> ClientRequest<'a> {
     /// The request of `parts`, with its version and extensions (and the
     /// resend count they carry, with the `resilience` feature).
     pub fn from_parts(parts: &'a http::request::Parts) -> Self {
-        let mut request = Self::from_uri(&parts.method, &parts.uri).extensions(&parts.extensions);
+        let mut request = Self::from_uri(&parts.method, &parts.uri).with_extensions(&parts.extensions);
         request.version = parts.version;
         request
     }
 
     /// Reads the [`UrlTemplate`], [`SuppressPropagation`] and resend count
     /// from `extensions`.
-    pub fn extensions(mut self, extensions: &'a Extensions) -> Self {
+    pub fn with_extensions(mut self, extensions: &'a Extensions) -> Self {
         self.extensions = Some(extensions);
         #[cfg(feature = "resilience")]
         if let Some(throughline_resilience::ResendCount(resends)) = extensions.get() {
