@@ -250,3 +250,47 @@ async fn the_duration_is_recorded_with_the_conventions_attributes() {
             .concat();
     assert_eq!(metrics.histogram_count(name, &failed), 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn baggage_goes_along_with_the_trace() {
+    use opentelemetry::baggage::BaggageExt;
+    let capture = Capture::new();
+    let _default = tracing::subscriber::set_default(capture.subscriber());
+    let (addr, _) = serve().await;
+    let client = client(&capture, ClientInstrumentation::new());
+    let cx = opentelemetry::Context::current_with_baggage([KeyValue::new("tenant", "acme")]);
+    let _attached = cx.attach();
+    let echoed = echo(&client, format!("http://{addr}/echo")).await;
+    assert!(parse_traceparent(&echoed).is_some());
+    assert!(echoed.ends_with(" tenant=acme"), "{echoed}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_global_propagator_can_be_used_instead() {
+    use opentelemetry::propagation::{Injector, TextMapPropagator, text_map_propagator::FieldIter};
+    /// Writes a header of its own, so that the test sees which propagator ran.
+    #[derive(Debug)]
+    struct Marker;
+    impl TextMapPropagator for Marker {
+        fn inject_context(&self, _: &opentelemetry::Context, injector: &mut dyn Injector) {
+            injector.set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned());
+        }
+        fn extract_with_context(
+            &self,
+            cx: &opentelemetry::Context,
+            _: &dyn opentelemetry::propagation::Extractor,
+        ) -> opentelemetry::Context {
+            cx.clone()
+        }
+        fn fields(&self) -> FieldIter<'_> {
+            FieldIter::new(&[])
+        }
+    }
+    opentelemetry::global::set_text_map_propagator(Marker);
+    let capture = Capture::new();
+    let _default = tracing::subscriber::set_default(capture.subscriber());
+    let (addr, _) = serve().await;
+    let client = client(&capture, ClientInstrumentation::new().global_propagator());
+    let echoed = echo(&client, format!("http://{addr}/echo")).await;
+    assert!(echoed.starts_with("00-0af7651916cd43dd8448eb211c80319c-"), "{echoed}");
+}
