@@ -9,8 +9,8 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 use throughline_resilience::{
-    BoxError, Classify, Deadline, IDEMPOTENCY_KEY, ResendCount, Resilience, ResilientRequest,
-    is_idempotent_method,
+    BoxError, CircuitOpen, Classify, Deadline, IDEMPOTENCY_KEY, ResendCount, Resilience, ResilientRequest,
+    Shed, TimedOut, is_idempotent_method,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -46,8 +46,10 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// The classifier sees each attempt's response as an `http::Response`
 /// carrying the status and headers ([`HttpClassifier`](throughline_resilience::HttpClassifier)
 /// works as it is). Errors the policy raises itself (`CircuitOpen`, `Shed`,
-/// `TimedOut`) come back as `reqwest_middleware::Error::Middleware`, and
-/// can be found with `anyhow::Error::downcast_ref`.
+/// `TimedOut`) come back as `reqwest_middleware::Error::Middleware`; a
+/// server answers them with
+/// [`RejectionStatus::of(error.as_ref())`](throughline_resilience::RejectionStatus::of)
+/// (503 with `Retry-After` for an open circuit).
 #[derive(Clone, Debug)]
 pub struct ResilienceMiddleware<C> {
     policy: Resilience<C>,
@@ -177,11 +179,25 @@ where
     }
 }
 
-/// The chain's own error as it was; the policy's (`CircuitOpen`, `TimedOut`,
-/// ...) as a middleware error that still downcasts to its type.
+/// The chain's own error as it was; the policy's (`CircuitOpen`, `Shed`,
+/// `TimedOut`) as a middleware error made from the typed value, so that it
+/// downcasts both through anyhow and through `std::error::Error`
+/// (`RejectionStatus::of(error.as_ref())`).
 fn into_middleware_error(error: BoxError) -> reqwest_middleware::Error {
-    match error.downcast::<reqwest_middleware::Error>() {
-        Ok(error) => *error,
+    let error = match error.downcast::<reqwest_middleware::Error>() {
+        Ok(error) => return *error,
+        Err(error) => error,
+    };
+    let error = match error.downcast::<CircuitOpen>() {
+        Ok(open) => return reqwest_middleware::Error::Middleware(anyhow::Error::new(*open)),
+        Err(error) => error,
+    };
+    let error = match error.downcast::<Shed>() {
+        Ok(shed) => return reqwest_middleware::Error::Middleware(anyhow::Error::new(*shed)),
+        Err(error) => error,
+    };
+    match error.downcast::<TimedOut>() {
+        Ok(timed_out) => reqwest_middleware::Error::Middleware(anyhow::Error::new(*timed_out)),
         Err(error) => reqwest_middleware::Error::Middleware(anyhow::Error::from_boxed(error)),
     }
 }

@@ -106,3 +106,27 @@ async fn a_streamed_body_is_not_retried() {
 fn unclonable_body() -> http_body_util::Full<bytes::Bytes> {
     http_body_util::Full::new(bytes::Bytes::from_static(b"{}"))
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_open_circuit_is_a_typed_rejection_with_its_answer() {
+    use throughline_resilience::RejectionStatus;
+    use throughline_resilience::circuit_breaker::CircuitBreakerConfig;
+
+    let (addr, calls) = serve().await;
+    let breaker = CircuitBreakerConfig::new("down").build().unwrap();
+    breaker.force_open();
+    let policy = Resilience::builder("down")
+        .circuit_breaker(breaker)
+        .classifier(HttpClassifier::default())
+        .build()
+        .unwrap();
+    let client = ClientBuilder::new(reqwest::Client::new()).with(ResilienceMiddleware::new(policy)).build();
+    let error = client.get(format!("http://{addr}/flaky")).send().await.unwrap_err();
+    assert_eq!(calls.get(), 0, "an open circuit sends nothing");
+    let reqwest_middleware::Error::Middleware(error) = error else {
+        panic!("not the policy's error: {error}")
+    };
+    let status = RejectionStatus::of(error.as_ref()).expect("a rejection");
+    assert_eq!(status.http, 503);
+    assert!(error.downcast_ref::<throughline_resilience::CircuitOpen>().is_some());
+}
