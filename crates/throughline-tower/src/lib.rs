@@ -24,6 +24,9 @@
 //!
 //! - [`server`]: the layer, [`server::HttpServerLayer`]; its module docs
 //!   say what a request becomes and what it costs.
+//! - [`client`]: the client side, [`client::HttpClientLayer`] for tower
+//!   clients and [`client::ClientInstrumentation`], the core that
+//!   `throughline-reqwest` shares.
 //! - [`semconv`]: the HTTP semantic conventions as plain functions and
 //!   types (method normalisation, attribute names old and new, error rules,
 //!   query redaction, header capture), shared with the client side.
@@ -32,9 +35,12 @@
 //!
 //! - `axum`: `http.route` from axum's `MatchedPath` by default, and the
 //!   peer address from its `ConnectInfo`.
+//! - `resilience`: client spans read `throughline_resilience::ResendCount`
+//!   for `http.request.resend_count`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod semconv;
 pub mod server;

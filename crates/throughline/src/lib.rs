@@ -48,6 +48,7 @@
 //! | `tower` | `throughline_tower` | server middleware for tower and axum: context extraction under a trust policy, server spans and RED metrics by the HTTP semantic conventions |
 //! | `axum` | `throughline_tower` | `tower`, with `http.route` from axum's `MatchedPath` |
 //! | `testing` | [`throughline_testing`] | in-memory capture, an OTLP receiver, fault injection |
+//! | `reqwest` | `throughline_reqwest` | reqwest-middleware middleware: client spans, context injection with opt-outs, `http.client.request.duration`; with `resilience`, retries with one span per attempt |
 //! | `resilience` | `throughline_resilience` | retry with budgets, circuit breakers, load shedding and deadlines, as tower layers and a plain async API |
 //!
 //! Every crate under the facade uses one version of `opentelemetry`; a test
@@ -70,6 +71,8 @@ pub use init::{Guard, Init, InitError, LogFormat, init};
 pub use throughline_pipeline as pipeline;
 #[cfg(feature = "propagation")]
 pub use throughline_propagation as propagation;
+#[cfg(feature = "reqwest")]
+pub use throughline_reqwest as reqwest;
 #[cfg(feature = "resilience")]
 pub use throughline_resilience as resilience;
 #[cfg(feature = "subscriber")]

@@ -18,6 +18,10 @@ pub mod old {
         HTTP_CLIENT_IP, HTTP_FLAVOR, HTTP_METHOD, HTTP_SCHEME, HTTP_STATUS_CODE, HTTP_TARGET, HTTP_URL,
         HTTP_USER_AGENT, NET_HOST_NAME, NET_HOST_PORT, NET_PEER_NAME, NET_PEER_PORT,
     };
+
+    /// `http.resend_count`, the name before `http.request.resend_count`
+    /// (semantic conventions 1.20); the crate no longer lists it.
+    pub const HTTP_RESEND_COUNT: &str = "http.resend_count";
 }
 
 /// Collects the attributes of one HTTP span.
@@ -137,6 +141,21 @@ impl HttpAttributes {
     /// `user_agent.original`; old: `http.user_agent`.
     pub fn user_agent(&mut self, user_agent: &str) {
         self.both(stable::USER_AGENT_ORIGINAL, old::HTTP_USER_AGENT, user_agent.to_owned());
+    }
+
+    /// `url.full` (userinfo already removed, query already redacted); old: `http.url`.
+    pub fn url_full(&mut self, url: String) {
+        self.both(stable::URL_FULL, old::HTTP_URL, url);
+    }
+
+    /// `url.template`, the template the caller built the URL from; no old name.
+    pub fn url_template(&mut self, template: StringValue) {
+        self.list.push(KeyValue::new(stable::URL_TEMPLATE, template));
+    }
+
+    /// `http.request.resend_count`, the sends before this one; old: `http.resend_count`.
+    pub fn resend_count(&mut self, resends: u32) {
+        self.both(stable::HTTP_REQUEST_RESEND_COUNT, old::HTTP_RESEND_COUNT, i64::from(resends));
     }
 
     /// `error.type`, the same name in both generations.

@@ -1,8 +1,8 @@
 //! Metric names, units and bucket boundaries of the HTTP conventions.
 
 pub use opentelemetry_semantic_conventions::metric::{
-    HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_BODY_SIZE, HTTP_SERVER_REQUEST_DURATION,
-    HTTP_SERVER_RESPONSE_BODY_SIZE,
+    HTTP_CLIENT_REQUEST_DURATION, HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_BODY_SIZE,
+    HTTP_SERVER_REQUEST_DURATION, HTTP_SERVER_RESPONSE_BODY_SIZE,
 };
 
 /// The bucket boundaries, in seconds, the conventions advise for

@@ -1,0 +1,57 @@
+//! The client span: created with the method as its name, so nothing is
+//! allocated before the sampler has spoken.
+
+use opentelemetry::Context;
+use opentelemetry::trace::TraceContextExt;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::semconv::HttpMethod;
+
+/// The tracing target of client spans, for filters (`RUST_LOG`).
+pub const TARGET: &str = "throughline_tower::client";
+
+/// What `tracing-opentelemetry` reads from `otel.kind` as `SpanKind::Client`.
+const CLIENT: &str = "client";
+
+/// One callsite per method: a static name costs nothing.
+macro_rules! span_named {
+    ($method:expr, $($name:literal)|*) => {
+        match $method {
+            $($name => tracing::info_span!(target: TARGET, $name, otel.kind = CLIENT),)*
+            _ => tracing::info_span!(target: TARGET, "HTTP", otel.kind = CLIENT),
+        }
+    };
+}
+
+/// The client span, a child of the current span, started so that the
+/// sampler has decided. Returns the span, the context to inject and
+/// whether the span records.
+///
+/// A span the subscriber disabled (a level filter, global or on the
+/// OpenTelemetry layer) has no context of its own: the current one is
+/// injected instead, so the trace still crosses the call.
+pub(crate) fn start(method: &HttpMethod<'_>) -> (Span, Context, bool) {
+    let span = span_named!(
+        method.span_name(),
+        "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "CONNECT" | "TRACE"
+    );
+    if span.is_disabled() {
+        return (span, current_context(), false);
+    }
+    let cx = span.context();
+    // A span that a per-layer filter kept from the OpenTelemetry layer is
+    // enabled yet has no OpenTelemetry span: the current context goes instead.
+    if !cx.span().span_context().is_valid() {
+        return (span, current_context(), false);
+    }
+    let recording = cx.span().is_recording();
+    (span, cx, recording)
+}
+
+/// The context of the current `tracing` span, or OpenTelemetry's current
+/// context when no span is entered (or it is disabled too).
+fn current_context() -> Context {
+    let current = Span::current();
+    if current.is_disabled() { Context::current() } else { current.context() }
+}
