@@ -39,6 +39,8 @@ pub(crate) struct Call {
     metrics: Arc<CallMetrics>,
     traced: Traced,
     labels: Labels,
+    /// `rpc.method_original`, for a recording span whose method is `_OTHER`.
+    original: Option<StringValue>,
     /// One clock for the span and the duration metric.
     started: Instant,
     /// The deadline the server layer makes current while it polls.
@@ -63,15 +65,8 @@ impl Call {
             if let Some(method) = method {
                 otel.update_name(method.full().to_owned());
             }
-            let mut attributes = Vec::with_capacity(7);
+            let mut attributes = Vec::with_capacity(5);
             attributes.push(KeyValue::new(RPC_SYSTEM_NAME, GRPC));
-            match method {
-                Some(method) => attributes.push(KeyValue::new(RPC_METHOD, method.full().to_owned())),
-                None => {
-                    attributes.push(KeyValue::new(RPC_METHOD, OTHER));
-                    attributes.push(KeyValue::new(RPC_METHOD_ORIGINAL, request.path.to_owned()));
-                }
-            }
             if let Some((host, port)) = &request.server {
                 attributes.push(KeyValue::new(SERVER_ADDRESS, host.clone()));
                 if let Some(port) = port {
@@ -80,9 +75,6 @@ impl Call {
             }
             if dup {
                 attributes.push(KeyValue::new(old::RPC_SYSTEM, GRPC));
-                if let Some(method) = method {
-                    attributes.push(KeyValue::new(old::RPC_SERVICE, method.service().to_owned()));
-                }
             }
             otel.set_attributes(attributes);
         }
@@ -93,7 +85,9 @@ impl Call {
             error_type: None,
             server: if metrics.role == Role::Client { request.server } else { None },
         };
-        Self { metrics, traced, labels, started, deadline, finished: false }
+        // `rpc.method` waits for the end, where an unknown method becomes `_OTHER`.
+        let original = (method.is_none() && traced.recording).then(|| StringValue::from(request.path.to_owned()));
+        Self { metrics, traced, labels, original, started, deadline, finished: false }
     }
 
     /// The span, to enter around work done for this call.
@@ -171,6 +165,10 @@ impl Call {
         let unknown_method = role == Role::Server
             && code == Some(GrpcCode::Unimplemented)
             && self.labels.method.as_str() != OTHER;
+        if unknown_method {
+            self.original = Some(std::mem::replace(&mut self.labels.method, StringValue::from(OTHER)));
+            self.labels.service = None;
+        }
         if let Some(code) = code
             && is_error(code, role)
             && self.labels.error_type.is_none()
@@ -179,16 +177,19 @@ impl Call {
         }
         if self.traced.recording {
             let otel = self.traced.cx.span();
-            let mut attributes = Vec::with_capacity(4);
+            let mut attributes = Vec::with_capacity(6);
+            attributes.push(KeyValue::new(RPC_METHOD, self.labels.method.clone()));
+            if let Some(original) = &self.original {
+                attributes.push(KeyValue::new(RPC_METHOD_ORIGINAL, original.clone()));
+            }
+            if let Some(service) = &self.labels.service {
+                attributes.push(KeyValue::new(old::RPC_SERVICE, service.clone()));
+            }
             if let Some(code) = code {
                 attributes.push(KeyValue::new(RPC_RESPONSE_STATUS_CODE, code.as_str()));
                 if dup {
                     attributes.push(KeyValue::new(old::RPC_GRPC_STATUS_CODE, i64::from(code as i32)));
                 }
-            }
-            if unknown_method {
-                attributes.push(KeyValue::new(RPC_METHOD, OTHER));
-                attributes.push(KeyValue::new(RPC_METHOD_ORIGINAL, self.labels.method.clone()));
             }
             if let Some(error_type) = &self.labels.error_type {
                 attributes.push(KeyValue::new(ERROR_TYPE, error_type.clone()));
@@ -198,10 +199,6 @@ impl Call {
             // Ended here, next to the metric's clock, rather than when the
             // tracing span closes: the stream is not polled inside the span.
             otel.end_with_timestamp(now);
-        }
-        if unknown_method {
-            self.labels.method = StringValue::from(OTHER);
-            self.labels.service = None;
         }
         self.metrics.record(&self.labels, seconds);
     }
