@@ -203,13 +203,16 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let started = Instant::now();
         let span = tracing::info_span!(target: TARGET, "grpc.client", otel.kind = "client");
-        let (cx, recording) = if span.is_disabled() {
-            (current_context(), false)
-        } else {
-            // Starts the OpenTelemetry span: this is where the sampler decides.
-            let cx = span.context();
-            let recording = cx.span().is_recording();
-            (cx, recording)
+        // Starts the OpenTelemetry span: this is where the sampler decides.
+        // A span filtered out (globally, or for the OpenTelemetry layer only)
+        // has no context of its own.
+        let cx = if span.is_disabled() { None } else { Some(span.context()) };
+        let (cx, recording) = match cx.filter(|cx| cx.span().span_context().is_valid()) {
+            Some(cx) => {
+                let recording = cx.span().is_recording();
+                (cx, recording)
+            }
+            None => (current_context(), false),
         };
         // Sampled out or not, the context goes on: the server continues the
         // trace, and the sampled flag tells it what was decided.
