@@ -52,7 +52,7 @@ impl Propagation {
                 let trace = TraceContext::from_span_context(cx.span().span_context());
                 let baggage = cx.baggage();
                 // The conversion allocates: skipped for the usual empty baggage.
-                let baggage = if baggage.len() == 0 { Baggage::new() } else { Baggage::from(baggage) };
+                let baggage = if baggage.is_empty() { Baggage::new() } else { Baggage::from(baggage) };
                 propagator.inject(trace.as_ref(), &baggage, headers);
             }
             Self::Global => opentelemetry::global::get_text_map_propagator(|propagator| {

@@ -34,10 +34,9 @@ fn call(path: &str) -> Request<Body> {
 }
 
 /// A downstream that keeps the headers of what it was sent.
-fn recorder() -> (
-    Arc<Mutex<Vec<HeaderMap>>>,
-    impl tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send> + Clone,
-) {
+type Sent = Arc<Mutex<Vec<HeaderMap>>>;
+
+fn recorder() -> (Sent, impl tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let keep = seen.clone();
     let service = service_fn(move |request: Request<Body>| {
