@@ -103,16 +103,17 @@ impl Bench {
             .with_sampler(Sampler::AlwaysOn)
             .with_simple_exporter(NoopExporter(exported.clone()))
             .build();
-        let meter_provider =
-            SdkMeterProvider::builder().with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build()).build();
+        let meter_provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+            .build();
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         // The instrumentations' spans only: the transport's own (h2, hyper,
         // tower's buffer) would be the same in every case, and dominate.
-        let layer = tracing_opentelemetry::layer()
-            .with_tracer(tracer_provider.tracer("bench"))
-            .with_filter(filter_fn(|meta| {
+        let layer = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("bench")).with_filter(
+            filter_fn(|meta| {
                 meta.target().starts_with("throughline_tonic") || meta.target() == "otel::tracing"
-            }));
+            }),
+        );
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).unwrap();
 
         let channel = runtime.block_on(async {
@@ -125,17 +126,24 @@ impl Bench {
             );
             Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap()
         });
-        let service = |layer: GrpcClientLayer| tower::ServiceBuilder::new().layer(layer).service(channel.clone());
+        let service =
+            |layer: GrpcClientLayer| tower::ServiceBuilder::new().layer(layer).service(channel.clone());
         let noop_meters = opentelemetry::metrics::noop::NoopMeterProvider::new();
         let cases = vec![
             Case { implementation: BARE, run: call(&runtime, EchoClient::new(channel.clone())) },
             Case {
                 implementation: THROUGHLINE,
-                run: call(&runtime, EchoClient::new(service(GrpcClientLayer::new().meter_provider(&meter_provider)))),
+                run: call(
+                    &runtime,
+                    EchoClient::new(service(GrpcClientLayer::new().meter_provider(&meter_provider))),
+                ),
             },
             Case {
                 implementation: THROUGHLINE_TRACES,
-                run: call(&runtime, EchoClient::new(service(GrpcClientLayer::new().meter_provider(&noop_meters)))),
+                run: call(
+                    &runtime,
+                    EchoClient::new(service(GrpcClientLayer::new().meter_provider(&noop_meters))),
+                ),
             },
             Case {
                 implementation: PEER,

@@ -79,14 +79,20 @@ impl Call {
             otel.set_attributes(attributes);
         }
         let labels = Labels {
-            method: method.map_or(StringValue::from(OTHER), |method| StringValue::from(method.full().to_owned())),
-            service: method.filter(|_| dup).map(|method| StringValue::from(method.service().to_owned())),
+            // Shared by the span and the metric: cloned without copying.
+            method: method.map_or(StringValue::from(OTHER), |method| {
+                StringValue::from(Arc::<str>::from(method.full()))
+            }),
+            service: method
+                .filter(|_| dup)
+                .map(|method| StringValue::from(Arc::<str>::from(method.service()))),
             code: None,
             error_type: None,
             server: if metrics.role == Role::Client { request.server } else { None },
         };
         // `rpc.method` waits for the end, where an unknown method becomes `_OTHER`.
-        let original = (method.is_none() && traced.recording).then(|| StringValue::from(request.path.to_owned()));
+        let original =
+            (method.is_none() && traced.recording).then(|| StringValue::from(request.path.to_owned()));
         Self { metrics, traced, labels, original, started, deadline, finished: false }
     }
 
@@ -129,7 +135,10 @@ impl Call {
         if self.traced.recording {
             self.traced.cx.span().add_event(
                 "exception",
-                vec![KeyValue::new(EXCEPTION_TYPE, error_type), KeyValue::new(EXCEPTION_MESSAGE, error.to_string())],
+                vec![
+                    KeyValue::new(EXCEPTION_TYPE, error_type),
+                    KeyValue::new(EXCEPTION_MESSAGE, error.to_string()),
+                ],
             );
         }
         if self.labels.error_type.is_none() {

@@ -35,6 +35,20 @@
 //! spans nest under the server span. The duration metrics go through the
 //! OpenTelemetry metrics API: the global meter provider unless one is
 //! given.
+//!
+//! # Code generation without `protoc`
+//!
+//! The examples and tests here call `throughline.test.v1.Echo`, from the
+//! unpublished `throughline-tonic-testproto` crate, a development
+//! dependency: its build script compiles `proto/echo.proto` with `protox`
+//! (a protobuf compiler in Rust) into a `FileDescriptorSet` and hands it to
+//! `tonic_prost_build::compile_fds`, so a fresh machine builds everything
+//! with cargo alone. A service of yours can do the same in its `build.rs`:
+//!
+//! ```ignore
+//! let descriptors = protox::compile(["service.proto"], ["proto"])?;
+//! tonic_prost_build::compile_fds(descriptors)?;
+//! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
@@ -52,5 +66,4 @@ pub mod server;
 pub use body::GrpcBody;
 pub use client::{GrpcClient, GrpcClientLayer};
 pub use future::ResponseFuture;
-pub use propagation::Propagation;
 pub use server::{GrpcServer, GrpcServerLayer};

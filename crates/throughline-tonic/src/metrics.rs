@@ -48,7 +48,9 @@ impl CallMetrics {
             Role::Server => {
                 (RPC_SERVER_CALL_DURATION, old::RPC_SERVER_DURATION, "Duration of gRPC calls served.")
             }
-            Role::Client => (RPC_CLIENT_CALL_DURATION, old::RPC_CLIENT_DURATION, "Duration of gRPC calls made."),
+            Role::Client => {
+                (RPC_CLIENT_CALL_DURATION, old::RPC_CLIENT_DURATION, "Duration of gRPC calls made.")
+            }
         };
         let duration = meter
             .f64_histogram(name)
@@ -71,14 +73,18 @@ impl CallMetrics {
     /// that recording allocates nothing.
     pub(crate) fn record(&self, labels: &Labels, seconds: f64) {
         let system = KeyValue::new(RPC_SYSTEM_NAME, GRPC);
-        let mut attributes = [system.clone(), system.clone(), system.clone(), system.clone(), system.clone(), system];
+        let mut attributes =
+            [system.clone(), system.clone(), system.clone(), system.clone(), system.clone(), system];
         attributes[1] = KeyValue::new(RPC_METHOD, labels.method.clone());
         let mut len = 2;
         let optional = [
             labels.code.map(|code| KeyValue::new(RPC_RESPONSE_STATUS_CODE, code.as_str())),
             labels.error_type.clone().map(|error_type| KeyValue::new(ERROR_TYPE, error_type)),
             labels.server.as_ref().map(|(host, _)| KeyValue::new(SERVER_ADDRESS, host.clone())),
-            labels.server.as_ref().and_then(|(_, port)| port.map(|port| KeyValue::new(SERVER_PORT, i64::from(port)))),
+            labels
+                .server
+                .as_ref()
+                .and_then(|(_, port)| port.map(|port| KeyValue::new(SERVER_PORT, i64::from(port)))),
         ];
         for attribute in optional.into_iter().flatten() {
             attributes[len] = attribute;

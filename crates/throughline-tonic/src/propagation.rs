@@ -9,7 +9,7 @@ use throughline_propagation::{Baggage, Propagator, TraceContext};
 
 /// Which propagator reads and writes the context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Propagation {
+pub(crate) enum Propagation {
     /// throughline's strict codecs (the default: `tracecontext,baggage`).
     Throughline(Propagator),
     /// Whatever `opentelemetry::global::set_text_map_propagator` installed,

@@ -194,7 +194,8 @@ mod tests {
 
     #[test]
     fn server_errors_are_the_conventions_six() {
-        let server_errors: Vec<_> = (0..17).map(GrpcCode::from_i32).filter(|c| is_error(*c, Role::Server)).collect();
+        let server_errors: Vec<_> =
+            (0..17).map(GrpcCode::from_i32).filter(|c| is_error(*c, Role::Server)).collect();
         assert_eq!(server_errors.len(), 6);
         assert!(!is_error(GrpcCode::Cancelled, Role::Server));
         assert!(is_error(GrpcCode::Cancelled, Role::Client));

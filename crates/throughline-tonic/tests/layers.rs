@@ -36,7 +36,8 @@ fn call(path: &str) -> Request<Body> {
 /// A downstream that keeps the headers of what it was sent.
 type Sent = Arc<Mutex<Vec<HeaderMap>>>;
 
-fn recorder() -> (Sent, impl tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone) {
+fn recorder()
+-> (Sent, impl tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let keep = seen.clone();
     let service = service_fn(move |request: Request<Body>| {
@@ -96,7 +97,8 @@ async fn the_client_sends_the_earliest_of_its_timeout_and_the_inherited_deadline
     // Without any, nothing is sent.
     GrpcClientLayer::new().layer(recorder().1).oneshot(call("/pkg.S/M")).await.unwrap();
 
-    let timeouts: Vec<_> = sent.lock().unwrap().iter().map(|headers| header(headers, "grpc-timeout")).collect();
+    let timeouts: Vec<_> =
+        sent.lock().unwrap().iter().map(|headers| header(headers, "grpc-timeout")).collect();
     let expected = ["100000u", "100000u", "30000000n", "7000000n"].map(|v| Some(v.to_owned()));
     assert_eq!(timeouts, expected);
     let (none, downstream) = recorder();
@@ -137,7 +139,8 @@ async fn a_sampled_out_client_span_still_sends_its_context() {
 #[tokio::test]
 async fn a_filtered_out_client_span_sends_the_current_context() {
     let capture = Capture::new();
-    let layer = capture.layer().with_filter(filter_fn(|meta| meta.target() != throughline_tonic::client::TARGET));
+    let layer =
+        capture.layer().with_filter(filter_fn(|meta| meta.target() != throughline_tonic::client::TARGET));
     let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
     let (sent, downstream) = recorder();
     let client = GrpcClientLayer::new().layer(downstream);
@@ -154,7 +157,9 @@ async fn a_server_reads_the_callers_context_and_names_a_malformed_path_other() {
     let telemetry = Telemetry::install();
     let handler = service_fn(|_: Request<Body>| async { Ok::<_, Infallible>(ok()) });
     let mut request = call("/not-a-grpc-method");
-    request.headers_mut().insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
     let response = GrpcServerLayer::new().layer(handler).oneshot(request).await.unwrap();
     response.into_body().collect().await.unwrap();
 

@@ -17,7 +17,8 @@ const STREAM: &str = "throughline.test.v1.Echo/Stream";
 async fn both_sides_record_the_call_duration_in_seconds() {
     let telemetry = Telemetry::install();
     let addr = serve(telemetry.server_layer(), Service::default()).await;
-    let mut client = client(addr, telemetry.client_layer().server_address("127.0.0.1", Some(addr.port()))).await;
+    let mut client =
+        client(addr, telemetry.client_layer().server_address("127.0.0.1", Some(addr.port()))).await;
 
     client.unary(request("hi", 0, Code::Ok)).await.unwrap();
     client.unary(request("hi", 0, Code::Internal)).await.unwrap_err();
@@ -36,19 +37,23 @@ async fn both_sides_record_the_call_duration_in_seconds() {
             KeyValue::new("error.type", "INTERNAL"),
         ];
         assert_eq!(metrics.histogram_count(name, &internal), 1, "{name}");
-        let aborted = [KeyValue::new("rpc.method", STREAM), KeyValue::new("rpc.response.status_code", "ABORTED")];
+        let aborted =
+            [KeyValue::new("rpc.method", STREAM), KeyValue::new("rpc.response.status_code", "ABORTED")];
         assert_eq!(metrics.histogram_count(name, &aborted), 1, "{name}");
         for point in metrics.points(name) {
             let keys: Vec<_> = point.attributes.iter().map(|kv| kv.key.as_str().to_owned()).collect();
-            assert!(keys.iter().all(|key| [
-                "rpc.system.name",
-                "rpc.method",
-                "rpc.response.status_code",
-                "error.type",
-                "server.address",
-                "server.port"
-            ]
-            .contains(&key.as_str())), "{name}: {keys:?}");
+            assert!(
+                keys.iter().all(|key| [
+                    "rpc.system.name",
+                    "rpc.method",
+                    "rpc.response.status_code",
+                    "error.type",
+                    "server.address",
+                    "server.port"
+                ]
+                .contains(&key.as_str())),
+                "{name}: {keys:?}"
+            );
             let error = point.attributes.iter().find(|kv| kv.key.as_str() == "error.type");
             if name.starts_with("rpc.server") {
                 // ABORTED is no server error; INTERNAL is.
@@ -56,7 +61,8 @@ async fn both_sides_record_the_call_duration_in_seconds() {
             }
         }
     }
-    let client_point = [KeyValue::new("server.address", "127.0.0.1"), KeyValue::new("server.port", i64::from(addr.port()))];
+    let client_point =
+        [KeyValue::new("server.address", "127.0.0.1"), KeyValue::new("server.port", i64::from(addr.port()))];
     assert_eq!(metrics.histogram_count("rpc.client.call.duration", &client_point), 3);
     assert_eq!(metrics.histogram_count("rpc.server.call.duration", &client_point), 0, "opt-in on the server");
 }
@@ -65,9 +71,11 @@ async fn both_sides_record_the_call_duration_in_seconds() {
 async fn rpc_dup_also_emits_the_old_names() {
     let telemetry = Telemetry::from(Capture::new());
     let meter_provider = telemetry.capture.meter_provider();
-    let server = GrpcServerLayer::new().meter_provider(meter_provider).semconv_stability(RpcStability::Duplicate);
+    let server =
+        GrpcServerLayer::new().meter_provider(meter_provider).semconv_stability(RpcStability::Duplicate);
     let addr = serve(server, Service::default()).await;
-    let layer = GrpcClientLayer::new().meter_provider(meter_provider).semconv_stability(RpcStability::Duplicate);
+    let layer =
+        GrpcClientLayer::new().meter_provider(meter_provider).semconv_stability(RpcStability::Duplicate);
     let mut client = client(addr, layer).await;
 
     client.unary(request("hi", 0, Code::Unavailable)).await.unwrap_err();
@@ -84,7 +92,8 @@ async fn rpc_dup_also_emits_the_old_names() {
     }
     let spans = telemetry.capture.spans();
     for span in spans.all() {
-        let attribute = |key: &str| span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
+        let attribute =
+            |key: &str| span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
         assert_eq!(attribute("rpc.system"), Some("grpc".into()));
         assert_eq!(attribute("rpc.service"), Some("throughline.test.v1.Echo".into()));
         assert_eq!(attribute("rpc.grpc.status_code"), Some(14.into()));

@@ -30,7 +30,8 @@ async fn a_unary_call_is_a_client_span_parent_of_the_server_span() {
     assert_eq!(server.parent_span_id, client.span_context.span_id());
     assert!(server.parent_span_is_remote);
     for span in [server, client] {
-        let attribute = |key: &str| span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
+        let attribute =
+            |key: &str| span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
         assert_eq!(attribute("rpc.system.name"), Some("grpc".into()));
         assert_eq!(attribute("rpc.method"), Some(UNARY.into()));
         assert_eq!(attribute("rpc.response.status_code"), Some("OK".into()));
@@ -38,7 +39,8 @@ async fn a_unary_call_is_a_client_span_parent_of_the_server_span() {
         assert_eq!(attribute("rpc.grpc.status_code"), None, "the old names only under rpc/dup");
         assert!(!matches!(span.status, opentelemetry::trace::Status::Error { .. }));
     }
-    let server_attribute = |key: &str| server.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
+    let server_attribute =
+        |key: &str| server.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
     assert_eq!(server_attribute("server.address"), Some("127.0.0.1".into()));
     assert_eq!(server_attribute("server.port"), Some(i64::from(addr.port()).into()));
 }
@@ -55,7 +57,8 @@ async fn a_handler_error_is_read_from_the_trailers_only_response() {
     let spans = telemetry.capture.spans();
     for kind in [SpanKind::Server, SpanKind::Client] {
         let span = spans.all().iter().find(|s| s.span_kind == kind).unwrap();
-        let attribute = |key: &str| span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
+        let attribute =
+            |key: &str| span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
         assert_eq!(attribute("rpc.response.status_code"), Some("INTERNAL".into()), "{kind:?}");
         assert_eq!(attribute("error.type"), Some("INTERNAL".into()), "{kind:?}");
         assert!(matches!(span.status, opentelemetry::trace::Status::Error { .. }), "{kind:?}");
@@ -128,7 +131,8 @@ async fn a_stream_that_fails_after_messages_reports_the_status_of_its_trailers()
     let spans = telemetry.capture.spans();
     assert_eq!(spans.len(), 2);
     for span in spans.all() {
-        let attribute = |key: &str| span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
+        let attribute =
+            |key: &str| span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
         assert_eq!(attribute("rpc.response.status_code"), Some("UNAVAILABLE".into()), "{:?}", span.span_kind);
         assert_eq!(attribute("error.type"), Some("UNAVAILABLE".into()), "{:?}", span.span_kind);
         assert!(matches!(span.status, opentelemetry::trace::Status::Error { .. }));
@@ -140,17 +144,24 @@ async fn an_unknown_method_is_other_on_the_server() {
     let telemetry = Telemetry::install();
     let addr = serve(telemetry.server_layer(), Service::default()).await;
     // A raw call to a method the server does not have.
-    let channel = tonic::transport::Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    let mut grpc = tonic::client::Grpc::new(tower::ServiceBuilder::new().layer(telemetry.client_layer()).service(channel));
+    let channel =
+        tonic::transport::Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut grpc = tonic::client::Grpc::new(
+        tower::ServiceBuilder::new().layer(telemetry.client_layer()).service(channel),
+    );
     grpc.ready().await.unwrap();
     let path = http::uri::PathAndQuery::from_static("/throughline.test.v1.Echo/Missing");
-    let codec = tonic_prost::ProstCodec::<throughline_tonic_testproto::EchoRequest, throughline_tonic_testproto::EchoReply>::default();
+    let codec = tonic_prost::ProstCodec::<
+        throughline_tonic_testproto::EchoRequest,
+        throughline_tonic_testproto::EchoReply,
+    >::default();
     let status = grpc.unary(tonic::Request::new(request("hi", 0, Code::Ok)), path, codec).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
 
     let spans = telemetry.capture.spans();
     let server = spans.all().iter().find(|s| s.span_kind == SpanKind::Server).unwrap();
-    let attribute = |key: &str| server.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
+    let attribute =
+        |key: &str| server.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
     assert_eq!(attribute("rpc.method"), Some("_OTHER".into()));
     assert_eq!(attribute("rpc.method_original"), Some("throughline.test.v1.Echo/Missing".into()));
     assert_eq!(attribute("error.type"), Some("UNIMPLEMENTED".into()));

@@ -48,7 +48,10 @@ impl Echo for Service {
         let message = match &self.downstream {
             // The handler's own call: the current deadline goes with it.
             Some(downstream) => {
-                let reply = downstream.clone().unary(EchoRequest { message: echo.message, ..Default::default() }).await?;
+                let reply = downstream
+                    .clone()
+                    .unary(EchoRequest { message: echo.message, ..Default::default() })
+                    .await?;
                 reply.into_inner().remaining_micros.to_string()
             }
             None => echo.message,
@@ -64,7 +67,8 @@ impl Echo for Service {
         {
             return Err(failure);
         }
-        let replies = (0..echo.count).map(move |i| Ok(EchoReply { message: format!("{} {i}", echo.message), remaining_micros: 0 }));
+        let replies = (0..echo.count)
+            .map(move |i| Ok(EchoReply { message: format!("{} {i}", echo.message), remaining_micros: 0 }));
         let items: Vec<_> = replies.chain(failure.map(Err)).collect();
         Ok(Response::new(Box::pin(futures_util::stream::iter(items))))
     }
