@@ -206,3 +206,28 @@ async fn a_non_grpc_answer_is_mapped_to_its_grpc_code() {
         .assert_attribute("error.type", "UNAVAILABLE")
         .assert_error();
 }
+
+#[tokio::test]
+async fn the_global_propagator_can_carry_the_context_both_ways() {
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let telemetry = Telemetry::install();
+    let (sent, downstream) = recorder();
+    let client = GrpcClientLayer::new().global_propagator().layer(downstream);
+    client.oneshot(call("/pkg.S/M")).await.unwrap();
+    let headers = sent.lock().unwrap()[0].clone();
+    let traceparent = header(&headers, "traceparent").expect("written by the global propagator");
+
+    let handler = service_fn(|_: Request<Body>| async { Ok::<_, Infallible>(ok()) });
+    let mut request = call("/pkg.S/M");
+    *request.headers_mut() = headers;
+    let response = GrpcServerLayer::new().global_propagator().layer(handler).oneshot(request).await.unwrap();
+    response.into_body().collect().await.unwrap();
+
+    let spans = telemetry.capture.spans();
+    let server = spans.all().iter().find(|s| s.span_kind == SpanKind::Server).unwrap();
+    let client = spans.all().iter().find(|s| s.span_kind == SpanKind::Client).unwrap();
+    assert_eq!(server.parent_span_id, client.span_context.span_id(), "{traceparent}");
+    assert_eq!(server.span_context.trace_id(), client.span_context.trace_id());
+}
