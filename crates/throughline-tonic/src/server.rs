@@ -7,7 +7,9 @@
 //!    extension and the current deadline of the handler
 //!    ([the `deadline` module](crate::deadline));
 //! 2. the caller's context is read from the metadata (throughline's
-//!    `tracecontext,baggage` by default, or the global propagator);
+//!    `tracecontext,baggage` by default, or the global propagator) and, as
+//!    the [trust policy](GrpcServerLayer::trust) decides, becomes the parent
+//!    or only a link;
 //! 3. a server span (target [`TARGET`]) is started under it; once the
 //!    sampler keeps it, it is named `package.Service/Method` and gets the
 //!    request attributes ([`semconv`](crate::semconv));
@@ -29,6 +31,7 @@ use opentelemetry::trace::TraceContextExt;
 use throughline_propagation::Propagator;
 use throughline_resilience::Deadline;
 use throughline_tower::semconv::{Role, server_address};
+use throughline_tower::server::{Trust, TrustPolicy};
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -47,6 +50,7 @@ pub const TARGET: &str = "throughline_tonic::server";
 #[derive(Clone)]
 struct Config {
     propagation: Propagation,
+    trust: TrustPolicy,
     stability: RpcStability,
     meter: opentelemetry::metrics::Meter,
     metrics: Arc<CallMetrics>,
@@ -68,7 +72,16 @@ impl GrpcServerLayer {
         let meter = opentelemetry::global::meter_with_scope(scope());
         let stability = RpcStability::from_env();
         let metrics = Arc::new(CallMetrics::new(&meter, Role::Server, stability));
-        Self { config: Arc::new(Config { propagation: Propagation::default(), stability, meter, metrics }) }
+        let propagation = Propagation::default();
+        Self {
+            config: Arc::new(Config {
+                propagation,
+                trust: TrustPolicy::default(),
+                stability,
+                meter,
+                metrics,
+            }),
+        }
     }
 
     fn with(mut self, change: impl FnOnce(&mut Config)) -> Self {
@@ -86,6 +99,17 @@ impl GrpcServerLayer {
     /// Reads the incoming context with the global OpenTelemetry propagator.
     pub fn global_propagator(self) -> Self {
         self.with(|c| c.propagation = Propagation::Global)
+    }
+
+    /// Decides per call whether the caller's context is trusted: a trusted
+    /// caller's span is the parent of the server span, and its baggage is
+    /// kept; a public caller's span is only a link, from a new trace, and
+    /// its sampled flag and baggage are not used. Every caller is trusted by
+    /// default. throughline-tower's `TrustPolicy::trusted_peers` reads the
+    /// peer from a `SocketAddr` extension, which tonic does not insert: with
+    /// tonic, use a predicate over its `TcpConnectInfo` extension.
+    pub fn trust(self, trust: TrustPolicy) -> Self {
+        self.with(|c| c.trust = trust)
     }
 
     /// Emits the current names only, or the old ones too, whatever
@@ -118,6 +142,7 @@ impl fmt::Debug for GrpcServerLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcServerLayer")
             .field("propagation", &self.config.propagation)
+            .field("trust", &self.config.trust)
             .field("stability", &self.config.stability)
             .finish_non_exhaustive()
     }
@@ -170,8 +195,20 @@ where
             parts.extensions.insert::<Deadline>(deadline);
         }
         let span = tracing::info_span!(target: TARGET, "grpc.server", otel.kind = "server");
-        // Errors mean no OpenTelemetry layer, or a disabled span: nothing to parent.
-        let _ = span.set_parent(self.config.propagation.extract(&parts.headers));
+        let incoming = self.config.propagation.extract(&parts.headers);
+        match self.config.trust.decide(&parts) {
+            // Errors mean no OpenTelemetry layer, or a disabled span: nothing to parent.
+            Trust::Trusted => {
+                let _ = span.set_parent(incoming);
+            }
+            // A fresh root: no remote parent, no sampled flag, no baggage.
+            Trust::Public => {
+                let remote = incoming.span().span_context().clone();
+                if remote.is_valid() {
+                    span.add_link(remote);
+                }
+            }
+        }
         // Starts the OpenTelemetry span: this is where the sampler decides.
         let cx = span.context();
         let recording = cx.span().is_recording();

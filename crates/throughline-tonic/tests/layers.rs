@@ -231,3 +231,23 @@ async fn the_global_propagator_can_carry_the_context_both_ways() {
     assert_eq!(server.parent_span_id, client.span_context.span_id(), "{traceparent}");
     assert_eq!(server.span_context.trace_id(), client.span_context.trace_id());
 }
+
+#[tokio::test]
+async fn a_public_callers_context_is_a_link_not_a_parent() {
+    let telemetry = Telemetry::install();
+    let handler = service_fn(|_: Request<Body>| async { Ok::<_, Infallible>(ok()) });
+    let mut request = call("/pkg.S/M");
+    request
+        .headers_mut()
+        .insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+    let layer = GrpcServerLayer::new().trust(throughline_tower::server::TrustPolicy::public());
+    let response = layer.layer(handler).oneshot(request).await.unwrap();
+    response.into_body().collect().await.unwrap();
+
+    let spans = telemetry.capture.spans();
+    let span = spans.named("pkg.S/M").data();
+    assert_ne!(span.span_context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736", "a new trace");
+    assert_eq!(span.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+    let link = &span.links.links[0];
+    assert_eq!(link.span_context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+}
