@@ -166,3 +166,22 @@ async fn an_unknown_method_is_other_on_the_server() {
     assert_eq!(attribute("rpc.method_original"), Some("throughline.test.v1.Echo/Missing".into()));
     assert_eq!(attribute("error.type"), Some("UNIMPLEMENTED".into()));
 }
+
+#[tokio::test]
+async fn a_call_that_cannot_connect_fails_the_client_span() {
+    let telemetry = Telemetry::install();
+    // A port nobody listens on: bound, then released.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let channel = tonic::transport::Endpoint::try_from(format!("http://{closed}")).unwrap().connect_lazy();
+    let service = tower::ServiceBuilder::new().layer(telemetry.client_layer()).service(channel);
+    let mut client = throughline_tonic_testproto::EchoClient::new(service);
+
+    let status = client.unary(request("hi", 0, Code::Ok)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+
+    let spans = telemetry.capture.spans();
+    let span = spans.named(UNARY);
+    span.assert_kind(SpanKind::Client).assert_error().assert_event("exception");
+    assert!(span.attribute("error.type").is_some());
+    span.assert_no_attribute("rpc.response.status_code");
+}
