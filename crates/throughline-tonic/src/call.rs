@@ -62,8 +62,10 @@ impl Call {
         let dup = metrics.stability.emits_old();
         if traced.recording {
             let otel = traced.cx.span();
-            if let Some(method) = method {
-                otel.update_name(method.full().to_owned());
+            // The method, or the system when the method is `_OTHER`.
+            match method {
+                Some(method) => otel.update_name(method.full().to_owned()),
+                None => otel.update_name(GRPC),
             }
             let mut attributes = Vec::with_capacity(5);
             attributes.push(KeyValue::new(RPC_SYSTEM_NAME, GRPC));
@@ -186,6 +188,9 @@ impl Call {
         }
         if self.traced.recording {
             let otel = self.traced.cx.span();
+            if unknown_method {
+                otel.update_name(GRPC);
+            }
             let mut attributes = Vec::with_capacity(6);
             attributes.push(KeyValue::new(RPC_METHOD, self.labels.method.clone()));
             if let Some(original) = &self.original {

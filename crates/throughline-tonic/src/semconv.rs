@@ -23,7 +23,8 @@
 //! - the span name and `rpc.method`: the fully-qualified method,
 //!   `package.Service/Method`; `_OTHER` (with `rpc.method_original`) for a
 //!   path that is not a gRPC method, or a method the server answered
-//!   `UNIMPLEMENTED`, so that unknown methods cannot grow the metrics;
+//!   `UNIMPLEMENTED`, so that unknown methods cannot grow the metrics; the
+//!   span is then named `grpc`, the system;
 //! - `rpc.system.name` = `grpc`;
 //! - `rpc.response.status_code`: the status code's name, `OK`,
 //!   `DEADLINE_EXCEEDED`, ...;

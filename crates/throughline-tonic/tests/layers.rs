@@ -164,7 +164,7 @@ async fn a_server_reads_the_callers_context_and_names_a_malformed_path_other() {
     response.into_body().collect().await.unwrap();
 
     let spans = telemetry.capture.spans();
-    let span = spans.named("grpc.server");
+    let span = spans.named("grpc");
     span.assert_kind(SpanKind::Server)
         .assert_attribute("rpc.method", "_OTHER")
         .assert_attribute("rpc.method_original", "/not-a-grpc-method")

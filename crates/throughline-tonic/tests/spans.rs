@@ -162,6 +162,7 @@ async fn an_unknown_method_is_other_on_the_server() {
     let server = spans.all().iter().find(|s| s.span_kind == SpanKind::Server).unwrap();
     let attribute =
         |key: &str| server.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.clone());
+    assert_eq!(server.name, "grpc", "not the caller's path");
     assert_eq!(attribute("rpc.method"), Some("_OTHER".into()));
     assert_eq!(attribute("rpc.method_original"), Some("throughline.test.v1.Echo/Missing".into()));
     assert_eq!(attribute("error.type"), Some("UNIMPLEMENTED".into()));
