@@ -28,6 +28,12 @@ async fn both_sides_record_the_call_duration_in_seconds() {
     let metrics = telemetry.capture.metrics();
     for name in ["rpc.server.call.duration", "rpc.client.call.duration"] {
         assert_eq!(metrics.unit(name).as_deref(), Some("s"), "{name}");
+        for point in metrics.points(name) {
+            let throughline_testing::PointValue::Histogram { bounds, .. } = point.value else {
+                panic!("{name}")
+            };
+            assert_eq!(bounds, throughline_tonic::semconv::DURATION_BUCKETS, "the conventions' buckets");
+        }
         let ok = [KeyValue::new("rpc.method", UNARY), KeyValue::new("rpc.response.status_code", "OK")];
         assert_eq!(metrics.histogram_count(name, &ok), 1, "{name}");
         let internal = [
