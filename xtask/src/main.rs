@@ -44,7 +44,7 @@ fn ci() -> Result {
     cargo(&["fmt", "--all", "--check"], &[])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], &[])?;
     // The facade's features build alone: a user pays only for what they turn on.
-    for features in ["", "propagation", "pipeline", "tower", "subscriber", "resilience", "reqwest"] {
+    for features in ["", "propagation", "pipeline", "tower", "subscriber", "resilience", "reqwest", "tonic"] {
         cargo(&["check", "--package", "throughline", "--no-default-features", "--features", features], &[])?;
     }
     // Libraries, binaries, tests, examples, and every benchmark run once as a smoke test.
@@ -58,8 +58,16 @@ fn ci() -> Result {
 
 /// The order system's services and the programs that drive them, built
 /// into one directory, where the drivers find the services.
-const SYSTEM: [&str; 8] =
-    ["--package", "orders", "--package", "payments", "--package", "inventory", "--package", "throughline-e2e"];
+const SYSTEM: [&str; 8] = [
+    "--package",
+    "orders",
+    "--package",
+    "payments",
+    "--package",
+    "inventory",
+    "--package",
+    "throughline-e2e",
+];
 
 fn demo() -> Result {
     cargo(&[&["build", "--quiet"][..], &SYSTEM].concat(), &[])?;

@@ -46,6 +46,7 @@
 //! | `subscriber` | [`throughline_subscriber`] | tracing-subscriber layers: inherited fields, logfmt and JSON lines with trace ids, log export, span metrics, redaction |
 //! | `opentelemetry` | `throughline_propagation` | the codecs as the OpenTelemetry SDK's `TextMapPropagator` |
 //! | `tower` | `throughline_tower` | server middleware for tower and axum: context extraction under a trust policy, server spans and RED metrics by the HTTP semantic conventions |
+//! | `tonic` | `throughline_tonic` | gRPC server and client layers for tonic: spans and metrics by the RPC semantic conventions, `grpc-timeout` deadlines carried from call to call |
 //! | `axum` | `throughline_tower` | `tower`, with `http.route` from axum's `MatchedPath` |
 //! | `testing` | [`throughline_testing`] | in-memory capture, an OTLP receiver, fault injection |
 //! | `reqwest` | `throughline_reqwest` | reqwest-middleware middleware: client spans, context injection with opt-outs, `http.client.request.duration`; with `resilience`, retries with one span per attempt |
@@ -79,5 +80,7 @@ pub use throughline_resilience as resilience;
 pub use throughline_subscriber as subscriber;
 #[cfg(feature = "testing")]
 pub use throughline_testing as testing;
+#[cfg(feature = "tonic")]
+pub use throughline_tonic as tonic;
 #[cfg(feature = "tower")]
 pub use throughline_tower as tower;

@@ -1,0 +1,168 @@
+//! The workload every benchmark runs, so that timings and allocation counts
+//! describe the same work.
+//!
+//! One tonic server on 127.0.0.1 answers the Echo service's `Unary` method
+//! without any instrumentation of its own; each case sends one unary call
+//! through a client built over the same connection, on one current-thread
+//! tokio runtime. Every instrumented case exports through the same SDK
+//! pipeline: a simple span processor into an exporter that drops the batch,
+//! with `AlwaysOn` sampling, and an SDK meter provider whose reader never
+//! exports during the run.
+
+#![allow(dead_code)] // each benchmark binary uses a different part
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use throughline_tonic::GrpcClientLayer;
+use throughline_tonic_testproto::{Echo, EchoClient, EchoReply, EchoRequest, EchoServer};
+use tokio::runtime::Runtime;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Drops every span, counting them so the tables can show equal output.
+#[derive(Debug, Default)]
+struct NoopExporter(Arc<AtomicUsize>);
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.fetch_add(batch.len(), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+struct Plain;
+
+#[tonic::async_trait]
+impl Echo for Plain {
+    type StreamStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<EchoReply, Status>> + Send>>;
+
+    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+        Ok(Response::new(EchoReply { message: request.into_inner().message, remaining_micros: 0 }))
+    }
+
+    async fn stream(&self, _: Request<EchoRequest>) -> Result<Response<Self::StreamStream>, Status> {
+        Err(Status::unimplemented("unary only"))
+    }
+}
+
+pub const BARE: &str = "bare channel";
+pub const THROUGHLINE: &str = "throughline GrpcClientLayer (span + propagation + metrics)";
+pub const THROUGHLINE_TRACES: &str = "throughline GrpcClientLayer (span + propagation)";
+pub const PEER: &str = "tonic-tracing-opentelemetry OtelGrpcLayer (span + propagation)";
+
+/// One way of calling, ready to run.
+pub struct Case {
+    pub implementation: &'static str,
+    pub run: Box<dyn FnMut()>,
+}
+
+/// The pipeline, the server and every case, on one runtime.
+pub struct Bench {
+    pub runtime: Rc<Runtime>,
+    pub exported: Arc<AtomicUsize>,
+    pub cases: Vec<Case>,
+    _tracer_provider: SdkTracerProvider,
+    _meter_provider: SdkMeterProvider,
+}
+
+fn call<S>(runtime: &Rc<Runtime>, client: EchoClient<S>) -> Box<dyn FnMut()>
+where
+    S: tonic::client::GrpcService<tonic::body::Body> + Clone + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <S::ResponseBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    // `Runtime::block_on`: on a current-thread runtime only it drives the
+    // I/O and the server's task.
+    let runtime = runtime.clone();
+    Box::new(move || {
+        let mut client = client.clone();
+        let reply = runtime.block_on(async move {
+            client.unary(EchoRequest { message: "hi".into(), count: 0, code: 0 }).await
+        });
+        assert_eq!(std::hint::black_box(reply.unwrap().into_inner().message), "hi");
+    })
+}
+
+impl Bench {
+    pub fn new() -> Self {
+        let runtime = Rc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
+        let exported = Arc::new(AtomicUsize::new(0));
+        let tracer_provider = SdkTracerProvider::builder()
+            .with_sampler(Sampler::AlwaysOn)
+            .with_simple_exporter(NoopExporter(exported.clone()))
+            .build();
+        let meter_provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+            .build();
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        // The instrumentations' spans only: the transport's own (h2, hyper,
+        // tower's buffer) would be the same in every case, and dominate.
+        let layer = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("bench")).with_filter(
+            filter_fn(|meta| {
+                meta.target().starts_with("throughline_tonic") || meta.target() == "otel::tracing"
+            }),
+        );
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).unwrap();
+
+        let channel = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr: SocketAddr = listener.local_addr().unwrap();
+            tokio::spawn(
+                tonic::transport::Server::builder()
+                    .add_service(EchoServer::new(Plain))
+                    .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+            );
+            Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap()
+        });
+        let service =
+            |layer: GrpcClientLayer| tower::ServiceBuilder::new().layer(layer).service(channel.clone());
+        let noop_meters = opentelemetry::metrics::noop::NoopMeterProvider::new();
+        let cases = vec![
+            Case { implementation: BARE, run: call(&runtime, EchoClient::new(channel.clone())) },
+            Case {
+                implementation: THROUGHLINE,
+                run: call(
+                    &runtime,
+                    EchoClient::new(service(GrpcClientLayer::new().meter_provider(&meter_provider))),
+                ),
+            },
+            Case {
+                implementation: THROUGHLINE_TRACES,
+                run: call(
+                    &runtime,
+                    EchoClient::new(service(GrpcClientLayer::new().meter_provider(&noop_meters))),
+                ),
+            },
+            Case {
+                implementation: PEER,
+                run: call(
+                    &runtime,
+                    EchoClient::new(
+                        tower::ServiceBuilder::new()
+                            .layer(tonic_tracing_opentelemetry::middleware::client::OtelGrpcLayer)
+                            .service(channel.clone()),
+                    ),
+                ),
+            },
+        ];
+        Self { runtime, exported, cases, _tracer_provider: tracer_provider, _meter_provider: meter_provider }
+    }
+}
+
+/// Whether the binary runs as a benchmark (`cargo bench`) rather than as a
+/// smoke test (`cargo test --all-targets` runs each benchmark once).
+pub fn benchmarking() -> bool {
+    std::env::args().any(|arg| arg == "--bench")
+}

@@ -1,0 +1,261 @@
+//! [`GrpcClientLayer`]: a client span and `rpc.client.call.duration` per
+//! call, the context and the deadline sent on.
+//!
+//! ```
+//! use std::time::Duration;
+//! use throughline_tonic::GrpcClientLayer;
+//! use throughline_tonic_testproto::EchoClient;
+//!
+//! # #[tokio::main] async fn main() {
+//! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+//! let service = tower::ServiceBuilder::new()
+//!     .layer(GrpcClientLayer::new().timeout(Duration::from_secs(2)))
+//!     .service(channel);
+//! let client = EchoClient::new(service);
+//! # let _ = client;
+//! # }
+//! ```
+//!
+//! What a call becomes:
+//!
+//! 1. a client span (target [`TARGET`]) under the current span, named
+//!    `package.Service/Method` and given the request attributes once the
+//!    sampler keeps it;
+//! 2. its context is written into the metadata; when the span is filtered
+//!    out, the current context is, so the trace still reaches the server;
+//! 3. the earliest of the layer's timeout, the request's [`Deadline`]
+//!    extension, a `grpc-timeout` already set and the
+//!    [current deadline](crate::deadline::current) goes out as
+//!    `grpc-timeout` (the layer sends it; the server enforces it);
+//! 4. the status is read from the response headers or the trailers at the
+//!    end of the stream, where the span and the duration end; a stream
+//!    dropped early ends `CANCELLED`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http::{Request, Response};
+use opentelemetry::StringValue;
+use opentelemetry::metrics::MeterProvider;
+use opentelemetry::trace::TraceContextExt;
+use throughline_propagation::Propagator;
+use throughline_resilience::Deadline;
+use throughline_tower::semconv::Role;
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::call::{self, Call, Traced};
+use crate::deadline;
+use crate::future::ResponseFuture;
+use crate::metrics::{CallMetrics, scope};
+use crate::propagation::Propagation;
+use crate::semconv::RpcStability;
+
+/// The tracing target of the client span, for filters (`RUST_LOG`).
+pub const TARGET: &str = "throughline_tonic::client";
+
+#[derive(Clone)]
+struct Config {
+    propagation: Propagation,
+    stability: RpcStability,
+    timeout: Option<Duration>,
+    server: Option<(StringValue, Option<u16>)>,
+    meter: opentelemetry::metrics::Meter,
+    metrics: Arc<CallMetrics>,
+}
+
+/// A tower [`Layer`] for gRPC clients, around a `tonic::transport::Channel`
+/// or any `Service<http::Request<B>>` that sends gRPC. See [the module](self).
+#[derive(Clone)]
+pub struct GrpcClientLayer {
+    config: Arc<Config>,
+}
+
+impl GrpcClientLayer {
+    /// The defaults: throughline's `tracecontext,baggage`, no timeout of its
+    /// own (inherited deadlines are still sent), the attribute names of
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN`, metrics on the global meter provider.
+    pub fn new() -> Self {
+        let meter = opentelemetry::global::meter_with_scope(scope());
+        let stability = RpcStability::from_env();
+        let metrics = Arc::new(CallMetrics::new(&meter, Role::Client, stability));
+        Self {
+            config: Arc::new(Config {
+                propagation: Propagation::default(),
+                stability,
+                timeout: None,
+                server: None,
+                meter,
+                metrics,
+            }),
+        }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        let config = Arc::make_mut(&mut self.config);
+        change(config);
+        config.metrics = Arc::new(CallMetrics::new(&config.meter, Role::Client, config.stability));
+        self
+    }
+
+    /// Writes the outgoing context with `propagator`.
+    pub fn propagator(self, propagator: Propagator) -> Self {
+        self.with(|c| c.propagation = Propagation::Throughline(propagator))
+    }
+
+    /// Writes the outgoing context with the global OpenTelemetry propagator.
+    pub fn global_propagator(self) -> Self {
+        self.with(|c| c.propagation = Propagation::Global)
+    }
+
+    /// Gives every call at most `timeout`, sent as `grpc-timeout`; an
+    /// inherited deadline that is earlier wins.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.with(|c| c.timeout = Some(timeout))
+    }
+
+    /// `server.address` and `server.port` of the calls. A tonic client's
+    /// requests carry only the path (the channel adds the authority), so
+    /// the layer cannot see them: name the server here. A request whose
+    /// URI has an authority uses that instead.
+    pub fn server_address(self, host: impl Into<String>, port: Option<u16>) -> Self {
+        let host = StringValue::from(host.into());
+        self.with(|c| c.server = Some((host, port)))
+    }
+
+    /// Emits the current names only, or the old ones too, whatever
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN` says.
+    pub fn semconv_stability(self, stability: RpcStability) -> Self {
+        self.with(|c| c.stability = stability)
+    }
+
+    /// Records metrics with `provider` rather than the global one.
+    pub fn meter_provider(self, provider: &impl MeterProvider) -> Self {
+        self.with(|c| c.meter = provider.meter_with_scope(scope()))
+    }
+}
+
+impl Default for GrpcClientLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for GrpcClientLayer {
+    type Service = GrpcClient<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcClient { inner, config: self.config.clone() }
+    }
+}
+
+impl fmt::Debug for GrpcClientLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcClientLayer")
+            .field("propagation", &self.config.propagation)
+            .field("stability", &self.config.stability)
+            .field("timeout", &self.config.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The service [`GrpcClientLayer`] wraps around `S`.
+#[derive(Clone)]
+pub struct GrpcClient<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> GrpcClient<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for GrpcClient<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcClient").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcClient<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: fmt::Display,
+{
+    type Response = Response<crate::GrpcBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let started = Instant::now();
+        let span = tracing::info_span!(target: TARGET, "grpc.client", otel.kind = "client");
+        // Starts the OpenTelemetry span: this is where the sampler decides.
+        // A span filtered out (globally, or for the OpenTelemetry layer only)
+        // has no context of its own.
+        let cx = if span.is_disabled() { None } else { Some(span.context()) };
+        let (cx, recording) = match cx.filter(|cx| cx.span().span_context().is_valid()) {
+            Some(cx) => {
+                let recording = cx.span().is_recording();
+                (cx, recording)
+            }
+            None => (current_context(), false),
+        };
+        // Sampled out or not, the context goes on: the server continues the
+        // trace, and the sampled flag tells it what was decided.
+        self.config.propagation.inject(&cx, request.headers_mut());
+        let own = self.config.timeout.map(Deadline::after);
+        let inherited = deadline::earliest(
+            request.extensions().get::<Deadline>().copied(),
+            deadline::earliest(deadline::current(), deadline::from_headers(request.headers())),
+        );
+        if let Some(deadline) = deadline::earliest(own, inherited) {
+            deadline::insert(request.headers_mut(), deadline);
+            request.extensions_mut().insert(deadline);
+        }
+        let server = match request.uri().authority() {
+            Some(authority) => Some((
+                StringValue::from(authority.host().to_owned()),
+                authority.port_u16().or_else(|| default_port(request.uri().scheme_str())),
+            )),
+            None => self.config.server.clone(),
+        };
+        let call = Call::start(
+            self.config.metrics.clone(),
+            Traced { span, cx, recording },
+            call::Request { path: request.uri().path(), server },
+            None,
+            started,
+        );
+        let future = self.inner.call(request);
+        ResponseFuture::new(future, Some(call))
+    }
+}
+
+/// The context of the caller, when the client span is filtered out: the
+/// current tracing span's, or the OpenTelemetry API's current context.
+fn current_context() -> opentelemetry::Context {
+    let cx = tracing::Span::current().context();
+    if cx.has_active_span() { cx } else { opentelemetry::Context::current() }
+}
+
+fn default_port(scheme: Option<&str>) -> Option<u16> {
+    match scheme {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    }
+}

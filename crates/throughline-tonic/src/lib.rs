@@ -1,0 +1,69 @@
+//! tower layers that make tonic gRPC servers and clients observable: the
+//! W3C context carried in the metadata, a span and a call duration per call
+//! by the OpenTelemetry RPC semantic conventions with the status read at the
+//! end of the stream, and the caller's `grpc-timeout` deadline carried on to
+//! the calls a handler makes.
+//!
+//! ```
+//! use std::time::Duration;
+//! use throughline_tonic::{GrpcClientLayer, GrpcServerLayer};
+//! use throughline_tonic_testproto::EchoClient;
+//!
+//! # #[tokio::main] async fn main() {
+//! // Server: every call a span in the caller's trace, with its deadline.
+//! let server = tonic::transport::Server::builder().layer(GrpcServerLayer::new());
+//!
+//! // Client: spans, the context and the remaining deadline sent on.
+//! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+//! let service = tower::ServiceBuilder::new()
+//!     .layer(GrpcClientLayer::new().timeout(Duration::from_secs(2)))
+//!     .service(channel);
+//! let client = EchoClient::new(service);
+//! # let _ = (server, client);
+//! # }
+//! ```
+//!
+//! - [`server`]: [`GrpcServerLayer`]; what a call becomes on the server.
+//! - [`client`]: [`GrpcClientLayer`]; what a call becomes on the client.
+//! - [`deadline`]: `grpc-timeout` in and out, [`deadline::remaining`] for a
+//!   handler, and the current deadline a handler's calls inherit.
+//! - [`semconv`]: the RPC conventions as plain functions and types: method
+//!   parsing, which codes are errors, names old and new.
+//!
+//! The spans are `tracing` spans (targets [`server::TARGET`] and
+//! [`client::TARGET`]) bridged by `tracing-opentelemetry`, so a handler's
+//! spans nest under the server span. The duration metrics go through the
+//! OpenTelemetry metrics API: the global meter provider unless one is
+//! given.
+//!
+//! # Code generation without `protoc`
+//!
+//! The examples and tests here call `throughline.test.v1.Echo`, from the
+//! unpublished `throughline-tonic-testproto` crate, a development
+//! dependency: its build script compiles `proto/echo.proto` with `protox`
+//! (a protobuf compiler in Rust) into a `FileDescriptorSet` and hands it to
+//! `tonic_prost_build::compile_fds`, so a fresh machine builds everything
+//! with cargo alone. A service of yours can do the same in its `build.rs`:
+//!
+//! ```ignore
+//! let descriptors = protox::compile(["service.proto"], ["proto"])?;
+//! tonic_prost_build::compile_fds(descriptors)?;
+//! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
+
+mod body;
+mod call;
+pub mod client;
+pub mod deadline;
+mod future;
+mod metrics;
+mod propagation;
+pub mod semconv;
+pub mod server;
+
+pub use body::GrpcBody;
+pub use client::{GrpcClient, GrpcClientLayer};
+pub use future::ResponseFuture;
+pub use server::{GrpcServer, GrpcServerLayer};

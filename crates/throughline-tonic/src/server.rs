@@ -1,0 +1,230 @@
+//! [`GrpcServerLayer`]: a server span and `rpc.server.call.duration` per
+//! call, in the caller's trace, with the caller's deadline.
+//!
+//! What a call becomes:
+//!
+//! 1. `grpc-timeout`, when well-formed, becomes a [`Deadline`] request
+//!    extension and the current deadline of the handler
+//!    ([the `deadline` module](crate::deadline));
+//! 2. the caller's context is read from the metadata (throughline's
+//!    `tracecontext,baggage` by default, or the global propagator) and, as
+//!    the [trust policy](GrpcServerLayer::trust) decides, becomes the parent
+//!    or only a link;
+//! 3. a server span (target [`TARGET`]) is started under it; once the
+//!    sampler keeps it, it is named `package.Service/Method` and gets the
+//!    request attributes ([`semconv`](crate::semconv));
+//! 4. the handler runs inside the span;
+//! 5. the status is read from the response headers (a trailers-only
+//!    response, where a handler that fails at once puts it) or from the
+//!    trailers at the end of the stream; the span and the duration end
+//!    there, or when the stream is dropped (`CANCELLED`).
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{Request, Response};
+use opentelemetry::StringValue;
+use opentelemetry::metrics::MeterProvider;
+use opentelemetry::trace::TraceContextExt;
+use throughline_propagation::Propagator;
+use throughline_resilience::Deadline;
+use throughline_tower::semconv::{Role, server_address};
+use throughline_tower::server::{Trust, TrustPolicy};
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::call::{self, Call, Traced};
+use crate::deadline;
+use crate::future::ResponseFuture;
+use crate::metrics::{CallMetrics, scope};
+use crate::propagation::Propagation;
+use crate::semconv::RpcStability;
+
+/// The tracing target of the server span, for filters (`RUST_LOG`).
+pub const TARGET: &str = "throughline_tonic::server";
+
+/// What every call needs from the layer, shared by every clone.
+#[derive(Clone)]
+struct Config {
+    propagation: Propagation,
+    trust: TrustPolicy,
+    stability: RpcStability,
+    meter: opentelemetry::metrics::Meter,
+    metrics: Arc<CallMetrics>,
+}
+
+/// A tower [`Layer`] for gRPC servers: `Server::builder().layer(GrpcServerLayer::new())`
+/// in tonic, or around any `Service<http::Request<B>>` that answers gRPC.
+/// See [the module](self).
+#[derive(Clone)]
+pub struct GrpcServerLayer {
+    config: Arc<Config>,
+}
+
+impl GrpcServerLayer {
+    /// The defaults: throughline's `tracecontext,baggage`, the attribute
+    /// names of `OTEL_SEMCONV_STABILITY_OPT_IN`, metrics on the global meter
+    /// provider.
+    pub fn new() -> Self {
+        let meter = opentelemetry::global::meter_with_scope(scope());
+        let stability = RpcStability::from_env();
+        let metrics = Arc::new(CallMetrics::new(&meter, Role::Server, stability));
+        let propagation = Propagation::default();
+        Self {
+            config: Arc::new(Config {
+                propagation,
+                trust: TrustPolicy::default(),
+                stability,
+                meter,
+                metrics,
+            }),
+        }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        let config = Arc::make_mut(&mut self.config);
+        change(config);
+        config.metrics = Arc::new(CallMetrics::new(&config.meter, Role::Server, config.stability));
+        self
+    }
+
+    /// Reads the incoming context with `propagator`.
+    pub fn propagator(self, propagator: Propagator) -> Self {
+        self.with(|c| c.propagation = Propagation::Throughline(propagator))
+    }
+
+    /// Reads the incoming context with the global OpenTelemetry propagator.
+    pub fn global_propagator(self) -> Self {
+        self.with(|c| c.propagation = Propagation::Global)
+    }
+
+    /// Decides per call whether the caller's context is trusted: a trusted
+    /// caller's span is the parent of the server span, and its baggage is
+    /// kept; a public caller's span is only a link, from a new trace, and
+    /// its sampled flag and baggage are not used. Every caller is trusted by
+    /// default. throughline-tower's `TrustPolicy::trusted_peers` reads the
+    /// peer from a `SocketAddr` extension, which tonic does not insert: with
+    /// tonic, use a predicate over its `TcpConnectInfo` extension.
+    pub fn trust(self, trust: TrustPolicy) -> Self {
+        self.with(|c| c.trust = trust)
+    }
+
+    /// Emits the current names only, or the old ones too, whatever
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN` says.
+    pub fn semconv_stability(self, stability: RpcStability) -> Self {
+        self.with(|c| c.stability = stability)
+    }
+
+    /// Records metrics with `provider` rather than the global one.
+    pub fn meter_provider(self, provider: &impl MeterProvider) -> Self {
+        self.with(|c| c.meter = provider.meter_with_scope(scope()))
+    }
+}
+
+impl Default for GrpcServerLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for GrpcServerLayer {
+    type Service = GrpcServer<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcServer { inner, config: self.config.clone() }
+    }
+}
+
+impl fmt::Debug for GrpcServerLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcServerLayer")
+            .field("propagation", &self.config.propagation)
+            .field("trust", &self.config.trust)
+            .field("stability", &self.config.stability)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The service [`GrpcServerLayer`] wraps around `S`.
+#[derive(Clone)]
+pub struct GrpcServer<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> GrpcServer<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for GrpcServer<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcServer").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcServer<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: fmt::Display,
+{
+    type Response = Response<crate::GrpcBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // Read next to the span's own start, which tracing-opentelemetry stamps.
+        let started = Instant::now();
+        let (mut parts, body) = request.into_parts();
+        let deadline = deadline::from_headers(&parts.headers);
+        if let Some(deadline) = deadline {
+            parts.extensions.insert::<Deadline>(deadline);
+        }
+        let span = tracing::info_span!(target: TARGET, "grpc.server", otel.kind = "server");
+        let incoming = self.config.propagation.extract(&parts.headers);
+        match self.config.trust.decide(&parts) {
+            // Errors mean no OpenTelemetry layer, or a disabled span: nothing to parent.
+            Trust::Trusted => {
+                let _ = span.set_parent(incoming);
+            }
+            // A fresh root: no remote parent, no sampled flag, no baggage.
+            Trust::Public => {
+                let remote = incoming.span().span_context().clone();
+                if remote.is_valid() {
+                    span.add_link(remote);
+                }
+            }
+        }
+        // Starts the OpenTelemetry span: this is where the sampler decides.
+        let cx = span.context();
+        let recording = cx.span().is_recording();
+        // The server's address is a span attribute only: built when it records.
+        let server = recording
+            .then(|| server_address(&parts))
+            .flatten()
+            .map(|(host, port)| (StringValue::from(host.to_owned()), port));
+        let call = Call::start(
+            self.config.metrics.clone(),
+            Traced { span, cx, recording },
+            call::Request { path: parts.uri.path(), server },
+            deadline,
+            started,
+        );
+        let future = self.inner.call(Request::from_parts(parts, body));
+        ResponseFuture::new(future, Some(call))
+    }
+}

@@ -1,0 +1,133 @@
+//! What every integration test needs: the Echo service served on
+//! 127.0.0.1 behind the server layer, a client behind the client layer, and
+//! throughline-testing's in-memory capture. Tests run on tokio's
+//! current-thread runtime, so the thread-local subscriber also covers the
+//! server's and the connection's tasks.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use futures_util::Stream;
+use throughline_testing::Capture;
+use throughline_tonic::deadline;
+use throughline_tonic::{GrpcClient, GrpcClientLayer, GrpcServerLayer};
+use throughline_tonic_testproto::{Echo, EchoClient, EchoReply, EchoRequest, EchoServer};
+use tokio::net::TcpListener;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Response, Status};
+use tracing::subscriber::DefaultGuard;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::SubscriberExt;
+
+pub type Client = EchoClient<GrpcClient<Channel>>;
+
+/// The Echo service: answers, fails with the requested code, and, with a
+/// downstream, calls it first and reports the deadline it sent.
+#[derive(Clone, Default)]
+pub struct Service {
+    pub downstream: Option<Client>,
+}
+
+fn remaining_micros<T>(request: &Request<T>) -> u64 {
+    deadline::remaining(request).map_or(0, |left| u64::try_from(left.as_micros()).unwrap_or(u64::MAX))
+}
+
+#[tonic::async_trait]
+impl Echo for Service {
+    type StreamStream = Pin<Box<dyn Stream<Item = Result<EchoReply, Status>> + Send>>;
+
+    async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
+        let remaining_micros = remaining_micros(&request);
+        let echo = request.into_inner();
+        if echo.code != 0 {
+            return Err(Status::new(Code::from(echo.code), "asked to fail"));
+        }
+        let message = match &self.downstream {
+            // The handler's own call: the current deadline goes with it.
+            Some(downstream) => {
+                let reply = downstream
+                    .clone()
+                    .unary(EchoRequest { message: echo.message, ..Default::default() })
+                    .await?;
+                reply.into_inner().remaining_micros.to_string()
+            }
+            None => echo.message,
+        };
+        Ok(Response::new(EchoReply { message, remaining_micros }))
+    }
+
+    async fn stream(&self, request: Request<EchoRequest>) -> Result<Response<Self::StreamStream>, Status> {
+        let echo = request.into_inner();
+        let failure = (echo.code != 0).then(|| Status::new(Code::from(echo.code), "failed mid-stream"));
+        if echo.count == 0
+            && let Some(failure) = failure
+        {
+            return Err(failure);
+        }
+        let replies = (0..echo.count)
+            .map(move |i| Ok(EchoReply { message: format!("{} {i}", echo.message), remaining_micros: 0 }));
+        let items: Vec<_> = replies.chain(failure.map(Err)).collect();
+        Ok(Response::new(Box::pin(futures_util::stream::iter(items))))
+    }
+}
+
+/// The capture, installed as this thread's subscriber.
+pub struct Telemetry {
+    pub capture: Capture,
+    _default: DefaultGuard,
+}
+
+impl Telemetry {
+    pub fn install() -> Self {
+        Self::from(Capture::new())
+    }
+
+    pub fn server_layer(&self) -> GrpcServerLayer {
+        GrpcServerLayer::new().meter_provider(self.capture.meter_provider())
+    }
+
+    pub fn client_layer(&self) -> GrpcClientLayer {
+        GrpcClientLayer::new().meter_provider(self.capture.meter_provider())
+    }
+}
+
+impl From<Capture> for Telemetry {
+    fn from(capture: Capture) -> Self {
+        // Not the transport's spans: h2, hyper and tower trace their internals too.
+        let layer = capture.layer().with_filter(filter_fn(|meta| {
+            !["h2", "hyper", "tower", "tonic"].iter().any(|noisy| meta.target().starts_with(noisy))
+        }));
+        let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+        Self { capture, _default }
+    }
+}
+
+/// Serves `service` behind `layer` on 127.0.0.1, on a port of its own.
+pub async fn serve(layer: GrpcServerLayer, service: Service) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoServer::new(service))
+            .serve_with_incoming(incoming)
+            .await
+            .unwrap();
+    });
+    addr
+}
+
+/// A client of `addr` behind `layer`.
+pub async fn client(addr: SocketAddr, layer: GrpcClientLayer) -> Client {
+    let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let service = tower::ServiceBuilder::new().layer(layer).service(channel);
+    EchoClient::new(service)
+}
+
+pub fn request(message: &str, count: u32, code: Code) -> EchoRequest {
+    EchoRequest { message: message.to_owned(), count, code: code as i32 }
+}
