@@ -27,10 +27,12 @@ impl Stock {
         Self { levels: Arc::new(Mutex::new(levels.into_iter().collect())) }
     }
 
-    /// The gRPC routes, as an axum router to serve next to others.
+    /// The gRPC routes, each call a server span with its duration and the
+    /// caller's deadline, as an axum router to serve next to others.
     pub fn router(&self) -> axum::Router {
         tonic::service::Routes::new(pb::inventory_server::InventoryServer::new(self.clone()))
             .into_axum_router()
+            .layer(throughline::tonic::GrpcServerLayer::new())
     }
 }
 
@@ -38,6 +40,12 @@ impl Stock {
 impl pb::inventory_server::Inventory for Stock {
     #[tracing::instrument(skip_all, fields(order.id = %request.get_ref().order_id, sku = %request.get_ref().sku))]
     async fn reserve(&self, request: Request<ReserveRequest>) -> Result<Response<ReserveReply>, Status> {
+        if let Some(remaining) = throughline::tonic::deadline::remaining(&request) {
+            tracing::debug!(remaining_ms = remaining.as_millis() as u64, "caller's deadline");
+        }
+        if let Some(remaining) = throughline::tonic::deadline::remaining(&request) {
+            tracing::debug!(remaining_ms = remaining.as_millis() as u64, "the caller's deadline");
+        }
         let ReserveRequest { sku, quantity, .. } = request.into_inner();
         if quantity == 0 {
             return Err(Status::invalid_argument("quantity must be at least 1"));

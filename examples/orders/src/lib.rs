@@ -1,3 +1,44 @@
-//! The order service of the example system.
+//! The order service of the example system: `POST /orders` stores an order
+//! in SQLite, reserves its stock from inventory over gRPC and charges it
+//! through payments over HTTP, with retries, a circuit breaker and deadlines
+//! on the way, and every step in the trace.
+//!
+//! - [`store`]: SQLite, with busy/locked retried through the resilience API;
+//! - [`payments`]: reqwest with the resilience and tracing middlewares;
+//! - [`inventory`]: tonic with throughline-tonic's client layer;
+//! - [`routes`]: the handlers and what each failure answers.
 
+pub mod config;
+pub mod inventory;
+pub mod payments;
+pub mod routes;
 pub mod store;
+
+pub use config::Config;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct App {
+    /// The orders table.
+    pub store: store::Store,
+    /// The payments client.
+    pub payments: payments::Payments,
+    /// The inventory client.
+    pub inventory: inventory::Inventory,
+}
+
+impl App {
+    /// Opens the store and builds the clients `config` names.
+    pub async fn new(config: &Config) -> Result<Self, Box<dyn std::error::Error>> {
+        Ok(Self {
+            store: store::Store::open(&config.db).await?,
+            payments: payments::Payments::new(config)?,
+            inventory: inventory::Inventory::new(&config.inventory_url)?,
+        })
+    }
+
+    /// The service's routes, traced by throughline's server layer.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.clone()).layer(throughline::tower::server::HttpServerLayer::new())
+    }
+}

@@ -1,0 +1,34 @@
+//! The inventory client: tonic's channel under throughline-tonic's client
+//! layer, which makes each call a client span, injects the context and sends
+//! the call's deadline as `grpc-timeout`.
+
+use std::time::Duration;
+
+use inventory::pb::ReserveRequest;
+use inventory::pb::inventory_client::InventoryClient;
+use throughline::tonic::{GrpcClient, GrpcClientLayer};
+use tonic::transport::{Channel, Endpoint};
+
+/// The client, cheap to clone.
+#[derive(Clone)]
+pub struct Inventory {
+    client: InventoryClient<GrpcClient<Channel>>,
+}
+
+impl Inventory {
+    /// A client for the inventory service at `url`; it connects on first use.
+    pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
+        let channel =
+            Endpoint::from_shared(url.to_owned())?.connect_timeout(Duration::from_secs(1)).connect_lazy();
+        let service = tower::ServiceBuilder::new()
+            .layer(GrpcClientLayer::new().timeout(Duration::from_millis(500)))
+            .service(channel);
+        Ok(Self { client: InventoryClient::new(service) })
+    }
+
+    /// Reserves stock for an order: `Ok(false)` when there is not enough.
+    pub async fn reserve(&self, order_id: &str, sku: &str, quantity: u32) -> Result<bool, tonic::Status> {
+        let request = ReserveRequest { order_id: order_id.to_owned(), sku: sku.to_owned(), quantity };
+        Ok(self.client.clone().reserve(request).await?.into_inner().reserved)
+    }
+}
