@@ -134,8 +134,13 @@ async fn phase(name: &str, load: impl Future<Output = Vec<Reply>>) -> Vec<Reply>
     replies
 }
 
+/// The lines of these metrics, without the instrumentation-scope labels.
 fn excerpt(metrics: &str, names: &[&str]) {
     for line in metrics.lines().filter(|l| !l.starts_with('#') && names.iter().any(|n| l.starts_with(n))) {
-        println!("  {line}");
+        let Some((series, value)) = line.rsplit_once(' ') else { continue };
+        let (name, labels) = series.split_once('{').unwrap_or((series, "}"));
+        let labels: Vec<&str> =
+            labels.trim_end_matches('}').split(",").filter(|l| !l.starts_with("otel_scope")).collect();
+        println!("  {name}{{{}}} {value}", labels.join(","));
     }
 }
