@@ -44,3 +44,12 @@
 pub mod client;
 pub mod semconv;
 pub mod server;
+
+/// The instrumentation scope of every span and metric of this crate, client
+/// and server side alike.
+pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
+    opentelemetry::InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
+        .build()
+}

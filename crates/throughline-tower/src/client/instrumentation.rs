@@ -13,9 +13,10 @@ use throughline_propagation::Propagator;
 
 use super::call::ClientCall;
 use super::inject::Injection;
-use super::metrics::{ClientMetrics, Labels, scope};
+use super::metrics::{ClientMetrics, Labels};
 use super::request::ClientRequest;
 use super::span;
+use crate::scope;
 use crate::semconv::{HttpAttributes, HttpMethod, QueryRedaction, Role, SemconvStability, protocol_version};
 
 type HostFilter = dyn Fn(&str) -> bool + Send + Sync;

@@ -1,18 +1,10 @@
 //! `http.client.request.duration`, per the HTTP semantic conventions.
 
 use opentelemetry::metrics::{Histogram, Meter};
-use opentelemetry::{InstrumentationScope, KeyValue, StringValue};
+use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute as names;
 
 use crate::semconv::metrics::{DURATION_BUCKETS, HTTP_CLIENT_REQUEST_DURATION, SECONDS};
-
-/// The instrumentation scope of client spans and metrics.
-pub(crate) fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
-        .build()
-}
 
 /// The instrument, created once per [`ClientInstrumentation`](super::ClientInstrumentation).
 #[derive(Clone, Debug)]

@@ -12,10 +12,11 @@ use tower_layer::Layer;
 
 use super::extract::Extraction;
 use super::filter::Instrument;
-use super::metrics::{ServerMetrics, scope};
+use super::metrics::ServerMetrics;
 use super::route::RouteExtractor;
 use super::service::HttpServer;
 use super::trust::TrustPolicy;
+use crate::scope;
 use crate::semconv::{HeaderCapture, Message, QueryRedaction, SemconvStability};
 
 type Filter = dyn Fn(&Parts) -> Instrument + Send + Sync;

@@ -1,21 +1,13 @@
 //! The RED metrics of the server, per the HTTP semantic conventions.
 
 use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
-use opentelemetry::{InstrumentationScope, KeyValue, StringValue};
+use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute as names;
 
 use crate::semconv::metrics::{
     BYTES, DURATION_BUCKETS, HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_BODY_SIZE,
     HTTP_SERVER_REQUEST_DURATION, HTTP_SERVER_RESPONSE_BODY_SIZE, REQUESTS, SECONDS,
 };
-
-/// The instrumentation scope of every span and metric of this crate.
-pub(crate) fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
-        .build()
-}
 
 /// The instruments, created once per layer.
 #[derive(Clone, Debug)]
