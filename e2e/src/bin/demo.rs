@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::json;
+use throughline::testing::ReceivedSpan;
 use throughline_e2e::load::{self, Reply};
 use throughline_e2e::system::{Options, System, kind, spans_of};
 use throughline_e2e::waterfall;
@@ -64,16 +65,26 @@ async fn run() -> Result<(), String> {
     if system.receiver.is_some() {
         // The most telling trace: an order whose charge needed a retry.
         println!("\n== one order's trace, across the three services ==\n");
+        let charges = |spans: &[ReceivedSpan]| {
+            spans_of(spans, "orders", kind::CLIENT).iter().filter(|s| s.name() == "POST /payments").count()
+        };
+        // Once the last order's trace is in, the earlier ones are too.
+        let last = chaos.iter().rev().find(|r| r.created()).unwrap_or(&healthy[0]);
+        system
+            .trace(&last.trace_id, Duration::from_secs(5), |s| {
+                !spans_of(s, "payments", kind::SERVER).is_empty()
+            })
+            .await;
         let mut shown = false;
         for reply in chaos.iter().chain(&healthy).filter(|r| r.created()) {
-            let spans = system
-                .trace(&reply.trace_id, Duration::from_secs(5), |s| {
-                    spans_of(s, "payments", kind::SERVER).len() >= 2
-                })
-                .await;
-            if spans_of(&spans, "payments", kind::SERVER).len() >= 2 || reply.trace_id == healthy[0].trace_id
-            {
-                println!("trace {}\n{}", reply.trace_id, waterfall::render(&spans));
+            let spans = system.trace(&reply.trace_id, Duration::ZERO, |_| true).await;
+            if charges(&spans) >= 2 || reply.trace_id == healthy[0].trace_id {
+                println!(
+                    "trace {} ({} charge attempts)\n{}",
+                    reply.trace_id,
+                    charges(&spans),
+                    waterfall::render(&spans)
+                );
                 shown = true;
                 break;
             }
