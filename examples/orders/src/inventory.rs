@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use inventory::pb::ReserveRequest;
 use inventory::pb::inventory_client::InventoryClient;
+use inventory::pb::{ReleaseRequest, ReserveRequest};
 use throughline::tonic::{GrpcClient, GrpcClientLayer};
 use tonic::transport::{Channel, Endpoint};
 
@@ -30,5 +30,10 @@ impl Inventory {
     pub async fn reserve(&self, order_id: &str, sku: &str, quantity: u32) -> Result<bool, tonic::Status> {
         let request = ReserveRequest { order_id: order_id.to_owned(), sku: sku.to_owned(), quantity };
         Ok(self.client.clone().reserve(request).await?.into_inner().reserved)
+    }
+
+    /// Puts an order's reservation back (its payment failed). Idempotent.
+    pub async fn release(&self, order_id: &str) -> Result<(), tonic::Status> {
+        self.client.clone().release(ReleaseRequest { order_id: order_id.to_owned() }).await.map(drop)
     }
 }

@@ -39,6 +39,9 @@ pub enum PaymentError {
     /// The request failed (connection refused, reset, ...), after retries.
     #[error("payments unreachable: {0}")]
     Transport(String),
+    /// Payments answered 2xx with a body that is not a receipt.
+    #[error("payments answered an unreadable receipt: {0}")]
+    Decode(String),
 }
 
 /// The client, cheap to clone.
@@ -101,7 +104,7 @@ impl Payments {
         if !response.status().is_success() {
             return Err(PaymentError::Status(response.status()));
         }
-        response.json().await.map_err(|e| PaymentError::Transport(e.to_string()))
+        response.json().await.map_err(|e| PaymentError::Decode(e.to_string()))
     }
 
     /// Tells payments the order is complete. No `Idempotency-Key`: the

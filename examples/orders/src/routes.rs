@@ -27,7 +27,8 @@ pub struct NewOrder {
     pub amount_cents: u64,
 }
 
-/// Stores the order, reserves its stock, charges it, then notifies payments.
+/// Stores the order, reserves its stock, charges it (releasing the stock if
+/// the charge fails), then notifies payments.
 #[tracing::instrument(skip_all, fields(order.id))]
 async fn create(
     State(app): State<App>,
@@ -44,18 +45,20 @@ async fn create(
     };
     app.store.insert(&order).await?;
 
-    let placed = async {
-        if !app.inventory.reserve(&id, &order.sku, order.quantity).await.map_err(OrderError::Inventory)? {
-            return Err(OrderError::OutOfStock);
-        }
-        app.payments.charge(&id, order.amount_cents).await.map_err(OrderError::Payment)
-    };
-    let receipt = match placed.await {
+    match app.inventory.reserve(&id, &order.sku, order.quantity).await {
+        Ok(true) => {}
+        Ok(false) => return Err(fail(&app, &id, OrderError::OutOfStock).await),
+        Err(status) => return Err(fail(&app, &id, OrderError::Inventory(status)).await),
+    }
+    let receipt = match app.payments.charge(&id, order.amount_cents).await {
         Ok(receipt) => receipt,
         Err(error) => {
-            app.store.set_status(&id, "failed").await?;
-            tracing::warn!(%error, "order failed");
-            return Err(error);
+            // Compensate: the stock goes back; a failed release is logged, and
+            // inventory's release is idempotent, so it may be retried later.
+            if let Err(status) = app.inventory.release(&id).await {
+                tracing::warn!(error = %status.message(), "releasing the reservation failed");
+            }
+            return Err(fail(&app, &id, OrderError::Payment(error)).await);
         }
     };
     app.store.set_status(&id, "paid").await?;
@@ -68,6 +71,16 @@ async fn create(
         tracing::warn!(%error, "payment notification failed");
     }
     Ok((StatusCode::CREATED, Json(order)))
+}
+
+/// Records the order as failed and says why; the original error is what
+/// the client gets, even if the status cannot be written.
+async fn fail(app: &App, id: &str, error: OrderError) -> OrderError {
+    tracing::warn!(%error, "order failed");
+    if let Err(store) = app.store.set_status(id, "failed").await {
+        tracing::error!(error = %store, "recording the failed order");
+    }
+    error
 }
 
 async fn read(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Order>, OrderError> {

@@ -32,11 +32,20 @@ pub enum StoreError {
     /// SQLite failed, after the retries transient errors get.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// The retry policy gave up (deadline, open circuit).
+    /// The statement did not finish within the policy's deadline, retries included.
     #[error("database: {0}")]
-    Gave(String),
+    TimedOut(String),
     /// The blocking task running the statement panicked or was cancelled.
     #[error("database task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// What one attempt can fail with: the classifier retries only the first.
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
     Task(#[from] tokio::task::JoinError),
 }
 
@@ -134,20 +143,23 @@ impl Store {
             .call(|| {
                 let (path, statement) = (self.path.clone(), statement.clone());
                 async move {
-                    tokio::task::spawn_blocking(move || {
+                    let result = tokio::task::spawn_blocking(move || {
                         let db = Connection::open(path)?;
                         db.busy_timeout(Duration::from_millis(50))?;
+                        // With WAL, NORMAL survives a process crash and syncs once per checkpoint.
+                        db.pragma_update(None, "synchronous", "normal")?;
                         statement(&db)
                     })
-                    .await
-                    .map_err(|join| rusqlite::Error::ToSqlConversionFailure(Box::new(join)))?
+                    .await?;
+                    result.map_err(AttemptError::Sqlite)
                 }
             })
             .await;
         match result {
             Ok(value) => Ok(value),
-            Err(ResilienceError::Inner(error)) => Err(StoreError::Sqlite(error)),
-            Err(other) => Err(StoreError::Gave(other.to_string())),
+            Err(ResilienceError::Inner(AttemptError::Sqlite(error))) => Err(StoreError::Sqlite(error)),
+            Err(ResilienceError::Inner(AttemptError::Task(error))) => Err(StoreError::Task(error)),
+            Err(other) => Err(StoreError::TimedOut(other.to_string())),
         }
     }
 }
@@ -160,7 +172,10 @@ struct Transient;
 impl<T> Classify<T> for Transient {
     fn classify(&self, result: Result<&T, &BoxError>) -> Outcome {
         let Err(error) = result else { return Outcome::Success };
-        let code = error.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code);
+        let code = match error.downcast_ref::<AttemptError>() {
+            Some(AttemptError::Sqlite(error)) => error.sqlite_error_code(),
+            _ => None,
+        };
         match code {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
                 Outcome::Failure(Failure::retryable(Reason::Custom("sqlite_busy")))
