@@ -20,8 +20,11 @@ pub struct Service {
 
 impl Service {
     /// Starts `binary` (a sibling of this executable) with `env`, its standard
-    /// output copied to `<log_dir>/<name>.log`, and waits until it prints
-    /// `listening on http://ADDR`.
+    /// output copied to `<log_dir>/<name>.log` and its standard error to
+    /// `<name>.stderr.log`, and waits until it prints `listening on
+    /// http://ADDR`. The variables that configure the services (`OTEL_*`,
+    /// `RUST_LOG`, `THROUGHLINE_*`, `ORDERS_*`, `PAYMENTS_*`, `INVENTORY_*`)
+    /// are not inherited: a run is configured by `env` alone.
     pub fn start(name: &str, binary: &str, env: &[(&str, String)], log_dir: &Path) -> Result<Self, String> {
         Self::start_with_args(name, binary, env, &[], log_dir)
     }
@@ -35,12 +38,21 @@ impl Service {
         log_dir: &Path,
     ) -> Result<Self, String> {
         let path = binary_path(binary)?;
-        let mut child = Command::new(&path)
+        let stderr = log_dir.join(format!("{name}.stderr.log"));
+        let stderr = File::create(&stderr).map_err(|e| format!("{}: {e}", stderr.display()))?;
+        let mut command = Command::new(&path);
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if CONFIGURATION.iter().any(|prefix| key.starts_with(prefix)) {
+                command.env_remove(&*key);
+            }
+        }
+        let mut child = command
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .map_err(|e| format!("starting {}: {e}", path.display()))?;
         let log = log_dir.join(format!("{name}.log"));
@@ -56,9 +68,17 @@ impl Service {
             }
         });
         let mut service = Self { name: name.to_owned(), child, addr: ([127, 0, 0, 1], 0).into(), log };
-        let addr = address
-            .recv_timeout(Duration::from_secs(30))
-            .map_err(|_| format!("{name} did not print its address within 30 s"))?;
+        let addr = match address.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return Err(format!("{name} did not print its address within 30 s"));
+            }
+            // Its standard output closed: it exited before listening.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = service.wait(Duration::from_secs(5))?;
+                return Err(format!("{name} exited before listening ({status}); see {name}.stderr.log"));
+            }
+        };
         service.addr = addr.parse().map_err(|e| format!("{name} printed a bad address {addr:?}: {e}"))?;
         Ok(service)
     }
@@ -118,6 +138,10 @@ impl Drop for Service {
         let _ = self.child.wait();
     }
 }
+
+/// The prefixes of the variables a service reads its configuration from.
+const CONFIGURATION: [&str; 7] =
+    ["OTEL_", "RUST_LOG", "THROUGHLINE_", "ORDERS_", "PAYMENTS_", "INVENTORY_", "PROMETHEUS"];
 
 /// A binary built into the same directory as this one.
 fn binary_path(name: &str) -> Result<PathBuf, String> {

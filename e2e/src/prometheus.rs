@@ -75,9 +75,15 @@ impl Prometheus {
             .map_err(|e| {
                 format!("starting {binary} (install Debian's `prometheus` package; .ci/run does): {e}")
             })?;
-        let prometheus = Self { child, url: format!("http://{listen}"), http: reqwest::Client::new() };
+        let mut prometheus = Self { child, url: format!("http://{listen}"), http: reqwest::Client::new() };
         let started = Instant::now();
         loop {
+            if let Ok(Some(status)) = prometheus.child.try_wait() {
+                return Err(format!(
+                    "Prometheus exited ({status}); see {}",
+                    dir.join("prometheus.log").display()
+                ));
+            }
             let ready = prometheus.http.get(format!("{}/-/ready", prometheus.url)).send().await;
             if ready.is_ok_and(|r| r.status().is_success()) {
                 return Ok(prometheus);

@@ -37,25 +37,37 @@ pub struct System {
 impl System {
     /// Starts everything, dependencies first; logs and the database go to `dir`.
     pub async fn start(options: Options, dir: &Path) -> Result<Self, String> {
-        let (receiver, endpoint) = match options.collector {
-            Some(endpoint) => (None, endpoint),
+        // The services inherit no OTEL_* variable (see `Service::start`): the
+        // export settings are these, and for a collector of the user's, its
+        // protocol and headers as the user set them.
+        let (receiver, export) = match options.collector {
+            Some(endpoint) => {
+                let mut export = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)];
+                for name in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_HEADERS"] {
+                    export.extend(std::env::var(name).ok().map(|value| (name, value)));
+                }
+                (None, export)
+            }
             None => {
                 let receiver = OtlpReceiver::start().await.map_err(|e| format!("OTLP receiver: {e}"))?;
-                let endpoint = receiver.grpc_endpoint();
-                (Some(receiver), endpoint)
+                let export = vec![
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.grpc_endpoint()),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+                ];
+                (Some(receiver), export)
             }
         };
         let telemetry = |service: &str| {
-            vec![
+            let mut env = export.clone();
+            env.extend([
                 ("OTEL_SERVICE_NAME", service.to_owned()),
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
-                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
                 ("OTEL_METRICS_EXPORTER", "prometheus".to_owned()),
                 ("OTEL_LOGS_EXPORTER", "none".to_owned()),
                 ("OTEL_BSP_SCHEDULE_DELAY", "200".to_owned()),
                 ("THROUGHLINE_LOG_FORMAT", "json".to_owned()),
                 ("RUST_LOG", "info".to_owned()),
-            ]
+            ]);
+            env
         };
 
         let mut env = telemetry("payments");

@@ -26,6 +26,9 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// it): every attempt then goes through the tracing middleware and is its
 /// own client span, a retry with `http.request.resend_count`.
 ///
+/// Each attempt gets a copy of the request's extensions; what the
+/// middlewares after this one insert into them stays with that attempt.
+///
 /// ```
 /// use throughline_reqwest::{ResilienceMiddleware, TracingMiddleware};
 /// use throughline_resilience::{HttpClassifier, Resilience};

@@ -68,11 +68,12 @@ async fn run() -> Result<(), String> {
         let charges = |spans: &[ReceivedSpan]| {
             spans_of(spans, "orders", kind::CLIENT).iter().filter(|s| s.name() == "POST /payments").count()
         };
-        // Once the last order's trace is in, the earlier ones are too.
+        // Once the root of the last order's trace is in (orders' server span,
+        // which ends last), the earlier traces are too.
         let last = chaos.iter().rev().find(|r| r.created()).unwrap_or(&healthy[0]);
         system
             .trace(&last.trace_id, Duration::from_secs(5), |s| {
-                !spans_of(s, "payments", kind::SERVER).is_empty()
+                !spans_of(s, "orders", kind::SERVER).is_empty()
             })
             .await;
         let mut shown = false;
@@ -121,10 +122,15 @@ async fn run() -> Result<(), String> {
         "\npayments received {} charge attempts for {} charges; {} notifications, {} sent twice",
         stats["charge_attempts"], stats["charges"], stats["notifications"], stats["repeated_notifications"]
     );
-    for service in [&system.orders, &system.payments, &system.inventory] {
+    // Orders first, so that it drains before its dependencies go.
+    let mut system = system;
+    for service in [&mut system.orders, &mut system.payments, &mut system.inventory] {
         service.terminate()?;
+        service.wait(Duration::from_secs(15))?;
     }
-    println!("stopped orders, payments and inventory (SIGTERM by pid)");
+    println!(
+        "stopped orders, payments and inventory (SIGTERM by pid; each drained and flushed its telemetry)"
+    );
     Ok(())
 }
 

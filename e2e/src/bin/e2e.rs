@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use throughline::testing::ReceivedSpan;
 use throughline_e2e::load::{self, Reply};
 use throughline_e2e::prometheus::Prometheus;
 use throughline_e2e::system::{Options, System, descends_from, kind, spans_of};
@@ -26,30 +27,26 @@ macro_rules! ensure {
 #[tokio::main]
 async fn main() -> ExitCode {
     let started = Instant::now();
-    match tokio::time::timeout(BOUND, run()).await {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(error) => {
+            eprintln!("e2e: FAILED: a temporary directory: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let failure = match tokio::time::timeout(BOUND, checks(dir.path())).await {
         Ok(Ok(())) => {
             println!("e2e: all checks passed in {:.1?}", started.elapsed());
-            ExitCode::SUCCESS
+            return ExitCode::SUCCESS;
         }
-        Ok(Err(error)) => {
-            eprintln!("e2e: FAILED: {error}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("e2e: FAILED: not finished within {BOUND:?}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> Result<(), String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let result = checks(dir.path()).await;
-    if result.is_err() {
-        // The services' logs, the database and Prometheus's data, for the post-mortem.
-        eprintln!("e2e: logs kept in {}", dir.keep().display());
-    }
-    result
+        Ok(Err(error)) => error,
+        Err(_) => format!("not finished within {BOUND:?}"),
+    };
+    // Every process is stopped by now (dropped with `checks`); their logs,
+    // the database and Prometheus's data stay for the post-mortem.
+    eprintln!("e2e: logs kept in {}", dir.keep().display());
+    eprintln!("e2e: FAILED: {failure}");
+    ExitCode::FAILURE
 }
 
 async fn checks(dir: &std::path::Path) -> Result<(), String> {
@@ -162,12 +159,15 @@ async fn chaos(system: &System, client: &reqwest::Client) -> Result<(), String> 
     );
     // Each attempt fails with p = 0.2. Three attempts recover all but
     // 0.2^3 = 0.8% when the budget allows every retry; the budget (20% of
-    // requests plus a reserve) allows about 1.5x the 24% of retries needed,
-    // so at least 95% of orders are created. 90% leaves room for the seed.
+    // requests plus a reserve of 100) allows more than the 24% of retries
+    // needed, so about 99% of orders are created; 90% leaves room for chance.
     ensure!(created * 10 >= ORDERS * 9, "only {created} of {ORDERS} orders were created; the bound is 90%");
     ensure!(charges > ORDERS as u64, "no charge was retried ({charges} attempts for {ORDERS} orders)");
     // The budget: retries add at most 20% of requests, plus its reserve of
-    // 10 per second over its 10 s window (100).
+    // 10 per second over its 10 s window (100). At this scale the reserve
+    // dominates and the bound is loose (about 50 retries are needed); what it
+    // rules out is a policy without a budget under a real outage, which the
+    // breaker check below also covers.
     let bound = requests * 12 / 10 + 100;
     ensure!(attempts <= bound, "{attempts} attempts for {requests} requests exceed the budget's {bound}");
     // /notify has no Idempotency-Key: one attempt per paid order, never more.
@@ -324,19 +324,27 @@ async fn shutdown(system: &mut System) -> Result<(), String> {
     );
     ensure!(answered.len() >= 6, "only {} orders were answered", answered.len());
     ensure!(refused > 0, "no order was refused after SIGTERM");
+    // Every span of a completed order: orders' server span and the client
+    // spans and statements below it, and the server spans of payments and
+    // inventory, some of which end while orders drains.
+    let expected: [(&str, i32, &str); 6] = [
+        ("orders", kind::SERVER, "POST /orders"),
+        ("orders", kind::CLIENT, "POST /payments"),
+        ("orders", kind::CLIENT, "POST /notify"),
+        ("orders", kind::CLIENT, "inventory.v1.Inventory/Reserve"),
+        ("payments", kind::SERVER, "POST /payments"),
+        ("inventory", kind::SERVER, "inventory.v1.Inventory/Reserve"),
+    ];
+    let missing = |spans: &[ReceivedSpan]| {
+        expected
+            .iter()
+            .find(|(service, kind, name)| !spans_of(spans, service, *kind).iter().any(|s| s.name() == *name))
+    };
     for reply in &answered {
-        let spans = system
-            .trace(&reply.trace_id, Duration::from_secs(10), |s| {
-                !spans_of(s, "orders", kind::SERVER).is_empty()
-            })
-            .await;
-        ensure!(
-            !spans_of(&spans, "orders", kind::SERVER).is_empty(),
-            "the spans of trace {} were lost",
-            reply.trace_id
-        );
-        let ends = |s: &&throughline::testing::ReceivedSpan| s.span.end_time_unix_nano > 0;
-        ensure!(spans.iter().all(|s| ends(&s)), "a span of trace {} did not end", reply.trace_id);
+        let spans = system.trace(&reply.trace_id, Duration::from_secs(10), |s| missing(s).is_none()).await;
+        ensure!(missing(&spans).is_none(), "trace {}: {:?} never arrived", reply.trace_id, missing(&spans));
+        let statements = spans.iter().filter(|s| s.name() == "db.statement").count();
+        ensure!(statements == 2, "trace {}: {statements} of 2 database statements arrived", reply.trace_id);
     }
     Ok(())
 }
@@ -345,6 +353,6 @@ fn count(stats: &Value, field: &str) -> u64 {
     stats[field].as_u64().unwrap_or(0)
 }
 
-fn names(spans: &[throughline::testing::ReceivedSpan]) -> Vec<String> {
+fn names(spans: &[ReceivedSpan]) -> Vec<String> {
     spans.iter().map(|s| format!("{}:{}", throughline_e2e::waterfall::service_name(s), s.name())).collect()
 }
