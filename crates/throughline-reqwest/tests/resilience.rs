@@ -112,6 +112,9 @@ async fn an_open_circuit_is_a_typed_rejection_with_its_answer() {
     use throughline_resilience::RejectionStatus;
     use throughline_resilience::circuit_breaker::CircuitBreakerConfig;
 
+    // A subscriber, as every test here has: a test without one can leave
+    // tracing's per-callsite interest cache at "never" for the others.
+    let _default = tracing::subscriber::set_default(Capture::new().subscriber());
     let (addr, calls) = serve().await;
     let breaker = CircuitBreakerConfig::new("down").build().unwrap();
     breaker.force_open();

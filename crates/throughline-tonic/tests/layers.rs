@@ -78,6 +78,9 @@ async fn a_handler_inherits_the_callers_deadline_and_its_calls_send_what_is_left
 
 #[tokio::test(start_paused = true)]
 async fn the_client_sends_the_earliest_of_its_timeout_and_the_inherited_deadlines() {
+    // A subscriber, as every test here has: a test without one can leave
+    // tracing's per-callsite interest cache at "never" for the others.
+    let _telemetry = Telemetry::install();
     let (sent, downstream) = recorder();
     let client = GrpcClientLayer::new().timeout(Duration::from_millis(100)).layer(downstream);
 
