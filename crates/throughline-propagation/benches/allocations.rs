@@ -9,7 +9,7 @@
 mod cases;
 
 fn main() {
-    let runs = if cases::benchmarking() { 1000 } else { 1 };
+    let runs = if throughline_bench_support::benchmarking() { 1000 } else { 1 };
     println!("| operation | implementation | allocations per operation |");
     println!("|---|---|---|");
     for mut case in cases::cases() {

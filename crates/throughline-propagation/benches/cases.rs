@@ -138,11 +138,3 @@ pub fn cases() -> Vec<Case> {
     );
     cases
 }
-
-/// Whether the binary runs under `cargo bench` (which passes `--bench`), as
-/// opposed to the one-shot smoke run of `cargo test --benches`. Criterion
-/// knows this itself, hence the `allow`.
-#[allow(dead_code)]
-pub fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}

@@ -25,12 +25,6 @@ pub struct Case {
     pub run: Box<dyn FnMut()>,
 }
 
-/// Whether the binary runs as a benchmark (`cargo bench`) or as a test
-/// (`cargo test --benches`, one iteration).
-pub fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
 /// An axum server answering `ok`, on a runtime of its own.
 fn serve() -> SocketAddr {
     let (sender, receiver) = std::sync::mpsc::channel();

@@ -172,10 +172,3 @@ fn full_policy() -> Resilience {
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_time().build().unwrap()
 }
-
-/// Whether the binary runs under `cargo bench` (which passes `--bench`), as
-/// opposed to the one-shot smoke run of `cargo test --benches`.
-#[allow(dead_code)]
-pub fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}

@@ -7,7 +7,7 @@
 //! The binary runs itself under callgrind twice per case, with 0 and with
 //! `RUNS` iterations, and reports the difference divided by `RUNS`.
 
-use std::process::Command;
+use throughline_bench_support::callgrind;
 
 #[path = "cases.rs"]
 mod cases;
@@ -15,11 +15,8 @@ mod cases;
 const RUNS: u64 = 10_000;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    // Child mode: `instructions <case index> <iterations>`.
-    if let [_, index, iterations] = args.as_slice()
-        && let (Ok(index), Ok(iterations)) = (index.parse::<usize>(), iterations.parse::<u64>())
-    {
+    // Child mode: run one case as `callgrind::per_iteration` asked.
+    if let Some((index, iterations)) = callgrind::child() {
         let runtime = cases::runtime();
         let _context = runtime.enter();
         let mut run = (cases::cases().swap_remove(index).make)();
@@ -29,32 +26,16 @@ fn main() {
         }
         return;
     }
-    if !cases::benchmarking() {
+    if !throughline_bench_support::benchmarking() {
         return; // `cargo test --benches`: nothing to count
     }
-    let exe = std::env::current_exe().expect("the benchmark's own path");
     println!("| operation | implementation | instructions per call |");
     println!("|---|---|---|");
     for (index, case) in cases::cases().iter().enumerate() {
-        let count = |iterations: u64| -> Option<u64> {
-            let output = Command::new("valgrind")
-                .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
-                .arg(&exe)
-                .args([index.to_string(), iterations.to_string()])
-                .output()
-                .ok()?;
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let line = stderr.lines().find(|l| l.contains("Collected"))?;
-            line.rsplit(' ').next()?.replace(',', "").parse().ok()
+        let Some(per_call) = callgrind::per_iteration(index, RUNS) else {
+            eprintln!("{}", callgrind::MISSING);
+            return;
         };
-        match (count(0), count(RUNS)) {
-            (Some(base), Some(total)) => {
-                println!("| {} | {} | {} |", case.operation, case.implementation, (total - base) / RUNS)
-            }
-            _ => {
-                eprintln!("valgrind is needed to count instructions (apt-get install valgrind)");
-                return;
-            }
-        }
+        println!("| {} | {} | {} |", case.operation, case.implementation, per_call)
     }
 }

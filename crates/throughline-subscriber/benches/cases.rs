@@ -137,11 +137,3 @@ fn metric_span(dispatch: Dispatch, meters: Option<Capture>) -> Within {
         });
     })
 }
-
-/// Whether the binary runs under `cargo bench` (which passes `--bench`), as
-/// opposed to the one-shot smoke run of `cargo test --benches`. Criterion
-/// knows this itself, hence the `allow`.
-#[allow(dead_code)]
-pub fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}

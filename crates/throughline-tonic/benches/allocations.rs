@@ -10,7 +10,7 @@
 mod cases;
 
 fn main() {
-    let runs = if cases::benchmarking() { 1000 } else { 1 };
+    let runs = if throughline_bench_support::benchmarking() { 1000 } else { 1 };
     let mut bench = cases::Bench::new();
     println!("| implementation | allocations per call | spans exported per call |");
     println!("|---|---:|---:|");

@@ -160,9 +160,3 @@ impl Bench {
         Self { runtime, exported, cases, _tracer_provider: tracer_provider, _meter_provider: meter_provider }
     }
 }
-
-/// Whether the binary runs as a benchmark (`cargo bench`) rather than as a
-/// smoke test (`cargo test --all-targets` runs each benchmark once).
-pub fn benchmarking() -> bool {
-    std::env::args().any(|arg| arg == "--bench")
-}

@@ -11,7 +11,7 @@
 //! none of the kernel's: the server's share is the same in every case, so
 //! the column that compares the layers is the one added over bare.
 
-use std::process::Command;
+use throughline_bench_support::callgrind;
 
 #[path = "cases.rs"]
 mod cases;
@@ -19,11 +19,8 @@ mod cases;
 const RUNS: u64 = 500;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    // Child mode: `instructions <case index> <calls>`.
-    if let [_, index, iterations] = args.as_slice()
-        && let (Ok(index), Ok(iterations)) = (index.parse::<usize>(), iterations.parse::<u64>())
-    {
+    // Child mode: run one case as `callgrind::per_iteration` asked.
+    if let Some((index, iterations)) = callgrind::child() {
         let mut bench = cases::Bench::new();
         let case = &mut bench.cases[index];
         (case.run)();
@@ -32,43 +29,26 @@ fn main() {
         }
         return;
     }
-    if !cases::benchmarking() {
+    if !throughline_bench_support::benchmarking() {
         return; // `cargo test --benches`: nothing to count
     }
-    let exe = std::env::current_exe().expect("the benchmark's own path");
     println!("| implementation | instructions per call | added over bare |");
     println!("|---|---:|---:|");
     let bench = cases::Bench::new();
     let mut bare = None;
     for (index, case) in bench.cases.iter().enumerate() {
-        let count = |iterations: u64| -> Option<u64> {
-            let output = Command::new("valgrind")
-                .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
-                .arg(&exe)
-                .args([index.to_string(), iterations.to_string()])
-                .output()
-                .ok()?;
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let line = stderr.lines().find(|l| l.contains("Collected"))?;
-            line.rsplit(' ').next()?.replace(',', "").parse().ok()
+        let Some(per_call) = callgrind::per_iteration(index, RUNS) else {
+            eprintln!("{}", callgrind::MISSING);
+            return;
         };
-        match (count(0), count(RUNS)) {
-            (Some(base), Some(total)) => {
-                let per_call = (total - base) / RUNS;
-                // The first case is the bare channel.
-                let added = match bare {
-                    None => {
-                        bare = Some(per_call);
-                        "-".to_owned()
-                    }
-                    Some(bare) => (per_call as i64 - bare as i64).to_string(),
-                };
-                println!("| {} | {per_call} | {added} |", case.implementation);
+        // The first case is the bare channel.
+        let added = match bare {
+            None => {
+                bare = Some(per_call);
+                "-".to_owned()
             }
-            _ => {
-                eprintln!("valgrind is needed to count instructions (apt-get install valgrind)");
-                return;
-            }
-        }
+            Some(bare) => (per_call as i64 - bare as i64).to_string(),
+        };
+        println!("| {} | {per_call} | {added} |", case.implementation);
     }
 }

@@ -210,10 +210,3 @@ pub fn cases() -> Vec<Case> {
     }
     cases
 }
-
-/// Whether the binary runs under `cargo bench` (which passes `--bench`), as
-/// opposed to the one-shot smoke run of `cargo test --benches`.
-#[allow(dead_code)]
-pub fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
