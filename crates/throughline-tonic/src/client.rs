@@ -95,10 +95,17 @@ impl GrpcClientLayer {
     }
 
     fn with(mut self, change: impl FnOnce(&mut Config)) -> Self {
-        let config = Arc::make_mut(&mut self.config);
-        change(config);
-        config.metrics = Arc::new(CallMetrics::new(&config.meter, Role::Client, config.stability));
+        change(Arc::make_mut(&mut self.config));
         self
+    }
+
+    /// As [`with`](Self::with), for a change of the meter or the names the
+    /// instruments are built from: they are built again.
+    fn with_instruments(self, change: impl FnOnce(&mut Config)) -> Self {
+        self.with(|config| {
+            change(config);
+            config.metrics = Arc::new(CallMetrics::new(&config.meter, Role::Client, config.stability));
+        })
     }
 
     /// Writes the outgoing context with `propagator`.
@@ -129,12 +136,12 @@ impl GrpcClientLayer {
     /// Emits the current names only, or the old ones too, whatever
     /// `OTEL_SEMCONV_STABILITY_OPT_IN` says.
     pub fn semconv_stability(self, stability: RpcStability) -> Self {
-        self.with(|c| c.stability = stability)
+        self.with_instruments(|c| c.stability = stability)
     }
 
     /// Records metrics with `provider` rather than the global one.
     pub fn meter_provider(self, provider: &impl MeterProvider) -> Self {
-        self.with(|c| c.meter = provider.meter_with_scope(scope()))
+        self.with_instruments(|c| c.meter = provider.meter_with_scope(scope()))
     }
 }
 
