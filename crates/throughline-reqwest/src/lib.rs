@@ -74,3 +74,7 @@ mod tracing_middleware;
 pub use resilience::{AttemptResponse, ResilienceMiddleware};
 pub use throughline_tower::client::{ClientInstrumentation, SuppressPropagation, UrlTemplate};
 pub use tracing_middleware::TracingMiddleware;
+
+/// The future `reqwest_middleware::Middleware::handle` returns: what
+/// `#[async_trait]` expands to, written out to spare the dependency.
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;

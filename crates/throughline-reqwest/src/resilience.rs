@@ -1,21 +1,20 @@
 //! [`ResilienceMiddleware`]: a `throughline_resilience::Resilience` policy
 //! run around the rest of the middleware chain.
 
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
+use std::future::poll_fn;
 use std::task::{Context, Poll};
 
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 use throughline_resilience::{
-    BoxError, CircuitOpen, Classify, Deadline, IDEMPOTENCY_KEY, ResendCount, Resilience, ResilientRequest,
-    Shed, TimedOut, is_idempotent_method,
+    BoxError, Classify, Deadline, IDEMPOTENCY_KEY, ResendCount, Resilience, ResilienceError,
+    ResilientRequest, is_idempotent_method,
 };
 use tower_layer::Layer;
 use tower_service::Service;
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::BoxFuture;
 
 /// Runs each request under a [`Resilience`] policy: retries (only when safe:
 /// an idempotent method or an `Idempotency-Key` header, and a body that can
@@ -187,20 +186,12 @@ where
 /// downcasts both through anyhow and through `std::error::Error`
 /// (`RejectionStatus::of(error.as_ref())`).
 fn into_middleware_error(error: BoxError) -> reqwest_middleware::Error {
-    let error = match error.downcast::<reqwest_middleware::Error>() {
-        Ok(error) => return *error,
-        Err(error) => error,
-    };
-    let error = match error.downcast::<CircuitOpen>() {
-        Ok(open) => return reqwest_middleware::Error::Middleware(anyhow::Error::new(*open)),
-        Err(error) => error,
-    };
-    let error = match error.downcast::<Shed>() {
-        Ok(shed) => return reqwest_middleware::Error::Middleware(anyhow::Error::new(*shed)),
-        Err(error) => error,
-    };
-    match error.downcast::<TimedOut>() {
-        Ok(timed_out) => reqwest_middleware::Error::Middleware(anyhow::Error::new(*timed_out)),
-        Err(error) => reqwest_middleware::Error::Middleware(anyhow::Error::from_boxed(error)),
+    let middleware = reqwest_middleware::Error::Middleware;
+    match ResilienceError::<reqwest_middleware::Error>::try_from_box(error) {
+        Ok(ResilienceError::Inner(error)) => error,
+        Ok(ResilienceError::CircuitOpen(open)) => middleware(anyhow::Error::new(open)),
+        Ok(ResilienceError::Shed(shed)) => middleware(anyhow::Error::new(shed)),
+        Ok(ResilienceError::TimedOut(timed_out)) => middleware(anyhow::Error::new(timed_out)),
+        Err(other) => middleware(anyhow::Error::from_boxed(other)),
     }
 }

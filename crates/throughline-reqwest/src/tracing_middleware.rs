@@ -1,14 +1,13 @@
 //! [`TracingMiddleware`]: the client span and the injection, for reqwest.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 use throughline_tower::client::{ClientInstrumentation, ClientRequest, error_kind};
 use throughline_tower::semconv::error_type_of;
 use tracing::Instrument;
+
+use crate::BoxFuture;
 
 /// A reqwest-middleware [`Middleware`] that makes each request a client
 /// span, injects the context into its headers and records
@@ -41,8 +40,6 @@ impl TracingMiddleware {
         Self { instrumentation }
     }
 }
-
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 // Written out rather than with `#[async_trait]`: it is what the macro
 // expands to, without the dependency.

@@ -155,23 +155,37 @@ impl<E: Error + Send + Sync + 'static> ResilienceError<E> {
     /// Recovers the typed error from what the layers return. An error of any
     /// other type cannot come out of the plain API, whose closure returns `E`.
     pub(crate) fn from_box(error: BoxError) -> Self {
+        // Unreachable by construction; a timeout is the least wrong answer.
+        Self::try_from_box(error)
+            .unwrap_or_else(|_| Self::TimedOut(TimedOut::new(TimeoutScope::Deadline, Duration::ZERO)))
+    }
+
+    /// Sorts the error a resilience layer returned: the inner service's `E`,
+    /// or one of the policy's own rejections. Any other error is given back,
+    /// for adapters (a reqwest middleware, say) whose chain can fail with
+    /// errors of other types.
+    ///
+    /// ```
+    /// use throughline_resilience::{BoxError, ResilienceError};
+    ///
+    /// let error: BoxError = Box::new(std::io::Error::other("reset"));
+    /// let sorted = ResilienceError::<std::io::Error>::try_from_box(error).unwrap();
+    /// assert!(matches!(sorted, ResilienceError::Inner(_)));
+    /// ```
+    pub fn try_from_box(error: BoxError) -> Result<Self, BoxError> {
         let error = match error.downcast::<E>() {
-            Ok(inner) => return Self::Inner(*inner),
+            Ok(inner) => return Ok(Self::Inner(*inner)),
             Err(other) => other,
         };
         let error = match error.downcast::<CircuitOpen>() {
-            Ok(open) => return Self::CircuitOpen(*open),
+            Ok(open) => return Ok(Self::CircuitOpen(*open)),
             Err(other) => other,
         };
         let error = match error.downcast::<Shed>() {
-            Ok(shed) => return Self::Shed(*shed),
+            Ok(shed) => return Ok(Self::Shed(*shed)),
             Err(other) => other,
         };
-        match error.downcast::<TimedOut>() {
-            Ok(timeout) => Self::TimedOut(*timeout),
-            // Unreachable by construction; a timeout is the least wrong answer.
-            Err(_) => Self::TimedOut(TimedOut::new(TimeoutScope::Deadline, Duration::ZERO)),
-        }
+        error.downcast::<TimedOut>().map(|timeout| Self::TimedOut(*timeout))
     }
 }
 
