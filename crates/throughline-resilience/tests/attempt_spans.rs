@@ -3,29 +3,23 @@
 //! and a test running in parallel without a subscriber can make that cache
 //! say "never" for the attempt spans before this test's subscriber exists.
 
+mod support;
+
+use support::status_server;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::Request;
 use throughline_resilience::retry::RetryConfig;
 use throughline_resilience::{Backoff, HttpClassifier, Resilience};
-use tower::{Layer, Service, ServiceExt, service_fn};
+use tower::{Layer, Service, ServiceExt};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::Registry;
 
 /// A span's fields as (name, value).
 type SpanFields = Vec<(String, String)>;
-
-fn status_server(
-    statuses: Vec<u16>,
-) -> impl Service<Request<String>, Response = Response<String>, Error = std::io::Error> + Clone {
-    let next = Arc::new(Mutex::new(statuses.into_iter()));
-    service_fn(move |_: Request<String>| {
-        let status = next.lock().unwrap().next().unwrap_or(200);
-        std::future::ready(Ok(Response::builder().status(status).body(String::new()).unwrap()))
-    })
-}
 
 /// Records each `resilience.attempt` span's fields.
 #[derive(Clone, Default)]

@@ -1,10 +1,13 @@
 //! The metrics schema through the OpenTelemetry SDK's in-memory exporter
 //! (the attempt spans are in `attempt_spans.rs`).
 
-use std::sync::{Arc, Mutex};
+mod support;
+
+use support::status_server;
+
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::Request;
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -12,7 +15,7 @@ use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, SlidingWindo
 use throughline_resilience::limit::{ConcurrencyLimitConfig, LimitAlgorithm, Priority};
 use throughline_resilience::retry::RetryConfig;
 use throughline_resilience::{Backoff, HttpClassifier, Resilience};
-use tower::{Layer, Service, ServiceExt, service_fn};
+use tower::{Layer, Service, ServiceExt};
 
 struct Metrics {
     provider: SdkMeterProvider,
@@ -59,16 +62,6 @@ impl Metrics {
         wanted.sort();
         self.points(name).into_iter().find(|(a, _)| *a == wanted).map(|(_, v)| v)
     }
-}
-
-fn status_server(
-    statuses: Vec<u16>,
-) -> impl Service<Request<String>, Response = Response<String>, Error = std::io::Error> + Clone {
-    let next = Arc::new(Mutex::new(statuses.into_iter()));
-    service_fn(move |_: Request<String>| {
-        let status = next.lock().unwrap().next().unwrap_or(200);
-        std::future::ready(Ok(Response::builder().status(status).body(String::new()).unwrap()))
-    })
 }
 
 #[tokio::test(start_paused = true)]
