@@ -4,6 +4,7 @@
 //! `/metrics`. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, telemetry goes to
 //! that collector instead of the in-process receiver.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -62,7 +63,7 @@ async fn run() -> Result<(), String> {
     tokio::time::sleep(Duration::from_millis(1600)).await; // the breaker's open time
     phase("payments back", load::orders(&client, &system.orders.url(), 20, 2)).await;
 
-    if system.receiver.is_some() {
+    if let Some(receiver) = &system.receiver {
         // The most telling trace: an order whose charge needed a retry.
         println!("\n== one order's trace, across the three services ==\n");
         let charges = |spans: &[ReceivedSpan]| {
@@ -76,22 +77,25 @@ async fn run() -> Result<(), String> {
                 !spans_of(s, "orders", kind::SERVER).is_empty()
             })
             .await;
-        let mut shown = false;
-        for reply in chaos.iter().chain(&healthy).filter(|r| r.created()) {
-            let spans = system.trace(&reply.trace_id, Duration::ZERO, |_| true).await;
-            if charges(&spans) >= 2 || reply.trace_id == healthy[0].trace_id {
-                println!(
-                    "trace {} ({} charge attempts)\n{}",
-                    reply.trace_id,
-                    charges(&spans),
-                    waterfall::render(&spans)
-                );
-                shown = true;
-                break;
-            }
+        // All spans at once, by trace: one read of the receiver, not one per order.
+        let mut traces: HashMap<String, Vec<ReceivedSpan>> = HashMap::new();
+        for span in receiver.spans() {
+            traces.entry(span.trace_id()).or_default().push(span);
         }
-        if !shown {
-            println!("(no trace arrived)");
+        let shown = chaos
+            .iter()
+            .chain(&healthy)
+            .filter(|reply| reply.created())
+            .filter_map(|reply| traces.get(&reply.trace_id).map(|spans| (reply, spans)))
+            .find(|(reply, spans)| charges(spans) >= 2 || reply.trace_id == healthy[0].trace_id);
+        match shown {
+            Some((reply, spans)) => println!(
+                "trace {} ({} charge attempts)\n{}",
+                reply.trace_id,
+                charges(spans),
+                waterfall::render(spans)
+            ),
+            None => println!("(no trace arrived)"),
         }
     }
 
