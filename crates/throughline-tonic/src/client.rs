@@ -42,6 +42,7 @@ use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::TraceContextExt;
 use throughline_propagation::Propagator;
 use throughline_resilience::Deadline;
+use throughline_tower::client::Injection;
 use throughline_tower::semconv::Role;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -51,7 +52,6 @@ use crate::call::{self, Call, Traced};
 use crate::deadline;
 use crate::future::ResponseFuture;
 use crate::metrics::{CallMetrics, scope};
-use crate::propagation::Propagation;
 use crate::semconv::RpcStability;
 
 /// The tracing target of the client span, for filters (`RUST_LOG`).
@@ -59,7 +59,7 @@ pub const TARGET: &str = "throughline_tonic::client";
 
 #[derive(Clone)]
 struct Config {
-    propagation: Propagation,
+    injection: Injection,
     stability: RpcStability,
     timeout: Option<Duration>,
     server: Option<(StringValue, Option<u16>)>,
@@ -84,7 +84,7 @@ impl GrpcClientLayer {
         let metrics = Arc::new(CallMetrics::new(&meter, Role::Client, stability));
         Self {
             config: Arc::new(Config {
-                propagation: Propagation::default(),
+                injection: Injection::default(),
                 stability,
                 timeout: None,
                 server: None,
@@ -110,12 +110,12 @@ impl GrpcClientLayer {
 
     /// Writes the outgoing context with `propagator`.
     pub fn propagator(self, propagator: Propagator) -> Self {
-        self.with(|c| c.propagation = Propagation::Throughline(propagator))
+        self.with(|c| c.injection = Injection::Throughline(propagator))
     }
 
     /// Writes the outgoing context with the global OpenTelemetry propagator.
     pub fn global_propagator(self) -> Self {
-        self.with(|c| c.propagation = Propagation::Global)
+        self.with(|c| c.injection = Injection::Global)
     }
 
     /// Gives every call at most `timeout`, sent as `grpc-timeout`; an
@@ -162,7 +162,7 @@ impl<S> Layer<S> for GrpcClientLayer {
 impl fmt::Debug for GrpcClientLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcClientLayer")
-            .field("propagation", &self.config.propagation)
+            .field("injection", &self.config.injection)
             .field("stability", &self.config.stability)
             .field("timeout", &self.config.timeout)
             .finish_non_exhaustive()
@@ -223,7 +223,7 @@ where
         };
         // Sampled out or not, the context goes on: the server continues the
         // trace, and the sampled flag tells it what was decided.
-        self.config.propagation.inject(&cx, request.headers_mut());
+        self.config.injection.inject(&cx, request.headers_mut());
         let own = self.config.timeout.map(Deadline::after);
         let inherited = deadline::earliest(
             request.extensions().get::<Deadline>().copied(),

@@ -59,7 +59,6 @@ pub mod client;
 pub mod deadline;
 mod future;
 mod metrics;
-mod propagation;
 pub mod semconv;
 pub mod server;
 

@@ -31,7 +31,7 @@ use opentelemetry::trace::TraceContextExt;
 use throughline_propagation::Propagator;
 use throughline_resilience::Deadline;
 use throughline_tower::semconv::{Role, server_address};
-use throughline_tower::server::{Trust, TrustPolicy};
+use throughline_tower::server::{Extraction, TrustPolicy};
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -40,7 +40,6 @@ use crate::call::{self, Call, Traced};
 use crate::deadline;
 use crate::future::ResponseFuture;
 use crate::metrics::{CallMetrics, scope};
-use crate::propagation::Propagation;
 use crate::semconv::RpcStability;
 
 /// The tracing target of the server span, for filters (`RUST_LOG`).
@@ -49,7 +48,7 @@ pub const TARGET: &str = "throughline_tonic::server";
 /// What every call needs from the layer, shared by every clone.
 #[derive(Clone)]
 struct Config {
-    propagation: Propagation,
+    extraction: Extraction,
     trust: TrustPolicy,
     stability: RpcStability,
     meter: opentelemetry::metrics::Meter,
@@ -72,10 +71,9 @@ impl GrpcServerLayer {
         let meter = opentelemetry::global::meter_with_scope(scope());
         let stability = RpcStability::from_env();
         let metrics = Arc::new(CallMetrics::new(&meter, Role::Server, stability));
-        let propagation = Propagation::default();
         Self {
             config: Arc::new(Config {
-                propagation,
+                extraction: Extraction::default(),
                 trust: TrustPolicy::default(),
                 stability,
                 meter,
@@ -100,12 +98,12 @@ impl GrpcServerLayer {
 
     /// Reads the incoming context with `propagator`.
     pub fn propagator(self, propagator: Propagator) -> Self {
-        self.with(|c| c.propagation = Propagation::Throughline(propagator))
+        self.with(|c| c.extraction = Extraction::Throughline(propagator))
     }
 
     /// Reads the incoming context with the global OpenTelemetry propagator.
     pub fn global_propagator(self) -> Self {
-        self.with(|c| c.propagation = Propagation::Global)
+        self.with(|c| c.extraction = Extraction::Global)
     }
 
     /// Decides per call whether the caller's context is trusted: a trusted
@@ -148,7 +146,7 @@ impl<S> Layer<S> for GrpcServerLayer {
 impl fmt::Debug for GrpcServerLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcServerLayer")
-            .field("propagation", &self.config.propagation)
+            .field("extraction", &self.config.extraction)
             .field("trust", &self.config.trust)
             .field("stability", &self.config.stability)
             .finish_non_exhaustive()
@@ -202,19 +200,12 @@ where
             parts.extensions.insert::<Deadline>(deadline);
         }
         let span = tracing::info_span!(target: TARGET, "grpc.server", otel.kind = "server");
-        let incoming = self.config.propagation.extract(&parts.headers);
-        match self.config.trust.decide(&parts) {
-            // Errors mean no OpenTelemetry layer, or a disabled span: nothing to parent.
-            Trust::Trusted => {
-                let _ = span.set_parent(incoming);
-            }
-            // A fresh root: no remote parent, no sampled flag, no baggage.
-            Trust::Public => {
-                let remote = incoming.span().span_context().clone();
-                if remote.is_valid() {
-                    span.add_link(remote);
-                }
-            }
+        // A public caller's context is only a link, from a fresh root.
+        let incoming = self.config.extraction.incoming(&parts.headers, self.config.trust.decide(&parts));
+        // Errors mean no OpenTelemetry layer, or a disabled span: nothing to parent.
+        let _ = span.set_parent(incoming.parent);
+        if let Some(link) = incoming.link {
+            span.add_link(link);
         }
         // Starts the OpenTelemetry span: this is where the sampler decides.
         let cx = span.context();

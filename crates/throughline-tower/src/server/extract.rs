@@ -24,15 +24,23 @@ impl Default for Extraction {
     }
 }
 
-/// The parent of the server span, and the remote context to link to when
-/// the caller is not trusted to be the parent.
-pub(crate) struct Incoming {
-    pub(crate) parent: Context,
-    pub(crate) link: Option<SpanContext>,
+/// The parent of a server span, and the remote context to link to when the
+/// caller is not trusted to be the parent; what [`Extraction::incoming`]
+/// reads. Shared with throughline-tonic's server layer.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The parent: the caller's context when trusted, an empty one (a new
+    /// trace) otherwise.
+    pub parent: Context,
+    /// The caller's span, when it is valid and not trusted to be the parent.
+    pub link: Option<SpanContext>,
 }
 
 impl Extraction {
-    pub(crate) fn incoming(&self, headers: &HeaderMap, trust: Trust) -> Incoming {
+    /// Reads the caller's context from `headers`, and applies `trust`: a
+    /// public caller's context is only a link, and its baggage is dropped.
+    /// A malformed field is ignored, never an error.
+    pub fn incoming(&self, headers: &HeaderMap, trust: Trust) -> Incoming {
         let extracted = match self {
             Self::Throughline(propagator) => throughline_context(propagator, headers, trust),
             Self::Global => opentelemetry::global::get_text_map_propagator(|propagator| {

@@ -125,7 +125,7 @@ mod span;
 mod trust;
 
 pub use body::ResponseBody;
-pub use extract::Extraction;
+pub use extract::{Extraction, Incoming};
 pub use filter::Instrument;
 pub use future::ResponseFuture;
 pub use layer::HttpServerLayer;
