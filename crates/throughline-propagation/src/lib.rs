@@ -100,6 +100,8 @@ pub use baggage::{Baggage, BaggageError, BaggageMember};
 pub use carrier::{Extractor, Field, Injector};
 pub use context::TraceContext;
 pub use ids::{IdError, SpanId, TraceFlags, TraceId};
+#[cfg(feature = "opentelemetry")]
+pub use otel::TraceOrigin;
 pub use propagator::{ExtractError, Extracted, Format, Propagator, PropagatorConfigError};
 pub use traceparent::{
     EncodedTraceParent, Field as TraceParentField, TRACEPARENT_LEN, TraceParent, TraceParentError,

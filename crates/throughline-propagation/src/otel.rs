@@ -1,6 +1,16 @@
-//! The bridge to the `opentelemetry` API: conversions, and [`Propagator`] as a
-//! `TextMapPropagator`, so the SDK's global propagator can be this crate's
-//! (`opentelemetry::global::set_text_map_propagator(Propagator::default())`).
+//! The bridge to the `opentelemetry` API: conversions, [`TraceOrigin`], and
+//! [`Propagator`] as a `TextMapPropagator`, so the SDK's global propagator can
+//! be this crate's (`opentelemetry::global::set_text_map_propagator(Propagator::default())`).
+//!
+//! Going through OpenTelemetry's types loses two things a W3C header holds:
+//! the Level 2 random flag (the SDK gives a span it does not record default
+//! flags) and `tracestate` members that OpenTelemetry's `TraceState` refuses
+//! although the W3C grammar allows them. [`TraceContext::to_context`] keeps
+//! both in a [`TraceOrigin`] beside the remote span context, and
+//! [`TraceContext::from_context`], which every throughline injector calls,
+//! puts them back.
+
+use std::sync::OnceLock;
 
 use opentelemetry::Context;
 use opentelemetry::baggage::{BaggageExt, KeyValueMetadata};
@@ -54,38 +64,165 @@ impl From<otel::TraceFlags> for TraceFlags {
     }
 }
 
+/// What throughline knows of a trace that OpenTelemetry's `SpanContext`
+/// cannot hold, carried as a value of the OpenTelemetry [`Context`] and so
+/// inherited by every span below it.
+///
+/// - **The random flag.** It says the trace id is random, so it belongs to
+///   the trace: every `traceparent` sent for the trace carries it, sampled or
+///   not, whatever flags the SDK gave the span.
+/// - **The `tracestate` as received**, when OpenTelemetry's `TraceState`
+///   refused some of its members. It is sent instead of the span's own
+///   `TraceState` while that is still what the received one became (no
+///   vendor changed an entry); once a vendor changes it, the span's state
+///   is sent, without the refused members.
+///
+/// Both apply only to spans of the origin's own trace: a descendant given
+/// another trace's parent sends its own flags and state.
+///
+/// ```
+/// use opentelemetry::Context;
+/// use throughline_propagation::{TraceContext, TraceParent};
+///
+/// let received: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02".parse()?;
+/// let mut trace = TraceContext::new(received);
+/// trace.tracestate = "a@b@c=1,bar=2".parse()?; // `a@b@c` is valid W3C, refused by OpenTelemetry
+/// let cx = trace.to_context(&Context::new());
+/// let sent = TraceContext::from_context(&cx).expect("a valid span context");
+/// assert!(sent.traceparent.flags().is_random());
+/// assert_eq!(sent.tracestate.as_str(), "a@b@c=1,bar=2");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct TraceOrigin {
+    /// The trace this is about. Unset for a trace started here until the
+    /// first span of it has started ([`TraceOrigin::started`]).
+    trace_id: OnceLock<otel::TraceId>,
+    random: bool,
+    received: Option<ReceivedState>,
+}
+
+/// A `tracestate` as received, and what OpenTelemetry's type made of it.
+#[derive(Debug)]
+struct ReceivedState {
+    header: TraceState,
+    as_otel: otel::TraceState,
+}
+
+impl TraceOrigin {
+    /// The origin of a trace that starts here, under a tracer provider whose
+    /// id generator draws random trace ids (the SDK's default, and what
+    /// throughline-pipeline installs): its `traceparent` carries the random
+    /// flag. Put it in the parent context of the trace's first span, then
+    /// call [`TraceOrigin::started`] with that span's context.
+    pub fn new_trace() -> Self {
+        Self { trace_id: OnceLock::new(), random: true, received: None }
+    }
+
+    /// Ties the [`TraceOrigin::new_trace`] in `cx` to the trace of `cx`'s span,
+    /// now that the span has started and has its trace id. Does nothing when
+    /// `cx` holds no such origin.
+    pub fn started(cx: &Context) {
+        if let Some(origin) = cx.get::<Self>() {
+            let span = cx.span();
+            if span.span_context().is_valid() {
+                let _already_tied = origin.trace_id.set(span.span_context().trace_id());
+            }
+        }
+    }
+
+    fn applies_to(&self, span: &otel::SpanContext) -> bool {
+        self.trace_id.get() == Some(&span.trace_id())
+    }
+}
+
 impl TraceContext {
+    /// `parent` with this context as its remote span context, the parent of
+    /// spans created under it, and with a [`TraceOrigin`] when the
+    /// `SpanContext` alone would lose the random flag or a `tracestate`
+    /// member. The common case, neither, adds no value to the context.
+    pub fn to_context(&self, parent: &Context) -> Context {
+        let (trace_state, lossless) = self.otel_trace_state();
+        let random = self.traceparent.flags().is_random();
+        let received = (!lossless)
+            .then(|| ReceivedState { header: self.tracestate.clone(), as_otel: trace_state.clone() });
+        let span = self.remote_span_context(trace_state);
+        let trace_id = span.trace_id();
+        let cx = parent.with_remote_span_context(span);
+        if random || received.is_some() {
+            cx.with_value(TraceOrigin { trace_id: OnceLock::from(trace_id), random, received })
+        } else {
+            cx
+        }
+    }
+
+    /// The context to send for the span of `cx`, or `None` when it has no
+    /// valid span: the span's ids and flags, with what the [`TraceOrigin`]
+    /// of its trace adds (the random flag, the `tracestate` as received).
+    pub fn from_context(cx: &Context) -> Option<Self> {
+        let span = cx.span();
+        let span = span.span_context();
+        let mut traceparent = traceparent_of(span)?;
+        let origin = cx.get::<TraceOrigin>().filter(|origin| origin.applies_to(span));
+        if origin.is_some_and(|origin| origin.random) {
+            traceparent = traceparent.with_flags(traceparent.flags().with_random(true));
+        }
+        let tracestate = match origin.and_then(|origin| origin.received.as_ref()) {
+            Some(received) if received.as_otel == *span.trace_state() => received.header.clone(),
+            _ => TraceState::from_members_lossy(span.trace_state()),
+        };
+        Some(Self { traceparent, tracestate })
+    }
+
     /// The remote `SpanContext` this context describes, for parenting spans.
     ///
-    /// The `opentelemetry` `TraceState` rejects a few keys the W3C grammar
-    /// allows (a vendor id of 14 characters); such a member is left out,
-    /// not the whole `tracestate` with it.
+    /// The `opentelemetry` `TraceState` refuses some keys the W3C grammar
+    /// allows (`a@b@c`, `t@` followed by 15 characters); such a member is left out, not the whole
+    /// `tracestate` with it. [`TraceContext::to_context`] keeps it.
     pub fn to_span_context(&self) -> otel::SpanContext {
-        let tracestate = otel::TraceState::from_key_value(self.tracestate.iter()).unwrap_or_else(|_| {
-            let accepted =
-                self.tracestate.iter().filter(|member| otel::TraceState::from_key_value([*member]).is_ok());
-            otel::TraceState::from_key_value(accepted).unwrap_or(otel::TraceState::NONE)
-        });
+        self.remote_span_context(self.otel_trace_state().0)
+    }
+
+    fn remote_span_context(&self, trace_state: otel::TraceState) -> otel::SpanContext {
         otel::SpanContext::new(
             self.traceparent.trace_id().into(),
             self.traceparent.parent_id().into(),
             self.traceparent.flags().into(),
             true,
-            tracestate,
+            trace_state,
         )
+    }
+
+    /// The `tracestate` as OpenTelemetry's type, and whether every member made it.
+    fn otel_trace_state(&self) -> (otel::TraceState, bool) {
+        match otel::TraceState::from_key_value(self.tracestate.iter()) {
+            Ok(state) => (state, true),
+            Err(_) => {
+                let accepted = self
+                    .tracestate
+                    .iter()
+                    .filter(|member| otel::TraceState::from_key_value([*member]).is_ok());
+                (otel::TraceState::from_key_value(accepted).unwrap_or(otel::TraceState::NONE), false)
+            }
+        }
     }
 
     /// The context to send for `span`, or `None` when it is invalid. Members of
     /// its `TraceState` that break the W3C grammar, which the `opentelemetry`
-    /// type lets through, are left out.
+    /// type lets through, are left out. It knows nothing of the span's
+    /// [`TraceOrigin`]: [`TraceContext::from_context`] does.
     pub fn from_span_context(span: &otel::SpanContext) -> Option<Self> {
-        let trace_id = TraceId::try_from(span.trace_id()).ok()?;
-        let span_id = SpanId::try_from(span.span_id()).ok()?;
         Some(Self {
-            traceparent: TraceParent::new(trace_id, span_id, span.trace_flags().into()),
+            traceparent: traceparent_of(span)?,
             tracestate: TraceState::from_members_lossy(span.trace_state()),
         })
     }
+}
+
+fn traceparent_of(span: &otel::SpanContext) -> Option<TraceParent> {
+    let trace_id = TraceId::try_from(span.trace_id()).ok()?;
+    let span_id = SpanId::try_from(span.span_id()).ok()?;
+    Some(TraceParent::new(trace_id, span_id, span.trace_flags().into()))
 }
 
 impl From<&Baggage> for opentelemetry::baggage::Baggage {
@@ -137,8 +274,7 @@ impl Injector for OtelInjector<'_> {
 
 impl TextMapPropagator for Propagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn propagation::Injector) {
-        let span = cx.span();
-        let trace = TraceContext::from_span_context(span.span_context());
+        let trace = TraceContext::from_context(cx);
         let baggage = if self.has(Format::Baggage) { Baggage::from(cx.baggage()) } else { Baggage::new() };
         self.inject(trace.as_ref(), &baggage, &mut OtelInjector(injector));
     }
@@ -146,7 +282,7 @@ impl TextMapPropagator for Propagator {
     fn extract_with_context(&self, cx: &Context, extractor: &dyn propagation::Extractor) -> Context {
         let extracted = self.extract(&OtelExtractor(extractor));
         let mut cx = match extracted.trace {
-            Some(trace) => cx.with_remote_span_context(trace.to_span_context()),
+            Some(trace) => trace.to_context(cx),
             None => cx.clone(),
         };
         if !extracted.baggage.is_empty() {

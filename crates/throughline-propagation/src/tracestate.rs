@@ -50,26 +50,30 @@ impl TraceState {
     /// Combines several header lines, in order, as RFC 9110 combines repeated
     /// fields, and parses the result.
     ///
-    /// Empty and whitespace-only members are skipped. Any invalid member,
-    /// a duplicated key or more than 32 members make the whole `tracestate`
-    /// invalid: the caller drops it and keeps the `traceparent`.
+    /// Empty and whitespace-only members are skipped. A key that appears again
+    /// keeps its first occurrence (the most recent position, as the list is
+    /// ordered) and the later ones are dropped, which the spec allows. Any
+    /// invalid member, or more than 32 members as received, make the whole
+    /// `tracestate` invalid: the caller drops it and keeps the `traceparent`.
     pub fn from_lines<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, TraceStateError> {
         let mut header = Vec::new();
         // Where each key sits in `header`, to find duplicates without rescanning.
         let mut keys = [(0u16, 0u16); Self::MAX_MEMBERS];
-        let mut count = 0;
+        let mut kept = 0;
+        let mut received = 0;
         for line in lines {
             for member in line.split(|&b| b == b',') {
                 let member = trim_ows(member);
                 if member.is_empty() {
                     continue;
                 }
-                let key = split_member(member, count)?;
-                if count == Self::MAX_MEMBERS {
+                let key = split_member(member, received)?;
+                if received == Self::MAX_MEMBERS {
                     return Err(TraceStateError::TooManyMembers);
                 }
-                if keys[..count].iter().any(|&(start, end)| &header[start as usize..end as usize] == key) {
-                    return Err(TraceStateError::DuplicateKey { index: count });
+                received += 1;
+                if keys[..kept].iter().any(|&(start, end)| &header[start as usize..end as usize] == key) {
+                    continue;
                 }
                 if header.is_empty() {
                     // The canonical form is never longer than its source line.
@@ -79,9 +83,9 @@ impl TraceState {
                 }
                 // At most 32 members of 513 bytes: offsets fit in a u16.
                 let start = header.len();
-                keys[count] = (start as u16, (start + key.len()) as u16);
+                keys[kept] = (start as u16, (start + key.len()) as u16);
                 header.extend_from_slice(member);
-                count += 1;
+                kept += 1;
             }
         }
         // Every byte was checked to be printable ASCII.
@@ -220,7 +224,7 @@ static CLASS: [u8; 256] = {
         if b != b',' && b != b'=' {
             table[b as usize] = VALUE_CHAR;
         }
-        if b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/') {
+        if b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@') {
             table[b as usize] |= KEY_CHAR;
         }
         b += 1;
@@ -228,25 +232,17 @@ static CLASS: [u8; 256] = {
     table
 };
 
-/// `key = simple-key / multi-tenant-key`, where
-/// `simple-key = lcalpha 0*255(keychar)`,
-/// `multi-tenant-key = tenant-id "@" system-id`,
-/// `tenant-id = (lcalpha / DIGIT) 0*240(keychar)` and
-/// `system-id = lcalpha 0*13(keychar)`.
+/// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )`, where
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`: the current
+/// grammar, which no longer splits a key into tenant and system.
 fn is_valid_key(key: &[u8]) -> bool {
-    fn is_part(part: &[u8], max: usize, digit_first: bool) -> bool {
-        match part.first() {
-            Some(&first) => {
-                part.len() <= max
-                    && (first.is_ascii_lowercase() || (digit_first && first.is_ascii_digit()))
-                    && part.iter().all(|&b| CLASS[b as usize] & KEY_CHAR != 0)
-            }
-            None => false,
+    match key.first() {
+        Some(first) => {
+            key.len() <= TraceState::MAX_KEY_LEN
+                && (first.is_ascii_lowercase() || first.is_ascii_digit())
+                && key.iter().all(|&b| CLASS[b as usize] & KEY_CHAR != 0)
         }
-    }
-    match key.iter().position(|&b| b == b'@') {
-        None => is_part(key, TraceState::MAX_KEY_LEN, false),
-        Some(at) => is_part(&key[..at], 241, true) && is_part(&key[at + 1..], 14, false),
+        None => false,
     }
 }
 
@@ -295,7 +291,7 @@ pub enum TraceStateError {
         /// The member's position.
         index: usize,
     },
-    /// A key breaks the key grammar (characters, `tenant@system` form, lengths).
+    /// A key breaks the key grammar (its first character, its characters, its length).
     InvalidKey {
         /// The member's position.
         index: usize,
@@ -304,11 +300,6 @@ pub enum TraceStateError {
     /// printable ASCII, or `,` or `=`.
     InvalidValue {
         /// The member's position.
-        index: usize,
-    },
-    /// A key appears twice.
-    DuplicateKey {
-        /// The position of the second occurrence.
         index: usize,
     },
 }
@@ -321,9 +312,6 @@ impl fmt::Display for TraceStateError {
             Self::MissingEquals { index } => write!(f, "list-member {index} has no '='"),
             Self::InvalidKey { index } => write!(f, "list-member {index} has an invalid key"),
             Self::InvalidValue { index } => write!(f, "list-member {index} has an invalid value"),
-            Self::DuplicateKey { index } => {
-                write!(f, "list-member {index} repeats the key of an earlier one")
-            }
         }
     }
 }
@@ -337,15 +325,20 @@ mod tests {
     #[test]
     fn key_grammar() {
         assert!(is_valid_key(b"a"));
-        assert!(is_valid_key(b"a0_-*/"));
-        assert!(!is_valid_key(b"0a"));
+        assert!(is_valid_key(b"a0_-*/@"));
+        assert!(is_valid_key(b"0a"));
         assert!(is_valid_key(b"0a@b"));
-        assert!(!is_valid_key(b"a@0"));
-        assert!(!is_valid_key(b"a@"));
+        assert!(is_valid_key(b"a@0"));
+        assert!(is_valid_key(b"a@"));
+        assert!(is_valid_key(b"a@@b"));
+        assert!(is_valid_key(b"a@b@c"));
         assert!(!is_valid_key(b"@a"));
-        assert!(!is_valid_key(b"a@b@c"));
+        assert!(!is_valid_key(b"_a"));
         assert!(!is_valid_key(b"A"));
+        assert!(!is_valid_key(b"a.b"));
         assert!(!is_valid_key(b""));
+        assert!(is_valid_key(&[b'z'; 256]));
+        assert!(!is_valid_key(&[b'z'; 257]));
     }
 
     #[test]

@@ -66,9 +66,8 @@ fn round_trips_through_span_context() {
 
 #[test]
 fn a_member_opentelemetry_rejects_does_not_cost_the_others() {
-    // Valid W3C: a 241-character tenant and a 14-character vendor id, which
-    // `opentelemetry`'s `TraceState` refuses.
-    let vendor = format!("{}@{}=1", "t".repeat(241), "v".repeat(14));
+    // Valid W3C: two at signs, which `opentelemetry`'s `TraceState` refuses.
+    let vendor = "a@b@c=1";
     let trace = TraceContext {
         traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap(),
         tracestate: format!("foo=1,{vendor},bar=2").parse().unwrap(),
@@ -101,4 +100,112 @@ fn works_as_the_global_propagator() {
     let cx =
         opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier(&[("traceparent", VALID)])));
     assert!(cx.span().span_context().is_valid());
+}
+
+// --- what OpenTelemetry's types lose, kept by the TraceOrigin ------------------
+
+mod origin {
+    use opentelemetry::Context;
+    use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+    use throughline_propagation::{TraceContext, TraceOrigin};
+
+    /// A child span of `parent` made by the SDK with `sampler`, and what a
+    /// throughline injector sends for it.
+    fn sent_for_child(parent: &Context, sampler: Sampler) -> (TraceContext, Context) {
+        let provider = SdkTracerProvider::builder().with_sampler(sampler).build();
+        let span = provider.tracer("test").start_with_context("child", parent);
+        let cx = parent.with_span(span);
+        (TraceContext::from_context(&cx).expect("a valid span"), cx)
+    }
+
+    fn received(traceparent: &str, tracestate: &str) -> TraceContext {
+        let mut trace = TraceContext::new(traceparent.parse().unwrap());
+        trace.tracestate = tracestate.parse().unwrap();
+        trace
+    }
+
+    #[test]
+    fn the_random_flag_survives_a_span_the_sampler_drops() {
+        let parent = received("00-12345678901234567890123456789012-1234567890123456-02", "")
+            .to_context(&Context::new());
+        for sampler in [Sampler::AlwaysOff, Sampler::ParentBased(Box::new(Sampler::AlwaysOn))] {
+            let (sent, _) = sent_for_child(&parent, sampler);
+            assert_eq!(sent.traceparent.trace_id().to_string(), "12345678901234567890123456789012");
+            assert_ne!(sent.traceparent.parent_id().to_string(), "1234567890123456", "a new parent id");
+            assert_eq!(sent.traceparent.flags().bits(), 0x02, "random kept, not sampled");
+        }
+    }
+
+    #[test]
+    fn the_random_flag_is_not_invented() {
+        let parent = received("00-12345678901234567890123456789012-1234567890123456-00", "")
+            .to_context(&Context::new());
+        let (sent, _) = sent_for_child(&parent, Sampler::AlwaysOff);
+        assert_eq!(sent.traceparent.flags().bits(), 0x00);
+        let sampled = received("00-12345678901234567890123456789012-1234567890123456-01", "")
+            .to_context(&Context::new());
+        let (sent, _) = sent_for_child(&sampled, Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+        assert_eq!(sent.traceparent.flags().bits(), 0x01);
+    }
+
+    #[test]
+    fn members_opentelemetry_refuses_cross_unchanged_spans() {
+        let state = "foo@=1,bar=2,t@vvvvvvvvvvvvvvv=3,a@b@c=4";
+        let parent = received("00-12345678901234567890123456789012-1234567890123456-01", state)
+            .to_context(&Context::new());
+        let (sent, child) = sent_for_child(&parent, Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+        assert_eq!(sent.tracestate.as_str(), state);
+        // And through a grandchild, sampled out.
+        let (sent, _) = sent_for_child(&child, Sampler::AlwaysOff);
+        assert_eq!(sent.tracestate.as_str(), state);
+    }
+
+    #[test]
+    fn a_vendor_change_sends_the_spans_own_state() {
+        let parent = received("00-12345678901234567890123456789012-1234567890123456-01", "a@b@c=1,bar=2")
+            .to_context(&Context::new());
+        let span = parent.span();
+        let changed = span.span_context().trace_state().insert("congo", "x").unwrap();
+        let remote = opentelemetry::trace::SpanContext::new(
+            span.span_context().trace_id(),
+            span.span_context().span_id(),
+            span.span_context().trace_flags(),
+            true,
+            changed,
+        );
+        let cx = parent.with_remote_span_context(remote);
+        assert_eq!(TraceContext::from_context(&cx).unwrap().tracestate.as_str(), "congo=x,bar=2");
+    }
+
+    #[test]
+    fn the_origin_applies_to_its_own_trace_only() {
+        let parent = received("00-12345678901234567890123456789012-1234567890123456-02", "a@b@c=1")
+            .to_context(&Context::new());
+        let other = received("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00", "").to_span_context();
+        // A context built from the current one keeps its values: the origin
+        // must not lend the first trace's flag and state to the second.
+        let cx = parent.with_remote_span_context(other);
+        let sent = TraceContext::from_context(&cx).unwrap();
+        assert_eq!(sent.traceparent.flags().bits(), 0x00);
+        assert!(sent.tracestate.is_empty());
+    }
+
+    #[test]
+    fn a_trace_started_here_is_random_once_its_first_span_started() {
+        let root = Context::new().with_value(TraceOrigin::new_trace());
+        let provider = SdkTracerProvider::builder().with_sampler(Sampler::AlwaysOff).build();
+        let cx = root.with_span(provider.tracer("test").start_with_context("root", &root));
+        assert!(!TraceContext::from_context(&cx).unwrap().traceparent.flags().is_random(), "not tied yet");
+        TraceOrigin::started(&cx);
+        let (sent, _) = sent_for_child(&cx, Sampler::AlwaysOff);
+        assert_eq!(sent.traceparent.flags().bits(), 0x02);
+    }
+
+    #[test]
+    fn the_common_case_adds_no_value_to_the_context() {
+        let parent = received("00-12345678901234567890123456789012-1234567890123456-01", "rojo=1")
+            .to_context(&Context::new());
+        assert!(parent.get::<TraceOrigin>().is_none());
+    }
 }

@@ -19,7 +19,7 @@ fn traceparent() -> impl Strategy<Value = TraceParent> {
 }
 
 fn tracestate() -> impl Strategy<Value = TraceState> {
-    let key = prop_oneof!["[a-z][a-z0-9_*/-]{0,20}", "[a-z0-9][a-z0-9_*/-]{0,10}@[a-z][a-z0-9_*/-]{0,13}",];
+    let key = prop_oneof!["[a-z0-9][a-z0-9_*/@-]{0,20}", "[a-z0-9][a-z0-9_*/@-]{200,255}"];
     let value = "[ -+--<>-~]{0,20}[!-+--<>-~]";
     proptest::collection::vec((key, value), 0..40).prop_map(|members| {
         let mut state = TraceState::new();
@@ -109,6 +109,22 @@ proptest! {
         let at = commas[split.index(commas.len())];
         let lines = [&header.as_bytes()[..at], &header.as_bytes()[at + 1..]];
         prop_assert_eq!(TraceState::from_lines(lines), Ok(state.clone()));
+    }
+
+    #[test]
+    fn tracestate_keeps_the_first_of_repeated_keys(
+        members in proptest::collection::vec(("[a-c]", "[0-9]"), 1..=TraceState::MAX_MEMBERS),
+    ) {
+        let header: Vec<String> = members.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut expected: Vec<&(String, String)> = Vec::new();
+        for member in &members {
+            if expected.iter().all(|(k, _)| *k != member.0) {
+                expected.push(member);
+            }
+        }
+        let expected: Vec<String> = expected.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let parsed = TraceState::parse(header.join(",")).unwrap();
+        prop_assert_eq!(parsed.as_str(), expected.join(","));
     }
 
     #[test]
