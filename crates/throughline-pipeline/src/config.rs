@@ -37,22 +37,44 @@ impl<S: std::hash::BuildHasher> Vars for HashMap<&str, &str, S> {
 }
 
 /// A variable whose value cannot be honoured.
+///
+/// The message names the variable and says what would be accepted. A variable
+/// that carries secrets (the `OTEL_EXPORTER_OTLP_*HEADERS`, where API keys
+/// go) is never echoed: its [`value`](Self::value) is [`ConfigError::REDACTED`]
+/// and the problem names only the header.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{variable}={value:?}: {problem}")]
 pub struct ConfigError {
     /// The variable.
     pub variable: String,
-    /// Its value.
+    /// Its value, or [`ConfigError::REDACTED`] for a variable that carries secrets.
     pub value: String,
     /// What is wrong, and what would be right.
     pub problem: String,
 }
 
 impl ConfigError {
+    /// The value shown in place of one that may hold a secret.
+    pub const REDACTED: &'static str = "[redacted]";
+
     pub(crate) fn new(variable: &str, value: &str, problem: impl Into<String>) -> Self {
         Self { variable: variable.to_owned(), value: value.to_owned(), problem: problem.into() }
     }
+
+    /// An error about a variable whose value must not be printed.
+    pub(crate) fn secret(variable: &str, problem: impl Into<String>) -> Self {
+        Self::new(variable, Self::REDACTED, problem)
+    }
 }
+
+/// The durations a variable in milliseconds may hold: at least one
+/// millisecond (zero would be a busy loop or an export that cannot succeed),
+/// at most an hour.
+pub const DURATION_RANGE_MS: std::ops::RangeInclusive<u64> = 1..=3_600_000;
+
+/// The sizes a queue or batch variable may hold: at least one item, at most a
+/// million (a bound on memory, not a preallocation).
+pub const SIZE_RANGE: std::ops::RangeInclusive<u64> = 1..=1_000_000;
 
 /// A signal: traces, metrics or logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -114,8 +136,9 @@ pub enum Compression {
     Gzip,
 }
 
-/// How one signal is sent over OTLP.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How one signal is sent over OTLP. Its `Debug` output shows header names,
+/// never their values.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OtlpConfig {
     /// The protocol.
     pub protocol: OtlpProtocol,
@@ -235,6 +258,54 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Checks values set in code (through
+    /// [`PipelineBuilder::config_mut`](crate::PipelineBuilder::config_mut)) by
+    /// the rules the variables follow; an error names the variable the value
+    /// stands for.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let duration = |name: &str, value: Duration| {
+            let millis = u64::try_from(value.as_millis()).unwrap_or(u64::MAX);
+            check_range(name, millis, "a number of milliseconds", &DURATION_RANGE_MS)
+        };
+        let size = |name: &str, value: usize| {
+            check_range(name, u64::try_from(value).unwrap_or(u64::MAX), "a number of items", &SIZE_RANGE)
+        };
+        for (prefix, batch) in [("OTEL_BSP", &self.span_batch), ("OTEL_BLRP", &self.log_batch)] {
+            size(&format!("{prefix}_MAX_QUEUE_SIZE"), batch.max_queue_size)?;
+            size(&format!("{prefix}_MAX_EXPORT_BATCH_SIZE"), batch.max_export_batch_size)?;
+            duration(&format!("{prefix}_SCHEDULE_DELAY"), batch.scheduled_delay)?;
+            duration(&format!("{prefix}_EXPORT_TIMEOUT"), batch.export_timeout)?;
+        }
+        for (signal, otlp) in [
+            (Signal::Traces, &self.otlp_traces),
+            (Signal::Metrics, &self.otlp_metrics),
+            (Signal::Logs, &self.otlp_logs),
+        ] {
+            duration(&format!("OTEL_EXPORTER_OTLP_{}_TIMEOUT", signal.upper()), otlp.timeout)?;
+        }
+        duration("OTEL_METRIC_EXPORT_INTERVAL", self.metric_export_interval)?;
+        duration("OTEL_METRIC_EXPORT_TIMEOUT", self.metric_export_timeout)
+    }
+}
+
+fn check_range(
+    name: &str,
+    value: u64,
+    what: &str,
+    range: &std::ops::RangeInclusive<u64>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            name,
+            &value.to_string(),
+            format!("expected {what} from {} to {}", range.start(), range.end()),
+        ))
+    }
+}
+
 /// Reads and checks variables. An empty value counts as unset, as the
 /// specification says.
 struct Reader<'a, V: Vars>(&'a V);
@@ -253,46 +324,71 @@ impl<V: Vars> Reader<'_, V> {
         }
     }
 
+    /// A number of milliseconds within [`DURATION_RANGE_MS`].
     fn millis(&self, name: &str) -> Result<Option<Duration>, ConfigError> {
-        self.integer(name, "a number of milliseconds").map(|v| v.map(Duration::from_millis))
+        self.integer(name, "a number of milliseconds", &DURATION_RANGE_MS)
+            .map(|v| v.map(Duration::from_millis))
     }
 
-    fn integer(&self, name: &str, what: &str) -> Result<Option<u64>, ConfigError> {
+    /// A whole number within `range`.
+    fn integer(
+        &self,
+        name: &str,
+        what: &str,
+        range: &std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<u64>, ConfigError> {
         let Some(value) = self.string(name) else { return Ok(None) };
-        value.parse().map(Some).map_err(|_| ConfigError::new(name, &value, format!("expected {what}")))
+        let n = value.parse::<u64>().map_err(|_| {
+            ConfigError::new(
+                name,
+                &value,
+                format!("expected {what} from {} to {}", range.start(), range.end()),
+            )
+        })?;
+        check_range(name, n, what, range).map(|()| Some(n))
     }
 
     /// `key=value,key2=value2`, values percent-decoded.
     fn pairs(&self, name: &str) -> Result<Vec<(String, String)>, ConfigError> {
         let Some(value) = self.string(name) else { return Ok(Vec::new()) };
-        value
-            .split(',')
-            .filter(|pair| !pair.trim().is_empty())
-            .map(|pair| {
-                let (key, val) = pair
-                    .split_once('=')
-                    .ok_or_else(|| ConfigError::new(name, &value, format!("{pair:?} is not key=value")))?;
-                let key = key.trim();
-                if key.is_empty() {
-                    return Err(ConfigError::new(name, &value, format!("{pair:?} has an empty key")));
-                }
-                let val = percent_decode(val.trim()).ok_or_else(|| {
-                    ConfigError::new(name, &value, format!("{pair:?} has invalid percent-encoding"))
-                })?;
-                Ok((key.to_owned(), val))
-            })
-            .collect()
+        split_pairs(&value).map_err(|(pair, problem)| {
+            let problem = match problem {
+                PairProblem::NotKeyValue => format!("{pair:?} is not key=value"),
+                PairProblem::EmptyKey => format!("{pair:?} has an empty key"),
+                PairProblem::BadEscape => format!("{pair:?} has invalid percent-encoding"),
+            };
+            ConfigError::new(name, &value, problem)
+        })
     }
 
-    /// Pairs that must also be valid HTTP header names and values.
+    /// Pairs that must also be valid HTTP header names and values. The values
+    /// are secrets (API keys): an error names the header at most, never a value.
     fn headers(&self, name: &str) -> Result<Vec<(String, String)>, ConfigError> {
-        let pairs = self.pairs(name)?;
+        let Some(value) = self.string(name) else { return Ok(Vec::new()) };
+        let pairs = split_pairs(&value).map_err(|(pair, problem)| {
+            // The part before `=` is a header name, not a secret; without
+            // one, the member is not shown at all.
+            let key = pair.split_once('=').map(|(key, _)| key.trim());
+            ConfigError::secret(
+                name,
+                match (problem, key) {
+                    (PairProblem::BadEscape, Some(key)) => {
+                        format!("the value of {key:?} has invalid percent-encoding")
+                    }
+                    (PairProblem::EmptyKey, _) => "a header has an empty name".to_owned(),
+                    _ => "expected name=value pairs separated by commas".to_owned(),
+                },
+            )
+        })?;
         for (key, value) in &pairs {
-            if http::HeaderName::from_bytes(key.as_bytes()).is_err()
-                || http::HeaderValue::from_str(value).is_err()
-            {
-                let problem = format!("{key:?} is not a valid header name with a valid value");
-                return Err(ConfigError::new(name, &self.string(name).unwrap_or_default(), problem));
+            if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+                return Err(ConfigError::secret(name, format!("{key:?} is not a valid header name")));
+            }
+            if http::HeaderValue::from_str(value).is_err() {
+                return Err(ConfigError::secret(
+                    name,
+                    format!("the value of {key:?} is not a valid header value"),
+                ));
             }
         }
         Ok(pairs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect())
@@ -439,11 +535,10 @@ impl<V: Vars> Reader<'_, V> {
     fn batch(&self, prefix: &str, default_delay: Duration) -> Result<BatchConfig, ConfigError> {
         let size = |suffix: &str, default: usize| -> Result<usize, ConfigError> {
             let name = format!("{prefix}_{suffix}");
-            match self.integer(&name, "a positive number")? {
-                Some(0) => Err(ConfigError::new(&name, "0", "expected a positive number")),
-                Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
-                None => Ok(default),
-            }
+            // The range fits any usize the pipeline runs on.
+            Ok(self
+                .integer(&name, "a number of items", &SIZE_RANGE)?
+                .map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX)))
         };
         let max_queue_size = size("MAX_QUEUE_SIZE", 2048)?;
         let max_export_batch_size = size("MAX_EXPORT_BATCH_SIZE", 512)?.min(max_queue_size);
@@ -466,6 +561,31 @@ fn check_url(name: &str, url: String) -> Result<String, ConfigError> {
     }
 }
 
+/// Why a `key=value` member was refused.
+enum PairProblem {
+    NotKeyValue,
+    EmptyKey,
+    BadEscape,
+}
+
+/// Splits `key=value,key2=value2` into trimmed keys and percent-decoded
+/// values; empty members are skipped. An error carries the member and why.
+fn split_pairs(value: &str) -> Result<Vec<(String, String)>, (&str, PairProblem)> {
+    value
+        .split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| {
+            let (key, val) = pair.split_once('=').ok_or((pair, PairProblem::NotKeyValue))?;
+            let key = key.trim();
+            if key.is_empty() {
+                return Err((pair, PairProblem::EmptyKey));
+            }
+            let val = percent_decode(val.trim()).ok_or((pair, PairProblem::BadEscape))?;
+            Ok((key.to_owned(), val))
+        })
+        .collect()
+}
+
 /// `%XX` escapes decoded; `None` when an escape is malformed or the result is
 /// not UTF-8.
 fn percent_decode(value: &str) -> Option<String> {
@@ -483,6 +603,21 @@ fn percent_decode(value: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+impl fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values are credentials more often than not.
+        let headers: Vec<(&str, &str)> =
+            self.headers.iter().map(|(name, _)| (name.as_str(), ConfigError::REDACTED)).collect();
+        f.debug_struct("OtlpConfig")
+            .field("protocol", &self.protocol)
+            .field("endpoint", &self.endpoint)
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .finish()
+    }
 }
 
 impl fmt::Display for OtlpProtocol {

@@ -35,6 +35,15 @@ pub enum ShutdownError {
     /// The deadline passed before every signal was flushed.
     #[error("telemetry was not flushed within {0:?}")]
     DeadlineExceeded(Duration),
+    /// An export task had died (its exporter panicked): what it held, and
+    /// everything after, was dropped and counted.
+    #[error("the {signal:?} export task died earlier: {reason}")]
+    ExportTaskDied {
+        /// Which signal.
+        signal: Signal,
+        /// What the panic said.
+        reason: String,
+    },
     /// A provider reported a failure while flushing.
     #[error("flushing {signal:?} failed: {message}")]
     Flush {

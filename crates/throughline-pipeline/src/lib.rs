@@ -53,8 +53,8 @@ mod tail_sampling;
 mod telemetry;
 
 pub use config::{
-    BatchConfig, Compression, Config, ConfigError, Env, Exporter, OtlpConfig, OtlpProtocol, SamplerConfig,
-    Signal, Vars,
+    BatchConfig, Compression, Config, ConfigError, DURATION_RANGE_MS, Env, Exporter, OtlpConfig,
+    OtlpProtocol, SIZE_RANGE, SamplerConfig, Signal, Vars,
 };
 pub use error::{PipelineError, ShutdownError};
 pub use export::processors::SpanTransform;

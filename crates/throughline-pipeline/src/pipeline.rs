@@ -10,7 +10,7 @@ use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData};
 
-use crate::config::{Config, ConfigError, Exporter, Vars};
+use crate::config::{Config, ConfigError, Exporter, Signal, Vars};
 use crate::error::PipelineError;
 use crate::export::batch::{Batcher, Counts};
 use crate::export::console::{self, ConsoleExporter, Output};
@@ -133,6 +133,7 @@ impl PipelineBuilder {
         if self.config.disabled {
             return Ok(Telemetry::disabled());
         }
+        self.config.validate()?;
         let runtime = Arc::new(ExportRuntime::start()?);
         let resource = resource(&self.config, &self.overrides);
         let (meter_provider, prometheus) = self.meter_provider(&resource, &runtime)?;
@@ -211,12 +212,13 @@ impl PipelineBuilder {
                 Exporter::Otlp => {
                     let mut otlp = otlp::span_exporter(&self.config.otlp_traces, runtime.handle())?;
                     opentelemetry_sdk::trace::SpanExporter::set_resource(&mut otlp, resource);
-                    Batcher::start(SpanSink(otlp), self.config.span_batch, runtime.handle())
+                    Batcher::start(SpanSink(otlp), self.config.span_batch, runtime.handle(), Signal::Traces)
                 }
                 _ => Batcher::start(
                     SpanSink(ConsoleExporter::new(self.console.clone())),
                     self.config.span_batch,
                     runtime.handle(),
+                    Signal::Traces,
                 ),
             };
             let processor = BatchSpanProcessor::new(
@@ -252,12 +254,13 @@ impl PipelineBuilder {
                 Exporter::Otlp => {
                     let mut otlp = otlp::log_exporter(&self.config.otlp_logs, runtime.handle())?;
                     opentelemetry_sdk::logs::LogExporter::set_resource(&mut otlp, resource);
-                    Batcher::start(LogSink(otlp), self.config.log_batch, runtime.handle())
+                    Batcher::start(LogSink(otlp), self.config.log_batch, runtime.handle(), Signal::Logs)
                 }
                 _ => Batcher::start(
                     LogSink(ConsoleExporter::new(self.console.clone())),
                     self.config.log_batch,
                     runtime.handle(),
+                    Signal::Logs,
                 ),
             };
             let processor = BatchLogProcessor::new(batcher, self.config.log_batch.export_timeout);
@@ -289,12 +292,16 @@ fn observe(meter: &Meter, counters: &Counters) {
             })
             .build();
         let read = counts.clone();
-        let dropped = [component, KeyValue::new("error.type", "queue_full")];
+        let full = [component.clone(), KeyValue::new("error.type", "queue_full")];
+        let died = [component, KeyValue::new("error.type", "export_task_died")];
         meter
             .u64_observable_counter(format!("otel.sdk.processor.{signal}.dropped"))
             .with_unit(format!("{{{signal}}}"))
-            .with_description("Items dropped because the export queue was full")
-            .with_callback(move |observer| observer.observe(total(&read, |c| &c.dropped), &dropped))
+            .with_description("Items dropped because the export queue was full or its export task had died")
+            .with_callback(move |observer| {
+                observer.observe(total(&read, |c| &c.dropped), &full);
+                observer.observe(total(&read, |c| &c.lost), &died);
+            })
             .build();
     }
     if counters.tail.is_empty() {

@@ -52,13 +52,15 @@ pub(crate) struct Counters {
 pub struct ExportStats {
     /// Spans an exporter accepted.
     pub spans_exported: u64,
-    /// Spans dropped because an export queue was full.
+    /// Spans dropped because an export queue was full, or because its export
+    /// task had died.
     pub spans_dropped: u64,
     /// Spans in exports that failed or timed out.
     pub spans_failed: u64,
     /// Log records an exporter accepted.
     pub logs_exported: u64,
-    /// Log records dropped because an export queue was full.
+    /// Log records dropped because an export queue was full, or because its
+    /// export task had died.
     pub logs_dropped: u64,
     /// Log records in exports that failed or timed out.
     pub logs_failed: u64,
@@ -66,6 +68,9 @@ pub struct ExportStats {
     pub traces_kept: u64,
     /// Traces tail sampling dropped.
     pub traces_dropped: u64,
+    /// Export tasks that died (an exporter panicked); each was logged once,
+    /// and [`Telemetry::shutdown`] reports it.
+    pub export_tasks_died: u64,
 }
 
 impl Counters {
@@ -78,14 +83,23 @@ impl Counters {
         };
         ExportStats {
             spans_exported: sum(&self.spans, |c| &c.exported),
-            spans_dropped: sum(&self.spans, |c| &c.dropped),
+            spans_dropped: sum(&self.spans, |c| &c.dropped) + sum(&self.spans, |c| &c.lost),
             spans_failed: sum(&self.spans, |c| &c.failed),
             logs_exported: sum(&self.logs, |c| &c.exported),
-            logs_dropped: sum(&self.logs, |c| &c.dropped),
+            logs_dropped: sum(&self.logs, |c| &c.dropped) + sum(&self.logs, |c| &c.lost),
             logs_failed: sum(&self.logs, |c| &c.failed),
             traces_kept: tail(&[Reason::Error, Reason::Slow, Reason::Ratio]),
             traces_dropped: tail(&[Reason::Healthy]),
+            export_tasks_died: self.spans.iter().chain(&self.logs).filter(|c| c.died.get().is_some()).count()
+                as u64,
         }
+    }
+
+    /// The first export task that died, and why.
+    fn died(&self) -> Option<(Signal, String)> {
+        let spans = self.spans.iter().map(|c| (Signal::Traces, c));
+        let logs = self.logs.iter().map(|c| (Signal::Logs, c));
+        spans.chain(logs).find_map(|(signal, c)| c.died.get().map(|reason| (signal, reason.clone())))
     }
 }
 
@@ -132,7 +146,18 @@ impl Telemetry {
     /// Flushes traces, metrics and logs within `deadline`, then stops the
     /// pipeline. The blocking SDK calls run on a thread of their own, so the
     /// awaiting runtime, current-thread ones included, keeps serving.
+    ///
+    /// An export task that died earlier is reported as
+    /// [`ShutdownError::ExportTaskDied`], whatever else happened.
     pub async fn shutdown(mut self, deadline: Duration) -> Result<(), ShutdownError> {
+        let flushed = self.flush_and_stop(deadline).await;
+        match self.counters.died() {
+            Some((signal, reason)) => Err(ShutdownError::ExportTaskDied { signal, reason }),
+            None => flushed,
+        }
+    }
+
+    async fn flush_and_stop(&mut self, deadline: Duration) -> Result<(), ShutdownError> {
         self.shut_down = true;
         let providers = self.providers();
         let (done, finished) = tokio::sync::oneshot::channel();

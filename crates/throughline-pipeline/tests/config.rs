@@ -219,3 +219,130 @@ fn otel_metric_export_interval_and_timeout() {
     assert_eq!(config.metric_export_timeout, Duration::from_millis(500));
     invalid(&[("OTEL_METRIC_EXPORT_INTERVAL", "1m")], "OTEL_METRIC_EXPORT_INTERVAL");
 }
+
+const DURATION: &[&str] =
+    &["0", "-1", "3600001", "18446744073709551616", "1.5", "10s", "ten", "NaN", "0x10", "+"];
+const SIZE: &[&str] = &["0", "-5", "1000001", "18446744073709551615", "2.0", "many", "1e3"];
+
+/// A variable the pipeline reads, values it must refuse, and any variable
+/// the refusal depends on.
+struct Case {
+    variable: String,
+    values: &'static [&'static str],
+    context: &'static [(&'static str, &'static str)],
+}
+
+fn case(variable: impl Into<String>, values: &'static [&'static str]) -> Case {
+    Case { variable: variable.into(), values, context: &[] }
+}
+
+fn bad_values() -> Vec<Case> {
+    let mut table = vec![
+        case("OTEL_SDK_DISABLED", &["yes", "1", "on", "t"]),
+        case("OTEL_RESOURCE_ATTRIBUTES", &["novalue", "=x", "k=%zz", "k=%f"]),
+        case("OTEL_TRACES_EXPORTER", &["zipkin", "otlp,none", "carrier-pigeon", ",,", "prometheus"]),
+        case("OTEL_METRICS_EXPORTER", &["jaeger", "none,otlp", "statsd"]),
+        case("OTEL_LOGS_EXPORTER", &["prometheus", "syslog"]),
+        case("OTEL_TRACES_SAMPLER", &["sometimes", "xray", "ALWAYS ON"]),
+        Case {
+            context: &[("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")],
+            ..case("OTEL_TRACES_SAMPLER_ARG", &["-0.1", "1.01", "NaN", "inf", "half", "1e400"])
+        },
+        case("OTEL_METRIC_EXPORT_INTERVAL", DURATION),
+        case("OTEL_METRIC_EXPORT_TIMEOUT", DURATION),
+    ];
+    for prefix in ["OTEL_BSP", "OTEL_BLRP"] {
+        table.push(case(format!("{prefix}_SCHEDULE_DELAY"), DURATION));
+        table.push(case(format!("{prefix}_EXPORT_TIMEOUT"), DURATION));
+        table.push(case(format!("{prefix}_MAX_QUEUE_SIZE"), SIZE));
+        table.push(case(format!("{prefix}_MAX_EXPORT_BATCH_SIZE"), SIZE));
+    }
+    for signal in ["", "TRACES_", "METRICS_", "LOGS_"] {
+        let otlp = |suffix: &str| format!("OTEL_EXPORTER_OTLP_{signal}{suffix}");
+        table.push(case(otlp("PROTOCOL"), &["http", "GRPC", "udp", "http/xml"]));
+        table.push(case(
+            otlp("ENDPOINT"),
+            &["collector:4317", "ftp://collector", "http://", "not a url", "//x"],
+        ));
+        table.push(case(otlp("HEADERS"), &["novalue", "=x", "bad key=1", "k=%0A", "k=%zz", "k=\u{7f}"]));
+        table.push(case(otlp("TIMEOUT"), DURATION));
+        table.push(case(otlp("COMPRESSION"), &["brotli", "GZIP", "deflate"]));
+    }
+    table
+}
+
+#[test]
+fn every_variable_refuses_bad_values_with_an_error_naming_it_never_a_panic() {
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for Case { variable, values, context } in bad_values() {
+        for value in values {
+            cases += 1;
+            let mut vars: HashMap<&str, &str> = context.iter().copied().collect();
+            vars.insert(&variable, value);
+            let outcome = std::panic::catch_unwind(|| Config::from_vars(&vars));
+            match outcome {
+                Err(_) => failures.push(format!("{variable}={value:?} panicked")),
+                Ok(Ok(_)) => failures.push(format!("{variable}={value:?} was accepted")),
+                Ok(Err(error)) if error.variable != variable => {
+                    failures.push(format!("{variable}={value:?} blamed {}", error.variable));
+                }
+                Ok(Err(error)) if !error.to_string().starts_with(variable.as_str()) => {
+                    failures.push(format!("{variable}={value:?}: the message does not name it: {error}"));
+                }
+                Ok(Err(_)) => {}
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {cases} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(cases > 150, "{cases}");
+}
+
+#[test]
+fn a_refused_duration_or_size_states_the_accepted_range() {
+    let error = invalid(&[("OTEL_BSP_SCHEDULE_DELAY", "0")], "OTEL_BSP_SCHEDULE_DELAY");
+    assert!(error.problem.contains("from 1 to 3600000"), "{error}");
+    let error = invalid(&[("OTEL_BLRP_MAX_QUEUE_SIZE", "99999999999")], "OTEL_BLRP_MAX_QUEUE_SIZE");
+    assert!(error.problem.contains("from 1 to 1000000"), "{error}");
+    // The bounds themselves are accepted.
+    let config = config(&[("OTEL_BSP_SCHEDULE_DELAY", "1"), ("OTEL_BSP_MAX_QUEUE_SIZE", "1000000")]).unwrap();
+    assert_eq!(config.span_batch.scheduled_delay, Duration::from_millis(1));
+    assert_eq!(config.span_batch.max_queue_size, 1_000_000);
+}
+
+#[test]
+fn a_header_value_is_never_printed_in_an_error_or_debug_output() {
+    for (variable, value) in [
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cr3t%0A"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer s3cr3t,bad key=1"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "s3cr3t"),
+        ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "api-key=s3cr3t%zz"),
+        ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "=s3cr3t"),
+    ] {
+        let error = invalid(&[(variable, value)], variable);
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert_eq!(error.value, ConfigError::REDACTED);
+    }
+    // The header's name is not a secret, and helps.
+    let error = invalid(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cr3t%0A")], "OTEL_EXPORTER_OTLP_HEADERS");
+    assert!(error.problem.contains("api-key"), "{error}");
+
+    let config = config(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s3cr3t")]).unwrap();
+    let debug = format!("{config:?}");
+    assert!(debug.contains("api-key") && !debug.contains("s3cr3t"), "{debug}");
+    assert_eq!(config.otlp_traces.headers, [("api-key".to_owned(), "s3cr3t".to_owned())]);
+}
+
+#[test]
+fn values_set_in_code_are_checked_by_the_same_rules() {
+    let mut builder = throughline_pipeline::Pipeline::from_vars(&HashMap::<&str, &str>::new()).unwrap();
+    builder.config_mut().span_batch.scheduled_delay = Duration::ZERO;
+    let error = builder.build().err().expect("a zero delay is refused at build");
+    assert!(error.to_string().starts_with("OTEL_BSP_SCHEDULE_DELAY"), "{error}");
+
+    let mut builder = throughline_pipeline::Pipeline::from_vars(&HashMap::<&str, &str>::new()).unwrap();
+    builder.config_mut().log_batch.max_queue_size = usize::MAX;
+    let error = builder.build().err().expect("an absurd queue is refused at build");
+    assert!(error.to_string().starts_with("OTEL_BLRP_MAX_QUEUE_SIZE"), "{error}");
+}

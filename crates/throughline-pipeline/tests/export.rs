@@ -216,3 +216,42 @@ async fn dropping_without_shutdown_outside_async_code_still_flushes() {
     tokio::task::spawn_blocking(move || plain_thread.join()).await.unwrap().unwrap();
     assert_eq!(receiver.wait_for_spans(5, WAIT).await.unwrap().len(), 5);
 }
+
+/// A console output that panics, standing in for an exporter with a bug.
+struct Panicking;
+
+impl std::io::Write for Panicking {
+    fn write(&mut self, _buf: &[u8]) -> std::io::Result<usize> {
+        panic!("the exporter has a bug");
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_task_that_dies_is_counted_and_reported_by_shutdown() {
+    let vars = HashMap::from([
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_LOGS_EXPORTER", "none"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+    ]);
+    let telemetry = Pipeline::from_vars(&vars).unwrap().console_output(Panicking).build().unwrap();
+    emit(&telemetry, 3);
+    // The flush reaches the exporter, which panics while holding the batch.
+    let flushed = telemetry.tracer_provider().unwrap().force_flush();
+    assert!(format!("{flushed:?}").contains("the exporter has a bug"), "{flushed:?}");
+    assert_eq!(telemetry.stats().export_tasks_died, 1);
+    emit(&telemetry, 2);
+    assert_eq!(telemetry.stats().spans_dropped, 2, "spans after the death are dropped and counted");
+
+    let shutdown = telemetry.shutdown(WAIT).await;
+    match shutdown {
+        Err(throughline_pipeline::ShutdownError::ExportTaskDied { signal, reason }) => {
+            assert_eq!(signal, throughline_pipeline::Signal::Traces);
+            assert_eq!(reason, "the exporter has a bug");
+        }
+        other => panic!("shutdown must say the export task died, not {other:?}"),
+    }
+}

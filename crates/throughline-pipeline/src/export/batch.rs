@@ -2,16 +2,18 @@
 //! do not fit are dropped and counted.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::Duration;
 
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use crate::config::BatchConfig;
+use crate::config::{BatchConfig, Signal};
 
 /// Where a batch goes.
 pub(crate) trait Sink<T>: Send + 'static {
@@ -30,6 +32,35 @@ pub(crate) struct Counts {
     pub(crate) dropped: AtomicU64,
     /// Handed to an exporter that failed or timed out.
     pub(crate) failed: AtomicU64,
+    /// Dropped because the export task had died.
+    pub(crate) lost: AtomicU64,
+    /// Why the export task died, once it has.
+    pub(crate) died: OnceLock<String>,
+}
+
+impl Counts {
+    /// Records that the export task died, and logs it, once.
+    fn die(&self, signal: Signal, reason: String) {
+        let logged = reason.clone();
+        if self.died.set(reason).is_ok() {
+            tracing::error!(
+                signal = ?signal,
+                reason = %logged,
+                "throughline: the export task died; from now on this signal is dropped and counted"
+            );
+        }
+    }
+
+    /// The error a caller gets once the worker is gone: why it died, or that
+    /// it was shut down.
+    fn gone(&self, signal: Signal) -> OTelSdkError {
+        match self.died.get() {
+            Some(reason) => {
+                OTelSdkError::InternalFailure(format!("the {signal:?} export task died: {reason}"))
+            }
+            None => OTelSdkError::AlreadyShutdown,
+        }
+    }
 }
 
 enum Control {
@@ -43,6 +74,7 @@ pub(crate) struct Batcher<T> {
     items: mpsc::Sender<T>,
     control: mpsc::UnboundedSender<Control>,
     counts: Arc<Counts>,
+    signal: Signal,
 }
 
 impl std::fmt::Debug for Control {
@@ -55,22 +87,36 @@ impl std::fmt::Debug for Control {
 }
 
 impl<T: Send + 'static> Batcher<T> {
-    /// Starts the worker on the export runtime.
-    pub(crate) fn start(sink: impl Sink<T>, config: BatchConfig, runtime: &Handle) -> Self {
+    /// Starts the worker on the export runtime. If the exporter panics, the
+    /// worker answers whoever waits on that export with why, logs it once,
+    /// keeps it in [`Counts::died`] and ends.
+    pub(crate) fn start(sink: impl Sink<T>, config: BatchConfig, runtime: &Handle, signal: Signal) -> Self {
         let (items, received) = mpsc::channel(config.max_queue_size);
         let (control, controls) = mpsc::unbounded_channel();
         let counts = Arc::new(Counts::default());
-        runtime.spawn(
-            Worker { sink, config, counts: counts.clone(), batch: Vec::new() }.run(received, controls),
-        );
-        Self { items, control, counts }
+        let worker = Worker { sink, config, counts: counts.clone(), batch: Vec::new(), signal };
+        let watched = counts.clone();
+        runtime.spawn(async move {
+            // A panic in the worker's own code: recorded too, though a waiter
+            // may hear "already shut down" before it is.
+            if let Err(reason) = caught(worker.run(received, controls)).await {
+                watched.die(signal, reason);
+            }
+        });
+        Self { items, control, counts, signal }
     }
 
     /// Queues `item`, or drops and counts it when the queue is full or the
     /// worker is gone.
     pub(crate) fn push(&self, item: T) {
-        if self.items.try_send(item).is_err() {
-            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+        match self.items.try_send(item) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.counts.lost.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -99,8 +145,32 @@ impl<T: Send + 'static> Batcher<T> {
         timeout: Duration,
     ) -> OTelSdkResult {
         let (reply, replied) = std_mpsc::channel();
-        self.control.send(make(reply)).map_err(|_| OTelSdkError::AlreadyShutdown)?;
-        replied.recv_timeout(timeout).map_err(|_| OTelSdkError::Timeout(timeout))?
+        self.control.send(make(reply)).map_err(|_| self.counts.gone(self.signal))?;
+        match replied.recv_timeout(timeout) {
+            Ok(result) => result,
+            Err(std_mpsc::RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(self.counts.gone(self.signal)),
+        }
+    }
+}
+
+/// Runs `future`, turning a panic into its message.
+async fn caught<F: Future>(future: F) -> Result<F::Output, String> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+        Err(panic) => Poll::Ready(Err(panic_message(panic.as_ref()))),
+    })
+    .await
+}
+
+/// What a panic said, when it said it with a string.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(message), _) => (*message).to_owned(),
+        (_, Some(message)) => message.clone(),
+        _ => "a panic without a message".to_owned(),
     }
 }
 
@@ -109,6 +179,7 @@ struct Worker<T, S> {
     config: BatchConfig,
     counts: Arc<Counts>,
     batch: Vec<T>,
+    signal: Signal,
 }
 
 impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
@@ -124,6 +195,8 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
                         self.batch.push(item);
                     }
                     let result = self.export_all().await;
+                    // Before the answer: whatever comes after it must be counted as lost.
+                    self.close_if_dead(&mut items);
                     match control {
                         Some(Control::Flush(reply)) => { let _ = reply.send(result); }
                         Some(Control::Shutdown(reply)) => {
@@ -149,7 +222,23 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
                     let _ = self.export_all().await;
                 }
             }
+            if self.close_if_dead(&mut items) {
+                return;
+            }
         }
+    }
+
+    /// When the exporter has panicked, nothing more goes to it: the queue is
+    /// closed, and what it held counted as lost.
+    fn close_if_dead(&self, items: &mut mpsc::Receiver<T>) -> bool {
+        if self.counts.died.get().is_none() {
+            return false;
+        }
+        items.close();
+        while items.try_recv().is_ok() {
+            self.counts.lost.fetch_add(1, Ordering::Relaxed);
+        }
+        true
     }
 
     /// Exports the batch in chunks of the configured size; the first error wins.
@@ -159,12 +248,20 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
             let take = self.batch.len().min(self.config.max_export_batch_size);
             let chunk: Vec<T> = self.batch.drain(..take).collect();
             let size = chunk.len() as u64;
-            let exported = tokio::time::timeout(self.config.export_timeout, self.sink.export(chunk)).await;
+            let exported =
+                tokio::time::timeout(self.config.export_timeout, caught(self.sink.export(chunk))).await;
             match exported {
-                Ok(Ok(())) => {
+                Ok(Ok(Ok(()))) => {
                     self.counts.exported.fetch_add(size, Ordering::Relaxed);
                 }
-                Ok(Err(error)) => {
+                Ok(Err(reason)) => {
+                    let size = size + self.batch.len() as u64;
+                    self.batch.clear();
+                    self.counts.failed.fetch_add(size, Ordering::Relaxed);
+                    self.counts.die(self.signal, reason);
+                    return Err(self.counts.gone(self.signal));
+                }
+                Ok(Ok(Err(error))) => {
                     self.counts.failed.fetch_add(size, Ordering::Relaxed);
                     result = result.and(Err(error));
                 }
@@ -226,7 +323,7 @@ mod tests {
     fn flush_exports_everything_queued_in_batches() {
         let runtime = runtime();
         let sink = Recorded::default();
-        let batcher = Batcher::start(sink.clone(), config(100, 4), runtime.handle());
+        let batcher = Batcher::start(sink.clone(), config(100, 4), runtime.handle(), Signal::Traces);
         for i in 0..10 {
             batcher.push(i);
         }
@@ -240,7 +337,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts_without_blocking() {
         let runtime = runtime();
-        let batcher = Batcher::start(Hanging, config(8, 8), runtime.handle());
+        let batcher = Batcher::start(Hanging, config(8, 8), runtime.handle(), Signal::Traces);
         // Whether or not the worker has taken a batch of 8 into its hanging
         // export yet, at most 16 of the 108 items find room.
         for i in 0..108 {
@@ -254,7 +351,7 @@ mod tests {
     #[test]
     fn a_hanging_export_times_out_and_is_counted_as_failed() {
         let runtime = runtime();
-        let batcher = Batcher::start(Hanging, config(8, 8), runtime.handle());
+        let batcher = Batcher::start(Hanging, config(8, 8), runtime.handle(), Signal::Traces);
         batcher.push(1);
         let result = batcher.flush(Duration::from_secs(5));
         assert!(matches!(result, Err(OTelSdkError::Timeout(_))), "{result:?}");
@@ -265,7 +362,7 @@ mod tests {
     fn shutdown_exports_what_is_left() {
         let runtime = runtime();
         let sink = Recorded::default();
-        let batcher = Batcher::start(sink.clone(), config(100, 100), runtime.handle());
+        let batcher = Batcher::start(sink.clone(), config(100, 100), runtime.handle(), Signal::Traces);
         batcher.push(7);
         batcher.shutdown(Duration::from_secs(5)).unwrap();
         assert_eq!(sink.0.lock().unwrap().concat(), [7]);
