@@ -1,5 +1,6 @@
 //! Context propagation for distributed tracing: W3C Trace Context (Level 2),
-//! W3C Baggage and B3, strict to the specifications and cheap on the hot path.
+//! W3C Baggage, B3, Jaeger and AWS X-Ray, strict to the specifications and
+//! cheap on the hot path.
 //!
 //! A service reads the caller's trace position from an incoming request and
 //! writes its own into every outgoing one. This crate is that codec, and only
@@ -28,6 +29,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Formats
+//!
+//! Each format has its codec, and a name in `OTEL_PROPAGATORS` that
+//! [`Propagator`] and [`Format`] read, case-insensitively:
+//!
+//! | name | fields | codec |
+//! |---|---|---|
+//! | `tracecontext` | `traceparent`, `tracestate` | [`TraceParent`], [`TraceState`] |
+//! | `baggage` | `baggage` | [`Baggage`] |
+//! | `b3` | `b3` | [`B3::parse_single`], [`encode_b3_single`] |
+//! | `b3multi` | `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-ParentSpanId`, `X-B3-Sampled`, `X-B3-Flags` | [`B3::from_multi`] |
+//! | `jaeger` | `uber-trace-id`, and baggage as `uberctx-{key}` | [`Jaeger`], [`encode_jaeger`] |
+//! | `xray` | `X-Amzn-Trace-Id` | [`XRay`], [`encode_xray`] |
+//!
 //! # Strictness
 //!
 //! Where the official `opentelemetry_sdk` propagator is lenient, this crate
@@ -40,15 +55,20 @@
 //! - every `tracestate` header line is read and combined in order; an invalid
 //!   `tracestate` (bad key or value, duplicate key, more than 32 members) is
 //!   dropped without dropping the `traceparent`; an empty one is never sent;
-//! - baggage values are percent-decoded and encoded, and the size and count
-//!   limits are enforced by dropping whole members (see [`Baggage`]).
+//! - baggage values and property values are percent-decoded and encoded,
+//!   and the size and count limits are enforced by dropping whole members
+//!   (see [`Baggage`]);
+//! - B3, Jaeger and X-Ray ids are checked like W3C ids (lengths, digits, not
+//!   zero), each by its own specification's rules (see [`B3`], [`Jaeger`],
+//!   [`XRay`]); a repeated header restarts the trace.
 //!
 //! Nothing panics on any input; errors say what was wrong.
 //!
 //! # Cost
 //!
-//! Parsing and encoding a `traceparent` never allocates. A `tracestate` costs
-//! at most one allocation per header line. See `docs/benchmarks.md` in the
+//! Parsing and encoding a `traceparent`, a `b3`, an `uber-trace-id` or an
+//! `X-Amzn-Trace-Id` never allocates. A `tracestate` costs at most one
+//! allocation per header line. See `docs/benchmarks.md` in the
 //! repository for the figures against the SDK.
 //!
 //! # Features
@@ -85,8 +105,10 @@ mod b3;
 mod baggage;
 mod carrier;
 mod context;
+mod global;
 mod hex;
 mod ids;
+mod jaeger;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 mod ows;
@@ -94,12 +116,16 @@ mod percent;
 mod propagator;
 mod traceparent;
 mod tracestate;
+mod xray;
 
 pub use b3::{B3, B3_SINGLE_LEN, B3Error, B3MultiHeaders, B3Sampling, encode_single as encode_b3_single};
 pub use baggage::{Baggage, BaggageError, BaggageMember};
 pub use carrier::{Extractor, Field, Injector};
 pub use context::TraceContext;
 pub use ids::{IdError, SpanId, TraceFlags, TraceId};
+pub use jaeger::{
+    JAEGER_LEN, Jaeger, JaegerError, JaegerFlags, JaegerIdError, UBERCTX_PREFIX, encode as encode_jaeger,
+};
 #[cfg(feature = "opentelemetry")]
 pub use otel::TraceOrigin;
 pub use propagator::{ExtractError, Extracted, Format, Propagator, PropagatorConfigError};
@@ -107,3 +133,4 @@ pub use traceparent::{
     EncodedTraceParent, Field as TraceParentField, TRACEPARENT_LEN, TraceParent, TraceParentError,
 };
 pub use tracestate::{TraceState, TraceStateError};
+pub use xray::{XRAY_LEN, XRay, XRayError, XRaySampling, encode as encode_xray};

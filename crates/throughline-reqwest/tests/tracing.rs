@@ -156,8 +156,27 @@ async fn a_sampled_out_client_span_still_propagates_unsampled() {
     let client = client(&capture, ClientInstrumentation::new());
     let echoed = echo(&client, format!("http://{addr}/echo")).await;
     let (_, _, flags) = parse_traceparent(&echoed).expect("a traceparent was sent");
-    assert_eq!(flags, "00");
+    // Not sampled; random, as the span started the trace with a random id.
+    assert_eq!(flags, "02");
     assert!(client_spans(&capture).is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unsampled_random_parent_keeps_its_flag() {
+    let capture = Capture::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+    let _default = tracing::subscriber::set_default(capture.subscriber());
+    let (addr, _) = serve().await;
+    let client = client(&capture, ClientInstrumentation::new());
+    let remote = throughline_propagation::TraceContext::new(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02".parse().unwrap(),
+    );
+    let job = tracing::info_span!("job");
+    job.set_parent(remote.to_context(&opentelemetry::Context::new())).unwrap();
+    let echoed = echo(&client, format!("http://{addr}/echo")).instrument(job).await;
+    let (trace_id, parent_id, flags) = parse_traceparent(&echoed).expect("a traceparent was sent");
+    assert_eq!(trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_ne!(parent_id, "00f067aa0ba902b7");
+    assert_eq!(flags, "02");
 }
 
 #[tokio::test(flavor = "current_thread")]

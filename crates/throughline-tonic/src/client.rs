@@ -42,11 +42,10 @@ use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::TraceContextExt;
 use throughline_propagation::Propagator;
 use throughline_resilience::Deadline;
-use throughline_tower::client::Injection;
+use throughline_tower::client::{Injection, start_span};
 use throughline_tower::semconv::Role;
 use tower_layer::Layer;
 use tower_service::Service;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::call::{self, Call, Traced};
 use crate::deadline;
@@ -75,7 +74,7 @@ pub struct GrpcClientLayer {
 }
 
 impl GrpcClientLayer {
-    /// The defaults: throughline's `tracecontext,baggage`, no timeout of its
+    /// The defaults: the process-wide propagator, no timeout of its
     /// own (inherited deadlines are still sent), the attribute names of
     /// `OTEL_SEMCONV_STABILITY_OPT_IN`, metrics on the global meter provider.
     pub fn new() -> Self {
@@ -212,14 +211,13 @@ where
         let span = tracing::info_span!(target: TARGET, "grpc.client", otel.kind = "client");
         // Starts the OpenTelemetry span: this is where the sampler decides.
         // A span filtered out (globally, or for the OpenTelemetry layer only)
-        // has no context of its own.
-        let cx = if span.is_disabled() { None } else { Some(span.context()) };
-        let (cx, recording) = match cx.filter(|cx| cx.span().span_context().is_valid()) {
-            Some(cx) => {
+        // has no context of its own: the caller's goes instead.
+        let (cx, recording) = match start_span(&span) {
+            Ok(cx) => {
                 let recording = cx.span().is_recording();
                 (cx, recording)
             }
-            None => (current_context(), false),
+            Err(current) => (current, false),
         };
         // Sampled out or not, the context goes on: the server continues the
         // trace, and the sampled flag tells it what was decided.
@@ -250,13 +248,6 @@ where
         let future = self.inner.call(request);
         ResponseFuture::new(future, Some(call))
     }
-}
-
-/// The context of the caller, when the client span is filtered out: the
-/// current tracing span's, or the OpenTelemetry API's current context.
-fn current_context() -> opentelemetry::Context {
-    let cx = tracing::Span::current().context();
-    if cx.has_active_span() { cx } else { opentelemetry::Context::current() }
 }
 
 fn default_port(scheme: Option<&str>) -> Option<u16> {

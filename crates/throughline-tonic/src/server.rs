@@ -34,7 +34,6 @@ use throughline_tower::semconv::{Role, server_address};
 use throughline_tower::server::{Extraction, TrustPolicy};
 use tower_layer::Layer;
 use tower_service::Service;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::call::{self, Call, Traced};
 use crate::deadline;
@@ -64,7 +63,7 @@ pub struct GrpcServerLayer {
 }
 
 impl GrpcServerLayer {
-    /// The defaults: throughline's `tracecontext,baggage`, the attribute
+    /// The defaults: the process-wide propagator, the attribute
     /// names of `OTEL_SEMCONV_STABILITY_OPT_IN`, metrics on the global meter
     /// provider.
     pub fn new() -> Self {
@@ -202,13 +201,8 @@ where
         let span = tracing::info_span!(target: TARGET, "grpc.server", otel.kind = "server");
         // A public caller's context is only a link, from a fresh root.
         let incoming = self.config.extraction.incoming(&parts.headers, self.config.trust.decide(&parts));
-        // Errors mean no OpenTelemetry layer, or a disabled span: nothing to parent.
-        let _ = span.set_parent(incoming.parent);
-        if let Some(link) = incoming.link {
-            span.add_link(link);
-        }
         // Starts the OpenTelemetry span: this is where the sampler decides.
-        let cx = span.context();
+        let cx = incoming.start(&span);
         let recording = cx.span().is_recording();
         // The server's address is a span attribute only: built when it records.
         let server = recording

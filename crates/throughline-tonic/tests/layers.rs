@@ -212,9 +212,9 @@ async fn a_non_grpc_answer_is_mapped_to_its_grpc_code() {
 
 #[tokio::test]
 async fn the_global_propagator_can_carry_the_context_both_ways() {
-    opentelemetry::global::set_text_map_propagator(
-        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-    );
+    // Process-wide, so the one every test of this binary would use anyway:
+    // throughline's default, through OpenTelemetry's global API.
+    throughline_propagation::Propagator::default().set_global();
     let telemetry = Telemetry::install();
     let (sent, downstream) = recorder();
     let client = GrpcClientLayer::new().global_propagator().layer(downstream);
@@ -253,4 +253,34 @@ async fn a_public_callers_context_is_a_link_not_a_parent() {
     assert_eq!(span.parent_span_id, opentelemetry::trace::SpanId::INVALID);
     let link = &span.links.links[0];
     assert_eq!(link.span_context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+#[tokio::test]
+async fn an_unsampled_random_parent_keeps_its_flag_and_tracestate_through_server_and_client() {
+    let capture = Capture::with_sampler(Sampler::AlwaysOff);
+    let _default = tracing::subscriber::set_default(capture.subscriber());
+    let (sent, downstream) = recorder();
+    let client = GrpcClientLayer::new().layer(downstream);
+    let handler = service_fn(move |_: Request<Body>| {
+        let client = client.clone();
+        async move {
+            client.oneshot(call("/pkg.Downstream/Call")).await.unwrap();
+            Ok::<_, Infallible>(ok())
+        }
+    });
+    let mut request = call("/pkg.S/M");
+    request
+        .headers_mut()
+        .insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02".parse().unwrap());
+    // `a@b@c` is valid W3C that OpenTelemetry's TraceState refuses.
+    request.headers_mut().insert("tracestate", "a@b@c=1,rojo=2".parse().unwrap());
+    let response = GrpcServerLayer::new().layer(handler).oneshot(request).await.unwrap();
+    response.into_body().collect().await.unwrap();
+
+    let headers = sent.lock().unwrap()[0].clone();
+    let traceparent = header(&headers, "traceparent").unwrap();
+    assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{traceparent}");
+    assert!(!traceparent.contains("00f067aa0ba902b7"), "a new parent id: {traceparent}");
+    assert!(traceparent.ends_with("-02"), "random kept, unsampled: {traceparent}");
+    assert_eq!(header(&headers, "tracestate").as_deref(), Some("a@b@c=1,rojo=2"));
 }

@@ -42,6 +42,7 @@
 #![deny(missing_docs)]
 
 pub mod client;
+mod process_wide;
 pub mod semconv;
 pub mod server;
 

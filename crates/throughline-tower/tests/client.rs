@@ -96,3 +96,89 @@ async fn a_5xx_and_a_refused_connection_are_errors() {
     assert_eq!(error_types, [Some("502".to_owned()), Some("connect".to_owned())]);
     assert!(spans.iter().all(|s| matches!(s.status, Status::Error { .. })));
 }
+
+/// A service whose handler calls `downstream` through the client layer, and
+/// answers with the `traceparent` and `tracestate` that arrived there.
+async fn relay(telemetry: &Telemetry) -> std::net::SocketAddr {
+    let echo = Router::new().route(
+        "/",
+        get(|headers: http::HeaderMap| async move {
+            let value =
+                |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+            format!("{} {}", value("traceparent"), value("tracestate"))
+        }),
+    );
+    let downstream = serve(echo).await;
+    let handler = move || async move {
+        let request = Request::get(format!("http://{downstream}/")).body(Empty::new()).unwrap();
+        let response = HttpClientLayer::new()
+            .layer(Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>())
+            .oneshot(request)
+            .await
+            .unwrap();
+        response.into_body().collect().await.unwrap().to_bytes()
+    };
+    serve(Router::new().route("/relay", get(handler)).layer(telemetry.layer())).await
+}
+
+async fn relayed(addr: std::net::SocketAddr, headers: &[(&str, &str)]) -> (String, String) {
+    let mut request = reqwest::Client::new().get(format!("http://{addr}/relay"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = request.send().await.unwrap().text().await.unwrap();
+    let (traceparent, tracestate) = body.split_once(' ').unwrap();
+    (traceparent.to_owned(), tracestate.to_owned())
+}
+
+#[tokio::test]
+async fn an_unsampled_random_parent_keeps_its_flag_and_tracestate_downstream() {
+    let telemetry = Telemetry::with_sampler(opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
+        opentelemetry_sdk::trace::Sampler::AlwaysOn,
+    )));
+    let addr = relay(&telemetry).await;
+    // `a@b@c` is valid W3C that OpenTelemetry's TraceState refuses.
+    let (traceparent, tracestate) = relayed(
+        addr,
+        &[
+            ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02"),
+            ("tracestate", "a@b@c=1,rojo=2"),
+        ],
+    )
+    .await;
+    assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{traceparent}");
+    assert!(traceparent.ends_with("-02"), "random kept, unsampled: {traceparent}");
+    assert!(!traceparent.contains("00f067aa0ba902b7"), "a new parent id: {traceparent}");
+    assert_eq!(tracestate, "a@b@c=1,rojo=2");
+}
+
+#[tokio::test]
+async fn a_trace_started_here_is_sent_with_the_random_flag() {
+    for (sampler, flags) in [
+        (opentelemetry_sdk::trace::Sampler::AlwaysOn, "-03"),
+        (opentelemetry_sdk::trace::Sampler::AlwaysOff, "-02"),
+    ] {
+        let telemetry = Telemetry::with_sampler(sampler);
+        let addr = relay(&telemetry).await;
+        let (traceparent, tracestate) = relayed(addr, &[]).await;
+        assert!(traceparent.ends_with(flags), "{traceparent}");
+        assert_eq!(tracestate, "");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_client_span_that_starts_a_trace_sends_the_random_flag() {
+    let _telemetry = Telemetry::install();
+    let echo = Router::new().route(
+        "/",
+        get(|headers: http::HeaderMap| async move { headers["traceparent"].to_str().unwrap().to_owned() }),
+    );
+    let addr = serve(echo).await;
+    let response = HttpClientLayer::new()
+        .layer(Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>())
+        .oneshot(Request::get(format!("http://{addr}/")).body(Empty::new()).unwrap())
+        .await
+        .unwrap();
+    let traceparent = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(traceparent.ends_with(b"-03"), "{traceparent:?}");
+}

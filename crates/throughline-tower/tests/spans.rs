@@ -9,10 +9,10 @@ use axum::Router;
 use axum::http::{HeaderName, StatusCode};
 use axum::routing::{any, get};
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{SpanId, Status, TraceContextExt, TraceId};
+use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry_sdk::trace::Sampler;
 use support::{PARENT_ID, TRACE_ID, TRACEPARENT, Telemetry, int, serve, string, strings};
-use throughline_propagation::{Format, Propagator, TraceContext};
+use throughline_propagation::TraceContext;
 use throughline_tower::semconv::SemconvStability;
 use throughline_tower::server::{HttpServerLayer, Instrument, Trust, TrustPolicy};
 use tower::ServiceExt;
@@ -22,9 +22,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// many baggage members reached it.
 async fn downstream_view() -> String {
     let cx = tracing::Span::current().context();
-    let traceparent = TraceContext::from_span_context(cx.span().span_context())
-        .map(|trace| trace.traceparent.to_string())
-        .unwrap_or_default();
+    let traceparent =
+        TraceContext::from_context(&cx).map(|trace| trace.traceparent.to_string()).unwrap_or_default();
     format!("{traceparent} {}", cx.baggage().len())
 }
 
@@ -403,25 +402,6 @@ async fn route_layer_sees_the_route_too() {
     let span = telemetry.server_span().await;
     assert_eq!(span.name, "GET /orders/{id}");
     assert_eq!(string(&span.attributes, "http.route").as_deref(), Some("/orders/{id}"));
-}
-
-#[tokio::test]
-async fn the_global_propagator_can_be_chosen() {
-    // A process-wide setting: only this test reads it, through `global_propagator`.
-    opentelemetry::global::set_text_map_propagator(Propagator::new([Format::B3]));
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer().global_propagator())).await;
-
-    client()
-        .get(format!("http://{addr}/users/7"))
-        .header("b3", format!("{TRACE_ID}-{PARENT_ID}-1"))
-        .send()
-        .await
-        .unwrap();
-
-    let span = telemetry.server_span().await;
-    assert_eq!(span.span_context.trace_id(), TraceId::from_hex(TRACE_ID).unwrap());
-    assert_eq!(span.parent_span_id, SpanId::from_hex(PARENT_ID).unwrap());
 }
 
 #[test]

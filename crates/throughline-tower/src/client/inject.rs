@@ -3,37 +3,47 @@
 use http::HeaderMap;
 use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::TraceContextExt;
 use throughline_propagation::{Baggage, Propagator, TraceContext};
 
+use crate::process_wide::process_wide;
+
 /// Which propagator writes the outgoing context.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Injection {
-    /// throughline's strict codecs (the default: `tracecontext,baggage`).
+    /// The process-wide propagator (the default), read at each request:
+    /// the one [`Propagator::set_global`] installed (`throughline::init()`
+    /// installs `OTEL_PROPAGATORS`'), else OpenTelemetry's global text-map
+    /// propagator when one was set, else `tracecontext,baggage`.
+    #[default]
+    ProcessWide,
+    /// These formats, with throughline's strict codecs, whatever the process
+    /// installed.
     Throughline(Propagator),
     /// Whatever `opentelemetry::global::set_text_map_propagator` installed,
     /// read at each request.
     Global,
 }
 
-impl Default for Injection {
-    fn default() -> Self {
-        Self::Throughline(Propagator::default())
-    }
-}
-
 impl Injection {
-    /// Writes the trace context of `cx` (its span) and its baggage into `headers`.
+    /// Writes the trace context of `cx` (its span) and its baggage into
+    /// `headers`. The random flag and a `tracestate` that OpenTelemetry's
+    /// types cannot hold travel as the context's
+    /// [`TraceOrigin`](throughline_propagation::TraceOrigin) says.
     pub fn inject(&self, cx: &Context, headers: &mut HeaderMap) {
-        match self {
-            Self::Throughline(propagator) => {
-                let trace = TraceContext::from_span_context(cx.span().span_context());
+        let propagator = match self {
+            Self::Throughline(propagator) => Some(*propagator),
+            Self::Global => None,
+            Self::ProcessWide => process_wide(),
+        };
+        match propagator {
+            Some(propagator) => {
+                let trace = TraceContext::from_context(cx);
                 let baggage = cx.baggage();
                 // The common case, no baggage, converts nothing.
                 let baggage = if baggage.is_empty() { Baggage::default() } else { Baggage::from(baggage) };
                 propagator.inject(trace.as_ref(), &baggage, headers);
             }
-            Self::Global => opentelemetry::global::get_text_map_propagator(|propagator| {
+            None => opentelemetry::global::get_text_map_propagator(|propagator| {
                 propagator.inject_context(cx, &mut opentelemetry_http::HeaderInjector(headers));
             }),
         }

@@ -61,7 +61,7 @@ pub struct ClientInstrumentation {
 }
 
 impl ClientInstrumentation {
-    /// The defaults: throughline's `tracecontext,baggage` propagator, the
+    /// The defaults: the process-wide propagator, the
     /// attribute names of `OTEL_SEMCONV_STABILITY_OPT_IN`, the conventions'
     /// query redaction, context sent to every host, the duration metric on
     /// the global meter provider.

@@ -54,8 +54,11 @@
 //!
 //! # Propagation
 //!
-//! The context is injected with throughline's `tracecontext,baggage` by
-//! default, or the global OpenTelemetry propagator. It is injected even
+//! The context is injected with the process-wide propagator by default
+//! (what `Propagator::set_global` or `throughline::init()` installed from
+//! `OTEL_PROPAGATORS`, else `tracecontext,baggage`), with the random flag
+//! and the `tracestate` members OpenTelemetry's types cannot hold kept as
+//! the context's `TraceOrigin` says. It is injected even
 //! when the client span is not recorded: a span sampled out sends its own
 //! (unsampled) context, a span disabled by a level filter sends the current
 //! context. A [`SuppressPropagation`] extension, or a host excluded with
@@ -82,4 +85,4 @@ pub use inject::Injection;
 pub use instrumentation::ClientInstrumentation;
 pub use layer::{HttpClient, HttpClientLayer};
 pub use request::ClientRequest;
-pub use span::TARGET;
+pub use span::{TARGET, start_span};

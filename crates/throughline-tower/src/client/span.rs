@@ -3,6 +3,7 @@
 
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
+use throughline_propagation::TraceOrigin;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -36,17 +37,38 @@ pub(crate) fn start(method: &HttpMethod<'_>) -> (Span, Context, bool) {
         method.span_name(),
         "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "CONNECT" | "TRACE"
     );
+    match start_span(&span) {
+        Ok(cx) => {
+            let recording = cx.span().is_recording();
+            (span, cx, recording)
+        }
+        Err(current) => (span, current, false),
+    }
+}
+
+/// Starts a client `span`, a child of the current span: this is where the
+/// sampler decides. Returns its context, or, when the span has no
+/// OpenTelemetry span of its own (disabled, or kept from the OpenTelemetry
+/// layer by a per-layer filter), the current context, which is what should
+/// cross the call instead.
+///
+/// A span with no parent starts a trace, whose id the tracer provider draws
+/// at random: a [`TraceOrigin`] says so, and its `traceparent` carries the
+/// random flag. Shared with throughline-tonic's client layer.
+pub fn start_span(span: &Span) -> Result<Context, Context> {
+    let current = current_context();
     if span.is_disabled() {
-        return (span, current_context(), false);
+        return Err(current);
+    }
+    if !current.span().span_context().is_valid() {
+        let _ = span.set_parent(current.with_value(TraceOrigin::new_trace()));
     }
     let cx = span.context();
-    // A span that a per-layer filter kept from the OpenTelemetry layer is
-    // enabled yet has no OpenTelemetry span: the current context goes instead.
     if !cx.span().span_context().is_valid() {
-        return (span, current_context(), false);
+        return Err(current);
     }
-    let recording = cx.span().is_recording();
-    (span, cx, recording)
+    TraceOrigin::started(&cx);
+    Ok(cx)
 }
 
 /// The context of the current `tracing` span, or OpenTelemetry's current

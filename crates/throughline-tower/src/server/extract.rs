@@ -4,24 +4,28 @@ use http::HeaderMap;
 use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanContext, TraceContextExt};
-use throughline_propagation::Propagator;
+use throughline_propagation::{Propagator, TraceOrigin};
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::trust::Trust;
+use crate::process_wide::process_wide;
 
 /// Which propagator reads the incoming context.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Extraction {
-    /// throughline's strict codecs (the default: `tracecontext,baggage`).
+    /// The process-wide propagator (the default), read at each request:
+    /// the one [`Propagator::set_global`] installed (`throughline::init()`
+    /// installs `OTEL_PROPAGATORS`'), else OpenTelemetry's global text-map
+    /// propagator when one was set, else `tracecontext,baggage`.
+    #[default]
+    ProcessWide,
+    /// These formats, with throughline's strict codecs, whatever the process
+    /// installed.
     Throughline(Propagator),
     /// Whatever `opentelemetry::global::set_text_map_propagator` installed,
     /// read at each request.
     Global,
-}
-
-impl Default for Extraction {
-    fn default() -> Self {
-        Self::Throughline(Propagator::default())
-    }
 }
 
 /// The parent of a server span, and the remote context to link to when the
@@ -29,8 +33,7 @@ impl Default for Extraction {
 /// reads. Shared with throughline-tonic's server layer.
 #[derive(Debug)]
 pub struct Incoming {
-    /// The parent: the caller's context when trusted, an empty one (a new
-    /// trace) otherwise.
+    /// The parent: the caller's context when trusted, a new trace otherwise.
     pub parent: Context,
     /// The caller's span, when it is valid and not trusted to be the parent.
     pub link: Option<SpanContext>,
@@ -41,20 +44,51 @@ impl Extraction {
     /// public caller's context is only a link, and its baggage is dropped.
     /// A malformed field is ignored, never an error.
     pub fn incoming(&self, headers: &HeaderMap, trust: Trust) -> Incoming {
-        let extracted = match self {
-            Self::Throughline(propagator) => throughline_context(propagator, headers, trust),
-            Self::Global => opentelemetry::global::get_text_map_propagator(|propagator| {
+        let extracted = match self.resolve() {
+            Some(propagator) => throughline_context(&propagator, headers, trust),
+            None => opentelemetry::global::get_text_map_propagator(|propagator| {
                 propagator.extract(&opentelemetry_http::HeaderExtractor(headers))
             }),
         };
-        match trust {
-            Trust::Trusted => Incoming { parent: extracted, link: None },
+        let (parent, link) = match trust {
+            Trust::Trusted => (extracted, None),
             Trust::Public => {
                 let remote = extracted.span().span_context().clone();
                 // A fresh root: no remote parent, no sampled flag, no baggage.
-                Incoming { parent: Context::new(), link: remote.is_valid().then_some(remote) }
+                (Context::new(), remote.is_valid().then_some(remote))
             }
+        };
+        if parent.span().span_context().is_valid() {
+            Incoming { parent, link }
+        } else {
+            // The server span starts the trace, with an id the tracer
+            // provider draws at random: its traceparent says so.
+            Incoming { parent: parent.with_value(TraceOrigin::new_trace()), link }
         }
+    }
+
+    /// The throughline propagator to use, or `None` for OpenTelemetry's global one.
+    fn resolve(&self) -> Option<Propagator> {
+        match self {
+            Self::Throughline(propagator) => Some(*propagator),
+            Self::Global => None,
+            Self::ProcessWide => process_wide(),
+        }
+    }
+}
+
+impl Incoming {
+    /// Parents (or links) `span` as the trust policy said, and starts it:
+    /// this is where the sampler decides. Returns the span's context.
+    pub fn start(self, span: &Span) -> Context {
+        // Errors mean no OpenTelemetry layer, or a disabled span: nothing to parent.
+        let _ = span.set_parent(self.parent);
+        if let Some(link) = self.link {
+            span.add_link(link);
+        }
+        let cx = span.context();
+        TraceOrigin::started(&cx);
+        cx
     }
 }
 
@@ -64,7 +98,7 @@ fn throughline_context(propagator: &Propagator, headers: &HeaderMap, trust: Trus
     let extracted = propagator.extract(headers);
     let mut cx = Context::new();
     if let Some(trace) = extracted.trace {
-        cx = cx.with_remote_span_context(trace.to_span_context());
+        cx = trace.to_context(&cx);
     }
     if trust == Trust::Trusted && !extracted.baggage.is_empty() {
         cx = cx.with_baggage(opentelemetry::baggage::Baggage::from(&extracted.baggage));

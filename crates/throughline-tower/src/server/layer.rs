@@ -47,7 +47,7 @@ pub struct HttpServerLayer {
 }
 
 impl HttpServerLayer {
-    /// The defaults: throughline's `tracecontext,baggage`, every caller
+    /// The defaults: the process-wide propagator, every caller
     /// trusted, the route from axum's `MatchedPath` (with the `axum`
     /// feature), every request traced and measured, the attribute names of
     /// `OTEL_SEMCONV_STABILITY_OPT_IN`, the conventions' query redaction, no

@@ -43,8 +43,9 @@
 //! # What a request becomes
 //!
 //! - **Context.** The incoming context is read with the configured
-//!   propagator (throughline's `tracecontext,baggage` by default, or the
-//!   global OpenTelemetry one) and becomes the parent of a `tracing` span,
+//!   propagator (by default the process-wide one: what
+//!   `Propagator::set_global` or `throughline::init()` installed from
+//!   `OTEL_PROPAGATORS`, else `tracecontext,baggage`) and becomes the parent of a `tracing` span,
 //!   bridged to OpenTelemetry by tracing-opentelemetry. The handler's own
 //!   `#[instrument]` spans nest under it, and its outgoing calls continue the
 //!   trace. A malformed `traceparent` starts a new trace; the request goes on.

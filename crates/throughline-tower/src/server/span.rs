@@ -6,7 +6,6 @@ use http::request::Parts;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, KeyValue, StringValue};
 use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::extract::Incoming;
 use super::layer::Config;
@@ -42,13 +41,7 @@ pub(crate) fn start(method: &HttpMethod<'_>, incoming: Incoming) -> (Span, Conte
         method.span_name(),
         "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "CONNECT" | "TRACE"
     );
-    // Errors mean no OpenTelemetry layer, or a disabled span: nothing to parent.
-    let _ = span.set_parent(incoming.parent);
-    if let Some(link) = incoming.link {
-        span.add_link(link);
-    }
-    // Starts the OpenTelemetry span: this is where the sampler decides.
-    let cx = span.context();
+    let cx = incoming.start(&span);
     let recording = cx.span().is_recording();
     (span, cx, recording)
 }
