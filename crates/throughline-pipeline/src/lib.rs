@@ -57,6 +57,7 @@ pub use config::{
     OtlpProtocol, SIZE_RANGE, SamplerConfig, Signal, Vars,
 };
 pub use error::{PipelineError, ShutdownError};
+pub use export::activity::is_export_activity;
 pub use export::processors::SpanTransform;
 #[cfg(feature = "axum")]
 pub use graceful::{Graceful, Lifecycle, ServeError, shutdown_signal};

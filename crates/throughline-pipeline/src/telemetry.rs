@@ -12,6 +12,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::config::Signal;
 use crate::error::ShutdownError;
+use crate::export::activity::ExportActivity;
 use crate::export::batch::Counts;
 use crate::export::runtime::ExportRuntime;
 use crate::prometheus::Prometheus;
@@ -222,6 +223,7 @@ struct Providers {
 impl Providers {
     /// Flushes and shuts down each provider in turn, sharing one deadline.
     fn shutdown(self, deadline: Duration) -> Result<(), ShutdownError> {
+        let _exporting = ExportActivity::enter();
         let started = Instant::now();
         let left = || deadline.saturating_sub(started.elapsed());
         let mut result = Ok(());

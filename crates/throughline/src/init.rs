@@ -14,11 +14,12 @@ use throughline_subscriber::{
     ContextLayer, Json, Logfmt, LogsLayer, NonBlockingWriter, Redacted, Redaction, SpanMetricsLayer,
     WorkerGuard,
 };
-use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::filter::EnvFilter;
 use tracing_subscriber::fmt::format::{DefaultFields, FmtSpan, PrettyFields};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::export_filter::NotExportActivity;
 use crate::health::Health;
 
 /// Installs throughline from the environment: the tracing subscriber (the
@@ -264,16 +265,14 @@ impl Init {
             writer.observe(meter);
         }
         let format = log_lines(self.format, self.span_events, &redaction, writer.clone());
-        // The exporters' own clients log and trace through `tracing` too;
-        // exporting that would feed the exporter its own output.
-        let not_internal = || filter_fn(|meta| !is_exporter_internal(meta.target()));
+        // The exporter's own work is not exported; see `NotExportActivity`.
         let traces = telemetry.tracer_provider().map(|provider| {
             tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer("throughline"))
-                .with_filter(not_internal())
+                .with_filter(NotExportActivity)
         });
         let logs = telemetry.logger_provider().map(|provider| {
-            LogsLayer::new(provider).with_redaction(redaction.clone()).with_filter(not_internal())
+            LogsLayer::new(provider).with_redaction(redaction.clone()).with_filter(NotExportActivity)
         });
         let span_metrics = meter.map(SpanMetricsLayer::new);
         // The fmt layer sees a span close before the OpenTelemetry layer ends
@@ -339,14 +338,6 @@ where
         LogFormat::Off => return None,
     };
     Some(layer)
-}
-
-fn is_exporter_internal(target: &str) -> bool {
-    ["opentelemetry", "h2", "hyper", "tonic", "tower", "reqwest"].iter().any(|crate_name| {
-        target
-            .strip_prefix(crate_name)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::") || rest.starts_with('_'))
-    })
 }
 
 fn check_filter(filter: &(&'static str, String)) -> Result<(), ConfigError> {
@@ -440,21 +431,5 @@ impl Guard {
             .await;
         self.log_lines.flush().await;
         served
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_exporter_internal;
-
-    #[test]
-    fn exporter_internals_are_recognised_by_crate() {
-        assert!(is_exporter_internal("opentelemetry_sdk"));
-        assert!(is_exporter_internal("opentelemetry"));
-        assert!(is_exporter_internal("h2::codec"));
-        assert!(is_exporter_internal("tonic::transport"));
-        assert!(!is_exporter_internal("hyperion"));
-        assert!(!is_exporter_internal("orders::payments"));
-        assert!(!is_exporter_internal("towers"));
     }
 }

@@ -59,6 +59,8 @@
 #![deny(missing_docs)]
 
 #[cfg(feature = "init")]
+mod export_filter;
+#[cfg(feature = "init")]
 mod health;
 #[cfg(feature = "init")]
 mod init;

@@ -283,3 +283,76 @@ fn child_secrets_never_leave_the_process() {
         guard.shutdown(WAIT).await.unwrap();
     });
 }
+
+#[test]
+fn scenario_other_crates_telemetry_is_exported_and_the_exporters_own_is_not() {
+    let rt = runtime();
+    // The receiver lives in this process, so the child's only HTTP/2 work is its exporter's.
+    let receiver = rt.block_on(OtlpReceiver::start()).unwrap();
+    let endpoint = receiver.grpc_endpoint();
+    run_child(
+        "child_other_crates_telemetry_is_exported",
+        &[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "20"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "20"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("THROUGHLINE_LOG_FORMAT", "off"),
+        ],
+    );
+    let spans = receiver.spans();
+    let names: Vec<&str> = spans.iter().map(|s| s.name()).collect();
+    assert!(names.contains(&"request"), "tower-http's span was exported: {names:?}");
+    assert!(names.contains(&"GET /orders"), "the reqwest-tracing-like span was exported: {names:?}");
+    assert!(
+        names.iter().all(|n| ["request", "GET /orders", "tower_inner"].contains(n)),
+        "only the application's spans, none of the exporter's own: {names:?}"
+    );
+    let bodies: Vec<String> = receiver.logs().iter().filter_map(|l| l.body()).collect();
+    assert!(
+        bodies.iter().any(|b| b == "finished processing request"),
+        "tower-http's event was exported: {bodies:?}"
+    );
+    assert!(
+        bodies.iter().all(|b| {
+            ["started processing request", "finished processing request", "called the payments service"]
+                .contains(&b.as_str())
+        }),
+        "only the application's events, none of the exporter's own: {bodies:?}"
+    );
+}
+
+#[test]
+#[ignore = "runs in its own process, from scenario_other_crates_telemetry_is_exported_and_the_exporters_own_is_not"]
+fn child_other_crates_telemetry_is_exported() {
+    use tower::{ServiceBuilder, ServiceExt as _};
+    use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+
+    runtime().block_on(async {
+        // Everything, h2, hyper, tonic and tower included, at every level.
+        let guard = Init::from_env().unwrap().log_filter("trace").unwrap().install().unwrap();
+        // A first export, so that the exporter's connection has traced
+        // before the application's telemetry is recorded.
+        tracing::info_span!(target: "tower_inner", "tower_inner").in_scope(|| {});
+        guard.telemetry().tracer_provider().unwrap().force_flush().unwrap();
+
+        let service = ServiceBuilder::new()
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
+            .service_fn(|_request: http::Request<String>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+            });
+        let response = service.oneshot(http::Request::new(String::new())).await.unwrap();
+        drop(response);
+        tracing::info_span!(target: "reqwest_tracing::reqwest_otel_span_builder", "GET /orders").in_scope(
+            || {
+                tracing::info!(target: "reqwest_tracing", "called the payments service");
+            },
+        );
+        guard.shutdown(WAIT).await.unwrap();
+    });
+}

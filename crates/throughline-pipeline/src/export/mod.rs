@@ -1,5 +1,6 @@
 //! Getting telemetry out of the process without ever making the service wait.
 
+pub(crate) mod activity;
 pub(crate) mod batch;
 pub(crate) mod console;
 pub(crate) mod otlp;

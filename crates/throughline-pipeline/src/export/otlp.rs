@@ -10,10 +10,12 @@ use tokio::runtime::Handle;
 
 use crate::config::{Compression, OtlpConfig, OtlpProtocol, Signal};
 use crate::error::PipelineError;
+use crate::export::activity::ExportActivity;
 
 pub(crate) fn span_exporter(config: &OtlpConfig, runtime: &Handle) -> Result<SpanExporter, PipelineError> {
     // The gRPC channel spawns its worker on the runtime current while it is built.
     let _on_export_runtime = runtime.enter();
+    let _exporting = ExportActivity::enter();
     let built = match config.protocol {
         OtlpProtocol::Grpc => tonic(SpanExporter::builder().with_tonic(), config).build(),
         _ => http(SpanExporter::builder().with_http(), config).build(),
@@ -27,6 +29,7 @@ pub(crate) fn metric_exporter(
     runtime: &Handle,
 ) -> Result<MetricExporter, PipelineError> {
     let _on_export_runtime = runtime.enter();
+    let _exporting = ExportActivity::enter();
     let built = match config.protocol {
         OtlpProtocol::Grpc => {
             tonic(MetricExporter::builder().with_tonic(), config).with_temporality(temporality).build()
@@ -38,6 +41,7 @@ pub(crate) fn metric_exporter(
 
 pub(crate) fn log_exporter(config: &OtlpConfig, runtime: &Handle) -> Result<LogExporter, PipelineError> {
     let _on_export_runtime = runtime.enter();
+    let _exporting = ExportActivity::enter();
     let built = match config.protocol {
         OtlpProtocol::Grpc => tonic(LogExporter::builder().with_tonic(), config).build(),
         _ => http(LogExporter::builder().with_http(), config).build(),

@@ -6,6 +6,8 @@ use std::thread::JoinHandle;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
+use super::activity::ExportActivity;
+
 /// A dedicated thread running a current-thread tokio runtime, where every
 /// exporter's network I/O happens.
 ///
@@ -26,6 +28,8 @@ impl ExportRuntime {
         let handle = runtime.handle().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new().name("throughline-export".into()).spawn(move || {
+            // Everything on this thread is the exporters' own work.
+            let _exporting = ExportActivity::enter();
             // Drives I/O and timers for every task spawned on the handle
             // until told to stop; dropping the runtime then cancels the rest.
             let _ = runtime.block_on(stopped);
@@ -40,6 +44,7 @@ impl ExportRuntime {
     /// Runs `future` to completion on the export runtime from a thread that is
     /// not a runtime worker, such as the SDK's metric reader thread.
     pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _exporting = ExportActivity::enter();
         self.handle.block_on(future)
     }
 
