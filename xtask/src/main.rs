@@ -1,11 +1,15 @@
 //! Project chores, as `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
 //!
-//! - `ci`: everything CI checks, stopping at the first failure.
+//! - `ci`: everything CI checks, stopping at the first failure; installs
+//!   what a fresh machine lacks where it can (Debian's `prometheus` as root,
+//!   a python venv for the W3C suite).
 //! - `demo`: the demonstration the README opens with: the order system
 //!   running, with faults, and what its telemetry shows.
 //! - `e2e`: the end-to-end test of the order system, with a real Prometheus.
 //! - `bench`: every benchmark; the tables go into `docs/benchmarks.md`.
 //! - `fuzz [SECONDS]`: every fuzz target for a bounded time (default 60 s each).
+//! - `w3c`: the official W3C Trace Context suite against the conformance service.
+//! - `root`: prints the workspace this xtask works on.
 //!
 //! Only the standard library, so that the chores build in seconds.
 
@@ -14,16 +18,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod install;
+mod w3c;
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("demo") => demo(),
-        Some("e2e") => e2e(),
+        Some("e2e") => build_system().and_then(|bin| e2e(&bin)),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str)),
+        Some("w3c") => build_system().and_then(|bin| w3c::official_suite(&bin)),
+        Some("root") => {
+            println!("{}", root().display());
+            Ok(())
+        }
         _ => {
-            eprintln!("usage: cargo xtask <ci | demo | e2e | bench [criterion args] | fuzz [seconds]>");
+            eprintln!(
+                "usage: cargo xtask <ci | demo | e2e | w3c | bench [criterion args] | fuzz [seconds] | root>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -41,6 +55,8 @@ type Result<T = ()> = std::result::Result<T, String>;
 /// The checks of CI, in order of cost, so a failure shows early.
 fn ci() -> Result {
     let started = Instant::now();
+    // What the last steps need, checked first so a fresh machine fails early.
+    install::debian_package("prometheus", "prometheus")?;
     cargo(&["fmt", "--all", "--check"], &[])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], &[])?;
     // The facade's features build alone: a user pays only for what they turn on.
@@ -51,7 +67,9 @@ fn ci() -> Result {
     cargo(&["test", "--workspace", "--all-features", "--all-targets"], &[])?;
     cargo(&["test", "--workspace", "--all-features", "--doc"], &[])?;
     cargo(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
-    e2e()?;
+    let bin = build_system()?;
+    w3c::official_suite(&bin)?;
+    e2e(&bin)?;
     println!("xtask ci: all checks passed in {:.0?}", started.elapsed());
     Ok(())
 }
@@ -75,8 +93,7 @@ fn demo() -> Result {
 
 /// Needs `prometheus` on the PATH (or in `PROMETHEUS`): Debian's package,
 /// which `.ci/run` installs.
-fn e2e() -> Result {
-    let bin = build_system()?;
+fn e2e(bin: &Path) -> Result {
     run(Command::new(bin.join("e2e")).current_dir(root()))
 }
 
@@ -148,7 +165,27 @@ fn display(command: &Command) -> String {
     format!("{program} {}", args.join(" "))
 }
 
-/// The workspace root: xtask lives one level below it.
+/// The workspace root, found at run time: one clone's target directory may
+/// serve another, and cargo does not rebuild xtask when only the clone's
+/// path changes, so nothing fixed at compile time can name it. `cargo run`
+/// tells the running process where xtask's manifest is; without it, the
+/// nearest workspace manifest above the current directory.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    if let Some(xtask) = env::var_os("CARGO_MANIFEST_DIR") {
+        return Path::new(&xtask).parent().map(Path::to_path_buf).unwrap_or_default();
+    }
+    let here = env::current_dir().unwrap_or_default();
+    here.ancestors()
+        .find(|dir| std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|m| m.contains("[workspace]")))
+        .unwrap_or(&here)
+        .to_path_buf()
+}
+
+/// Where the chores keep what outlives a clone (the W3C suite's venv).
+fn cache_dir() -> PathBuf {
+    let base = env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(env::temp_dir);
+    base.join("throughline")
 }

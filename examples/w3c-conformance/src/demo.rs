@@ -21,13 +21,20 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new().route("/downstream", post(record)).with_state(received.clone());
     tokio::spawn(async move { axum::serve(downstream, app).await });
 
-    let scenarios: [(&str, &[(&str, &str)]); 4] = [
+    let scenarios: [(&str, &[(&str, &str)]); 5] = [
         (
             "a valid context continues the trace with a new parent id",
             &[
                 ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"),
                 ("tracestate", "rojo=00f067aa0ba902b7 , congo=t61rcWkgMzE"),
                 ("baggage", "userId=alice,serverNode=DF%2028"),
+            ],
+        ),
+        (
+            "an unsampled random parent: the flag and every valid member go on",
+            &[
+                ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02"),
+                ("tracestate", "a@b@c=1,foo=1,foo=2"),
             ],
         ),
         (
@@ -45,7 +52,7 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
             "an invalid tracestate is dropped, the traceparent kept",
             &[
                 ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-                ("tracestate", "foo=1,foo=2"),
+                ("tracestate", "foo=1,FOO=2"),
             ],
         ),
     ];
