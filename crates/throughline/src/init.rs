@@ -286,7 +286,8 @@ impl Init {
             .with(span_metrics);
         tracing::subscriber::set_global_default(subscriber).map_err(|_| InitError::AlreadyInitialized)?;
 
-        opentelemetry::global::set_text_map_propagator(self.propagator);
+        // throughline's layers and OpenTelemetry's global API alike.
+        self.propagator.set_global();
         if let Some(provider) = telemetry.tracer_provider() {
             opentelemetry::global::set_tracer_provider(provider.clone());
         }
