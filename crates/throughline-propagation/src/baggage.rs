@@ -342,6 +342,14 @@ impl fmt::Debug for BaggageMember {
     }
 }
 
+impl IntoIterator for Baggage {
+    type Item = BaggageMember;
+    type IntoIter = std::vec::IntoIter<BaggageMember>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.members.into_iter()
+    }
+}
+
 impl<'a> IntoIterator for &'a Baggage {
     type Item = &'a BaggageMember;
     type IntoIter = std::slice::Iter<'a, BaggageMember>;
@@ -390,7 +398,7 @@ pub enum BaggageError {
 }
 
 impl BaggageError {
-    fn at(self, index: usize) -> Self {
+    pub(crate) fn at(self, index: usize) -> Self {
         match self {
             Self::MissingEquals { .. } => Self::MissingEquals { index },
             Self::InvalidKey { .. } => Self::InvalidKey { index },

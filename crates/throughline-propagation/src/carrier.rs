@@ -37,6 +37,10 @@ impl Field {
     pub const X_B3_SAMPLED: Field = Field::new("x-b3-sampled");
     /// B3 multi-header flags (debug).
     pub const X_B3_FLAGS: Field = Field::new("x-b3-flags");
+    /// Jaeger trace and span identity.
+    pub const UBER_TRACE_ID: Field = Field::new("uber-trace-id");
+    /// AWS X-Ray trace header (`X-Amzn-Trace-Id`).
+    pub const X_AMZN_TRACE_ID: Field = Field::new("x-amzn-trace-id");
 
     /// A field named `name`, which must be a lowercase HTTP token; a bad name
     /// fails to compile when used in a constant.
@@ -59,6 +63,20 @@ impl Field {
 pub trait Extractor {
     /// Every value of `field`, in the order the carrier holds them.
     fn get_all<'a>(&'a self, field: &Field) -> impl Iterator<Item = &'a [u8]> + use<'a, Self>;
+
+    /// Every field whose name starts with `prefix` (lowercase, compared
+    /// without regard to case), as its name and one value, for formats whose
+    /// field names carry data: Jaeger's `uberctx-{key}` baggage.
+    ///
+    /// The default yields nothing: a carrier that cannot list its fields
+    /// carries no such data.
+    fn get_prefixed<'a>(
+        &'a self,
+        prefix: &'static str,
+    ) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a, Self> {
+        let _ = prefix;
+        std::iter::empty()
+    }
 }
 
 /// Writes fields into a carrier.
@@ -68,6 +86,15 @@ pub trait Injector {
 
     /// Removes `field`, so that a stale value cannot contradict a new one.
     fn remove(&mut self, field: &Field);
+
+    /// Sets the field named `name`, which is not known in advance (Jaeger's
+    /// `uberctx-{key}`), replacing any value it had. `name` is an HTTP token.
+    ///
+    /// The default writes nothing: a carrier that only holds known fields
+    /// drops such data.
+    fn set_named(&mut self, name: &str, value: &str) {
+        let _ = (name, value);
+    }
 }
 
 impl<T: Injector + ?Sized> Injector for &mut T {
@@ -78,12 +105,30 @@ impl<T: Injector + ?Sized> Injector for &mut T {
     fn remove(&mut self, field: &Field) {
         (**self).remove(field);
     }
+
+    fn set_named(&mut self, name: &str, value: &str) {
+        (**self).set_named(name, value);
+    }
+}
+
+/// Whether `name` starts with the lowercase `prefix`, in any case.
+fn has_prefix(name: &str, prefix: &str) -> bool {
+    name.as_bytes().get(..prefix.len()).is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
 /// Header names are case-insensitive; `http` stores them lowercase.
 impl Extractor for HeaderMap {
     fn get_all<'a>(&'a self, field: &Field) -> impl Iterator<Item = &'a [u8]> + use<'a> {
         HeaderMap::get_all(self, &field.header).into_iter().map(HeaderValue::as_bytes)
+    }
+
+    fn get_prefixed<'a>(
+        &'a self,
+        prefix: &'static str,
+    ) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a> {
+        self.iter()
+            .filter(move |(name, _)| has_prefix(name.as_str(), prefix))
+            .map(|(name, value)| (name.as_str(), value.as_bytes()))
     }
 }
 
@@ -99,6 +144,15 @@ impl Injector for HeaderMap {
     fn remove(&mut self, field: &Field) {
         HeaderMap::remove(self, &field.header);
     }
+
+    /// Header names are lowercased; a name or value that is not valid in a
+    /// header is not written.
+    fn set_named(&mut self, name: &str, value: &str) {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
+        {
+            self.insert(name, value);
+        }
+    }
 }
 
 /// A plain map, as message headers often are. Keys match without regard to
@@ -107,6 +161,13 @@ impl<S: BuildHasher> Extractor for HashMap<String, String, S> {
     fn get_all<'a>(&'a self, field: &Field) -> impl Iterator<Item = &'a [u8]> + use<'a, S> {
         let name = field.name;
         self.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_bytes())
+    }
+
+    fn get_prefixed<'a>(
+        &'a self,
+        prefix: &'static str,
+    ) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a, S> {
+        self.iter().filter(move |(k, _)| has_prefix(k, prefix)).map(|(k, v)| (k.as_str(), v.as_bytes()))
     }
 }
 
@@ -120,6 +181,11 @@ impl<S: BuildHasher> Injector for HashMap<String, String, S> {
     fn remove(&mut self, field: &Field) {
         self.retain(|k, _| !k.eq_ignore_ascii_case(field.name));
     }
+
+    fn set_named(&mut self, name: &str, value: &str) {
+        self.retain(|k, _| !k.eq_ignore_ascii_case(name));
+        self.insert(name.to_ascii_lowercase(), value.to_owned());
+    }
 }
 
 /// A plain ordered map. Keys match without regard to case.
@@ -127,6 +193,13 @@ impl Extractor for BTreeMap<String, String> {
     fn get_all<'a>(&'a self, field: &Field) -> impl Iterator<Item = &'a [u8]> + use<'a> {
         let name = field.name;
         self.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_bytes())
+    }
+
+    fn get_prefixed<'a>(
+        &'a self,
+        prefix: &'static str,
+    ) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a> {
+        self.iter().filter(move |(k, _)| has_prefix(k, prefix)).map(|(k, v)| (k.as_str(), v.as_bytes()))
     }
 }
 
@@ -139,6 +212,11 @@ impl Injector for BTreeMap<String, String> {
 
     fn remove(&mut self, field: &Field) {
         self.retain(|k, _| !k.eq_ignore_ascii_case(field.name));
+    }
+
+    fn set_named(&mut self, name: &str, value: &str) {
+        self.retain(|k, _| !k.eq_ignore_ascii_case(name));
+        self.insert(name.to_ascii_lowercase(), value.to_owned());
     }
 }
 

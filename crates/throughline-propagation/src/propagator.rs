@@ -7,8 +7,11 @@ use crate::b3::{self, B3, B3Error, B3MultiHeaders};
 use crate::baggage::{Baggage, BaggageError};
 use crate::carrier::{Extractor, Field, Injector};
 use crate::context::TraceContext;
+use crate::jaeger::{self, Jaeger, JaegerError};
+use crate::percent;
 use crate::traceparent::{TraceParent, TraceParentError};
 use crate::tracestate::{TraceState, TraceStateError};
+use crate::xray::{self, XRay, XRayError};
 
 /// A propagation format, named as in `OTEL_PROPAGATORS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -22,10 +25,15 @@ pub enum Format {
     B3,
     /// `b3multi`: the `X-B3-*` headers.
     B3Multi,
+    /// `jaeger`: the `uber-trace-id` header, and baggage as `uberctx-{key}` headers.
+    Jaeger,
+    /// `xray`: the AWS X-Ray `X-Amzn-Trace-Id` header.
+    XRay,
 }
 
 impl Format {
-    pub(crate) const ALL: [Format; 4] = [Format::TraceContext, Format::Baggage, Format::B3, Format::B3Multi];
+    pub(crate) const ALL: [Format; 6] =
+        [Format::TraceContext, Format::Baggage, Format::B3, Format::B3Multi, Format::Jaeger, Format::XRay];
 
     /// The name used in `OTEL_PROPAGATORS`.
     pub const fn name(self) -> &'static str {
@@ -34,10 +42,14 @@ impl Format {
             Self::Baggage => "baggage",
             Self::B3 => "b3",
             Self::B3Multi => "b3multi",
+            Self::Jaeger => "jaeger",
+            Self::XRay => "xray",
         }
     }
 
-    /// The fields this format reads and writes.
+    /// The fields this format reads and writes. Jaeger's baggage headers,
+    /// whose names depend on the baggage, are not listed, as in
+    /// OpenTelemetry's Jaeger propagators.
     pub fn fields(self) -> &'static [Field] {
         // Statics, because a `Field` holds a `HeaderName`, which cannot be
         // promoted to a constant slice.
@@ -51,11 +63,15 @@ impl Format {
             Field::X_B3_SAMPLED,
             Field::X_B3_FLAGS,
         ];
+        static JAEGER: [Field; 1] = [Field::UBER_TRACE_ID];
+        static XRAY: [Field; 1] = [Field::X_AMZN_TRACE_ID];
         match self {
             Self::TraceContext => &TRACE_CONTEXT,
             Self::Baggage => &BAGGAGE,
             Self::B3 => &B3,
             Self::B3Multi => &B3_MULTI,
+            Self::Jaeger => &JAEGER,
+            Self::XRay => &XRAY,
         }
     }
 
@@ -86,7 +102,10 @@ impl fmt::Display for Format {
 ///
 /// Extraction runs the formats in order and a later format's trace context
 /// replaces an earlier one's, as the OpenTelemetry composite propagator does.
-/// Injection writes every format. The default is `tracecontext,baggage`.
+/// Baggage read by a later format (`baggage`, or `jaeger`'s `uberctx-*`
+/// headers) is added to what earlier formats read, a member replacing the
+/// earlier members of its key. Injection writes every format. The default is
+/// `tracecontext,baggage`.
 ///
 /// ```
 /// use http::HeaderMap;
@@ -108,7 +127,7 @@ impl fmt::Display for Format {
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Propagator {
-    order: [Format; 4],
+    order: [Format; Format::ALL.len()],
     len: u8,
 }
 
@@ -136,7 +155,7 @@ impl Propagator {
 
     /// A propagator that reads and writes nothing (`none`).
     pub const fn none() -> Self {
-        Self { order: [Format::TraceContext; 4], len: 0 }
+        Self { order: [Format::TraceContext; Format::ALL.len()], len: 0 }
     }
 
     /// Reads `OTEL_PROPAGATORS`; unset or empty means the default.
@@ -179,7 +198,7 @@ impl Propagator {
                 }
                 Format::Baggage => {
                     let (baggage, errors) = Baggage::from_lines(carrier.get_all(&fields[0]));
-                    extracted.baggage = baggage;
+                    extracted.add_baggage(baggage);
                     extracted.errors.extend(errors.into_iter().map(ExtractError::Baggage));
                 }
                 Format::B3 => {
@@ -188,6 +207,22 @@ impl Propagator {
                     extracted.set_b3(b3);
                 }
                 Format::B3Multi => extracted.set_b3(extract_b3_multi(carrier, fields)),
+                Format::Jaeger => {
+                    match Jaeger::from_lines(carrier.get_all(&fields[0])) {
+                        Ok(Some(jaeger)) => extracted.trace = Some(TraceContext::new(jaeger.trace_parent())),
+                        Ok(None) => {}
+                        Err(error) => extracted.errors.push(ExtractError::Jaeger(error)),
+                    }
+                    extract_jaeger_baggage(carrier, &mut extracted);
+                }
+                Format::XRay => match XRay::from_lines(carrier.get_all(&fields[0])) {
+                    Ok(xray) => {
+                        if let Some(parent) = xray.and_then(|xray| xray.trace_parent()) {
+                            extracted.trace = Some(TraceContext::new(parent));
+                        }
+                    }
+                    Err(error) => extracted.errors.push(ExtractError::XRay(error)),
+                },
             }
         }
         extracted
@@ -197,7 +232,10 @@ impl Propagator {
     ///
     /// Without a trace, no trace field is written. An empty `tracestate` or
     /// baggage is never written; a stale `tracestate` is removed so it cannot
-    /// contradict the new `traceparent`.
+    /// contradict the new `traceparent`. `jaeger` writes each baggage member
+    /// as `uberctx-{key}` (the value percent-encoded, the properties left
+    /// out, which Jaeger has no place for; a later member replaces an earlier
+    /// one of the same key).
     pub fn inject(
         &self,
         trace: Option<&TraceContext>,
@@ -234,6 +272,17 @@ impl Propagator {
                 (Format::Baggage, _) if !baggage.is_empty() => {
                     carrier.set(&Field::BAGGAGE, &baggage.to_header_value());
                 }
+                (Format::Jaeger, trace) => {
+                    if let Some(trace) = trace {
+                        let header = jaeger::encode(&trace.traceparent);
+                        carrier.set(&Field::UBER_TRACE_ID, std::str::from_utf8(&header).unwrap_or_default());
+                    }
+                    inject_jaeger_baggage(baggage, carrier);
+                }
+                (Format::XRay, Some(trace)) => {
+                    let header = xray::encode(&trace.traceparent);
+                    carrier.set(&Field::X_AMZN_TRACE_ID, std::str::from_utf8(&header).unwrap_or_default());
+                }
                 _ => {}
             }
         }
@@ -257,6 +306,30 @@ fn extract_trace_context(
         }
         Ok(None) => {}
         Err(error) => extracted.errors.push(ExtractError::TraceParent(error)),
+    }
+}
+
+/// Adds the `uberctx-{key}` headers to the baggage, in the carrier's order.
+fn extract_jaeger_baggage(carrier: &(impl Extractor + ?Sized), extracted: &mut Extracted) {
+    for (index, (name, value)) in carrier.get_prefixed(jaeger::UBERCTX_PREFIX).enumerate() {
+        let member = jaeger::baggage_member(name, value, index)
+            .and_then(|member| extracted.baggage.insert_member(member).map_err(|error| error.at(index)));
+        if let Err(error) = member {
+            extracted.errors.push(ExtractError::Baggage(error));
+        }
+    }
+}
+
+fn inject_jaeger_baggage(baggage: &Baggage, carrier: &mut (impl Injector + ?Sized)) {
+    let mut name = String::new();
+    let mut value = String::new();
+    for member in baggage {
+        name.clear();
+        name.push_str(jaeger::UBERCTX_PREFIX);
+        name.push_str(member.key());
+        value.clear();
+        percent::encode_into(member.value(), &mut value);
+        carrier.set_named(&name, &value);
     }
 }
 
@@ -303,9 +376,7 @@ impl FromStr for Propagator {
         let mut formats = Vec::with_capacity(names.len());
         for name in names {
             formats.push(name.parse::<Format>().map_err(|error| match error {
-                PropagatorConfigError::Unknown(name)
-                    if ["jaeger", "xray", "ottrace"].contains(&name.to_ascii_lowercase().as_str()) =>
-                {
+                PropagatorConfigError::Unknown(name) if name.eq_ignore_ascii_case("ottrace") => {
                     PropagatorConfigError::Unsupported(name)
                 }
                 other => other,
@@ -348,6 +419,20 @@ pub struct Extracted {
 }
 
 impl Extracted {
+    /// The baggage of a later format: the whole of it when nothing was read
+    /// before, otherwise member by member, each replacing its key.
+    fn add_baggage(&mut self, baggage: Baggage) {
+        if self.baggage.is_empty() {
+            self.baggage = baggage;
+            return;
+        }
+        for member in baggage {
+            if let Err(error) = self.baggage.insert_member(member) {
+                self.errors.push(ExtractError::Baggage(error));
+            }
+        }
+    }
+
     fn set_b3(&mut self, b3: Result<Option<B3>, B3Error>) {
         match b3.map(|b3| b3.and_then(|b3| b3.trace_parent())) {
             Ok(Some(traceparent)) => self.trace = Some(TraceContext::new(traceparent)),
@@ -369,6 +454,10 @@ pub enum ExtractError {
     Baggage(BaggageError),
     /// The B3 headers were invalid.
     B3(B3Error),
+    /// The `uber-trace-id` was invalid.
+    Jaeger(JaegerError),
+    /// The `X-Amzn-Trace-Id` was invalid.
+    XRay(XRayError),
 }
 
 impl fmt::Display for ExtractError {
@@ -378,6 +467,8 @@ impl fmt::Display for ExtractError {
             Self::TraceState(e) => e.fmt(f),
             Self::Baggage(e) => e.fmt(f),
             Self::B3(e) => e.fmt(f),
+            Self::Jaeger(e) => e.fmt(f),
+            Self::XRay(e) => e.fmt(f),
         }
     }
 }
@@ -389,6 +480,8 @@ impl std::error::Error for ExtractError {
             Self::TraceState(e) => e,
             Self::Baggage(e) => e,
             Self::B3(e) => e,
+            Self::Jaeger(e) => e,
+            Self::XRay(e) => e,
         })
     }
 }
@@ -412,10 +505,16 @@ impl fmt::Display for PropagatorConfigError {
         write!(f, "{}: ", Propagator::ENV)?;
         match self {
             Self::Unknown(name) => {
-                write!(f, "unknown propagator {name:?}; expected tracecontext, baggage, b3, b3multi or none")
+                write!(
+                    f,
+                    "unknown propagator {name:?}; expected tracecontext, baggage, b3, b3multi, jaeger, xray or none"
+                )
             }
             Self::Unsupported(name) => {
-                write!(f, "propagator {name:?} is not supported; use tracecontext, baggage, b3 or b3multi")
+                write!(
+                    f,
+                    "propagator {name:?} is not supported; use tracecontext, baggage, b3, b3multi, jaeger or xray"
+                )
             }
             Self::NoneWithOthers => f.write_str("\"none\" cannot be combined with other propagators"),
             Self::NotUnicode => f.write_str("the value is not valid Unicode"),
@@ -432,7 +531,7 @@ impl Propagator {
     pub(crate) fn field_names(&self) -> &'static [String] {
         use std::sync::LazyLock;
         static NAMES: LazyLock<Vec<Vec<String>>> = LazyLock::new(|| {
-            (0..16u8)
+            (0..1u8 << Format::ALL.len())
                 .map(|bits| {
                     Format::ALL
                         .into_iter()

@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use throughline_propagation::{
-    B3, Baggage, BaggageMember, SpanId, TraceFlags, TraceId, TraceParent, TraceState,
+    B3, Baggage, BaggageMember, Format, Jaeger, Propagator, SpanId, TraceContext, TraceFlags, TraceId,
+    TraceParent, TraceState, XRay, XRaySampling, encode_jaeger, encode_xray,
 };
 
 fn trace_id() -> impl Strategy<Value = TraceId> {
@@ -158,6 +159,146 @@ proptest! {
     #[test]
     fn b3_parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
         let _ = B3::parse_single(&bytes);
+    }
+
+    #[test]
+    fn jaeger_round_trips(parent in traceparent()) {
+        let header = encode_jaeger(&parent);
+        let read = Jaeger::parse(header).unwrap();
+        prop_assert_eq!(read.trace_parent().trace_id(), parent.trace_id());
+        prop_assert_eq!(read.trace_parent().parent_id(), parent.parent_id());
+        prop_assert_eq!(read.trace_parent().flags(), TraceFlags::NONE.with_sampled(parent.flags().is_sampled()));
+        prop_assert_eq!(read.parent_span_id, None);
+    }
+
+    #[test]
+    fn jaeger_reads_ids_of_any_length_and_case(
+        trace in trace_id(),
+        span in span_id(),
+        parent in any::<u64>(),
+        flags in any::<u8>(),
+        upper in any::<bool>(),
+        encoded in any::<bool>(),
+    ) {
+        // The shortest form: no leading zeros, as Jaeger clients may send.
+        let mut header = format!("{:x}:{:x}:{:x}:{:x}", trace.to_int(), span.to_int(), parent, flags);
+        if upper {
+            header = header.to_ascii_uppercase();
+        }
+        if encoded {
+            header = header.replace(':', "%3A");
+        }
+        let read = Jaeger::parse(&header).unwrap();
+        prop_assert_eq!(read.trace_id, trace);
+        prop_assert_eq!(read.span_id, span);
+        prop_assert_eq!(read.parent_span_id.map(SpanId::to_int), Some(parent).filter(|p| *p != 0));
+        prop_assert_eq!(read.flags.bits(), flags);
+    }
+
+    #[test]
+    fn jaeger_parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+        if let Ok(read) = Jaeger::parse(&bytes) {
+            let again = Jaeger::parse(encode_jaeger(&read.trace_parent())).unwrap();
+            prop_assert_eq!(again.trace_parent(), read.trace_parent());
+        }
+    }
+
+    #[test]
+    fn jaeger_parse_of_near_valid_headers_never_panics(
+        parent in traceparent(),
+        at in 0usize..54,
+        byte in prop::sample::select(b":%3Aa0-".to_vec()),
+    ) {
+        let mut bytes = encode_jaeger(&parent).to_vec();
+        bytes[at] = byte;
+        let _ = Jaeger::parse(&bytes);
+    }
+
+    #[test]
+    fn jaeger_baggage_round_trips_through_headers(
+        members in proptest::collection::btree_map("[a-z0-9_-]{1,10}", any::<String>(), 0..10),
+    ) {
+        let mut baggage = Baggage::new();
+        for (k, v) in &members {
+            let _ = baggage.insert(k.clone(), v.clone());
+        }
+        let propagator = Propagator::new([Format::Jaeger]);
+        let mut headers = http::HeaderMap::new();
+        propagator.inject(None, &baggage, &mut headers);
+        let extracted = propagator.extract(&headers);
+        prop_assert!(extracted.errors.is_empty(), "{:?}", extracted.errors);
+        for member in &baggage {
+            prop_assert_eq!(extracted.baggage.get(member.key()), Some(member.value()));
+        }
+        prop_assert_eq!(extracted.baggage.len(), baggage.len());
+    }
+
+    #[test]
+    fn xray_round_trips(parent in traceparent()) {
+        let header = encode_xray(&parent);
+        let read = XRay::parse(header).unwrap();
+        prop_assert_eq!(read.trace_id, parent.trace_id());
+        prop_assert_eq!(read.parent_id, Some(parent.parent_id()));
+        let sampling = if parent.flags().is_sampled() { XRaySampling::Accept } else { XRaySampling::Deny };
+        prop_assert_eq!(read.sampling, Some(sampling));
+        let continued = read.trace_parent().unwrap();
+        prop_assert_eq!(continued.flags(), TraceFlags::NONE.with_sampled(parent.flags().is_sampled()));
+    }
+
+    #[test]
+    fn xray_fields_may_come_in_any_order_with_others(
+        parent in traceparent(),
+        order in Just(vec![0usize, 1, 2, 3]).prop_shuffle(),
+        other in "[A-Za-z]{1,8}=[!-:<-~]{0,20}",
+    ) {
+        prop_assume!(!["Root", "Parent", "Sampled"].iter().any(|k| other.starts_with(&format!("{k}="))));
+        let header = String::from_utf8(encode_xray(&parent).to_vec()).unwrap();
+        let mut fields: Vec<&str> = header.split(';').collect();
+        fields.push(&other);
+        let shuffled: Vec<&str> = order.iter().map(|&i| fields[i]).collect();
+        let read = XRay::parse(shuffled.join(";")).unwrap();
+        prop_assert_eq!(read, XRay::parse(&header).unwrap());
+    }
+
+    #[test]
+    fn xray_parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
+        if let Ok(read) = XRay::parse(&bytes)
+            && let Some(parent) = read.trace_parent()
+        {
+            prop_assert_eq!(XRay::parse(encode_xray(&parent)).unwrap().trace_parent(), Some(parent));
+        }
+    }
+
+    #[test]
+    fn xray_with_a_byte_replaced_is_rejected_or_read_exactly(parent in traceparent(), at in 0usize..74, byte in any::<u8>()) {
+        // Layout: `Root=1-` 0..7, epoch 7..15, `-`, unique 16..40, `;Parent=` 40..48, id 48..64, `;Sampled=` 64..73, flag 73.
+        let mut bytes = encode_xray(&parent).to_vec();
+        bytes[at] = byte;
+        if let Ok(read) = XRay::parse(&bytes) {
+            // The ids are what the bytes say: a replaced digit is read as that digit.
+            let root: Vec<u8> = [&bytes[7..15], &bytes[16..40]].concat();
+            let trace_id = read.trace_id.to_string();
+            prop_assert_eq!(trace_id.as_bytes(), &root[..]);
+            let id = read.parent_id.map(|id| id.to_string());
+            if (40..48).contains(&at) {
+                // A renamed `Parent` key is an ignored field.
+                prop_assert!(id.is_none() || id == Some(parent.parent_id().to_string()), "{:?}", id);
+            } else {
+                prop_assert_eq!(id.as_deref().map(str::as_bytes), Some(&bytes[48..64]));
+            }
+        }
+    }
+
+    #[test]
+    fn every_format_round_trips_through_one_propagator(parent in traceparent(), format in prop::sample::select(vec![
+        Format::TraceContext, Format::B3, Format::B3Multi, Format::Jaeger, Format::XRay,
+    ])) {
+        let propagator = Propagator::new([format]);
+        let mut headers = http::HeaderMap::new();
+        propagator.inject(Some(&TraceContext::new(parent)), &Baggage::new(), &mut headers);
+        let back = propagator.extract(&headers).trace.unwrap().traceparent;
+        prop_assert_eq!((back.trace_id(), back.parent_id()), (parent.trace_id(), parent.parent_id()));
+        prop_assert_eq!(back.flags().is_sampled(), parent.flags().is_sampled());
     }
 
     #[test]
