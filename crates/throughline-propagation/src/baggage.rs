@@ -1,5 +1,6 @@
 //! W3C Baggage: user-defined key/value pairs that travel with a request.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -9,8 +10,10 @@ use crate::percent;
 /// The `baggage` of a request: list-members in order, each a key, a value and
 /// optional properties.
 ///
-/// Values are percent-decoded when read (invalid UTF-8 becomes U+FFFD) and
-/// percent-encoded when written. Keys are HTTP tokens and travel as they are.
+/// Values, and the values of properties, are percent-decoded when read
+/// (invalid UTF-8 becomes U+FFFD) and percent-encoded when written, as the
+/// W3C Baggage text of 2025 asks. Keys, of members and of properties, are
+/// HTTP tokens and travel as they are.
 ///
 /// # Limits
 ///
@@ -42,12 +45,32 @@ pub struct Baggage {
     members: Vec<BaggageMember>,
 }
 
-/// One baggage list-member.
+/// One baggage list-member: a key, a value, and properties.
+///
+/// A property is a key, or a key and a value; its value is given and read
+/// decoded, and percent-encoded on the wire like the member's value.
+///
+/// ```
+/// use throughline_propagation::{Baggage, BaggageMember};
+///
+/// let member = BaggageMember::new("serverNode", "DF 28")?.with_property("region", Some("eu west"))?.with_property("stale", None)?;
+/// assert_eq!(member.properties_str(), "region=eu%20west;stale");
+///
+/// let mut baggage = Baggage::new();
+/// baggage.insert_member(member)?;
+/// let received: Baggage = baggage.to_string().parse()?;
+/// let member = received.iter().next().unwrap();
+/// let properties: Vec<_> = member.properties().collect();
+/// assert_eq!(properties[0], ("region", Some("eu west".into())));
+/// assert_eq!(properties[1], ("stale", None));
+/// # Ok::<(), throughline_propagation::BaggageError>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct BaggageMember {
     key: String,
     value: String,
-    /// Canonical properties, `k=v;k2`, without the leading `;`.
+    /// Canonical properties, `k=v;k2`, without the leading `;`: values
+    /// percent-encoded as [`percent::encode_into`] writes them.
     properties: String,
 }
 
@@ -186,10 +209,30 @@ impl BaggageMember {
         Ok(Self { key, value: value.into(), properties: String::new() })
     }
 
-    /// This member with properties given as in the header, `k1=v1;k2`.
+    /// This member with properties given as in the header, `k1=v1;k2`, in
+    /// place of any it had: values percent-encoded, optional whitespace
+    /// around keys and values.
     pub fn with_properties(mut self, properties: &str) -> Result<Self, BaggageError> {
         self.properties =
             parse_properties(properties.as_bytes()).ok_or(BaggageError::InvalidProperty { index: 0 })?;
+        Ok(self)
+    }
+
+    /// This member with one more property, after those it has: `key`, an
+    /// HTTP token, and `value`, any string, percent-encoded when sent; `None`
+    /// for a property that is only a key. Keys may repeat.
+    pub fn with_property(mut self, key: &str, value: Option<&str>) -> Result<Self, BaggageError> {
+        if !is_token(key.as_bytes()) {
+            return Err(BaggageError::InvalidProperty { index: 0 });
+        }
+        if !self.properties.is_empty() {
+            self.properties.push(';');
+        }
+        self.properties.push_str(key);
+        if let Some(value) = value {
+            self.properties.push('=');
+            percent::encode_into(value, &mut self.properties);
+        }
         Ok(self)
     }
 
@@ -203,15 +246,17 @@ impl BaggageMember {
         &self.value
     }
 
-    /// The properties as they travel, `k1=v1;k2`, empty when there are none.
+    /// The properties as they travel, `k1=v1;k2`, values percent-encoded;
+    /// empty when there are none.
     pub fn properties_str(&self) -> &str {
         &self.properties
     }
 
-    /// The properties: each a key and, when it has one, a value.
-    pub fn properties(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+    /// The properties, in order: each a key and, when it has one, its
+    /// decoded value (borrowed unless it had escapes).
+    pub fn properties(&self) -> impl Iterator<Item = (&str, Option<Cow<'_, str>>)> {
         self.properties.split(';').filter(|p| !p.is_empty()).map(|p| match p.split_once('=') {
-            Some((k, v)) => (k, Some(v)),
+            Some((k, v)) => (k, Some(percent::decode(v.as_bytes()))),
             None => (p, None),
         })
     }
@@ -260,7 +305,8 @@ impl BaggageMember {
 }
 
 /// `property = key OWS "=" OWS value / key OWS`, separated by `OWS ";" OWS`.
-/// Returns the canonical form, or `None` when a property is malformed.
+/// Returns the canonical form, values decoded and encoded again as this
+/// crate encodes them, or `None` when a property is malformed.
 fn parse_properties(raw: &[u8]) -> Option<String> {
     let mut out = String::with_capacity(raw.len());
     for property in raw.split(|&b| b == b';') {
@@ -277,7 +323,7 @@ fn parse_properties(raw: &[u8]) -> Option<String> {
         out.push_str(std::str::from_utf8(key).ok()?);
         if let Some(value) = value {
             out.push('=');
-            out.push_str(std::str::from_utf8(value).ok()?);
+            percent::encode_into(&percent::decode(value), &mut out);
         }
     }
     Some(out)

@@ -8,6 +8,11 @@ fn lines(lines: &[&str]) -> (Baggage, Vec<BaggageError>) {
     Baggage::from_lines(lines.iter().map(|l| l.as_bytes()))
 }
 
+/// The properties with their decoded values, owned, for comparisons.
+fn properties(member: &BaggageMember) -> Vec<(&str, Option<String>)> {
+    member.properties().map(|(k, v)| (k, v.map(|v| v.into_owned()))).collect()
+}
+
 #[test]
 fn spec_example_single_header() {
     let baggage = Baggage::parse("userId=alice,serverNode=DF%2028,isProduction=false").unwrap();
@@ -39,9 +44,9 @@ fn spec_example_with_properties() {
     )
     .unwrap();
     let members: Vec<&BaggageMember> = baggage.iter().collect();
-    assert_eq!(members[0].properties().collect::<Vec<_>>(), [("property1", None), ("property2", None)]);
+    assert_eq!(properties(members[0]), [("property1", None), ("property2", None)]);
     assert_eq!(members[1].value(), "value2");
-    assert_eq!(members[2].properties().collect::<Vec<_>>(), [("propertyKey", Some("propertyValue"))]);
+    assert_eq!(properties(members[2]), [("propertyKey", Some("propertyValue".to_owned()))]);
     assert_eq!(
         baggage.to_string(),
         "key1=value1;property1;property2,key2=value2,key3=value3;propertyKey=propertyValue"
@@ -113,6 +118,84 @@ fn values_must_be_baggage_octets() {
 #[test]
 fn members_need_an_equals_sign() {
     assert_eq!(Baggage::parse("k"), Err(BaggageError::MissingEquals { index: 0 }));
+}
+
+// The W3C reference tests of 2025 (w3c/baggage, test/test_baggage.py):
+// property values are percent-coded like member values.
+
+#[test]
+fn property_values_are_percent_decoded_and_encoded() {
+    let value = "\t \"';=asdf!@#$%^&*()";
+    let encoded = "%09%20%22%27%3B%3Dasdf%21%40%23%24%25%5E%26%2A%28%29";
+    let baggage = Baggage::parse(format!("SomeKey=SomeValue;SomePropKey={encoded}")).unwrap();
+    let member = baggage.iter().next().unwrap();
+    assert_eq!(member.value(), "SomeValue");
+    assert_eq!(properties(member), [("SomePropKey", Some(value.to_owned()))]);
+    assert_eq!(baggage.to_string(), format!("SomeKey=SomeValue;SomePropKey={encoded}"));
+}
+
+#[test]
+fn a_percent_encoded_equals_sign_does_not_make_a_key_value_property() {
+    let header = "SomeKey=SomeValue;ValueProp%20%09%20%3D%20%09%20PropVal";
+    let baggage = Baggage::parse(header).unwrap();
+    let member = baggage.iter().next().unwrap();
+    assert_eq!(properties(member), [("ValueProp%20%09%20%3D%20%09%20PropVal", None)]);
+    assert_eq!(baggage.to_string(), header, "a key is never decoded nor encoded");
+}
+
+#[test]
+fn properties_with_identical_keys_are_all_kept_in_order() {
+    let baggage = Baggage::parse("k=v;p=1;p;p=2%203").unwrap();
+    let member = baggage.iter().next().unwrap();
+    assert_eq!(properties(member), [("p", Some("1".to_owned())), ("p", None), ("p", Some("2 3".to_owned()))]);
+}
+
+#[test]
+fn property_values_are_canonically_encoded_on_the_wire() {
+    // A stray `%` is a literal percent sign, which must travel encoded;
+    // lowercase escapes are read and written in uppercase.
+    let baggage = Baggage::parse("k=v;p=100%;q=%c3%a9").unwrap();
+    let member = baggage.iter().next().unwrap();
+    assert_eq!(properties(member), [("p", Some("100%".to_owned())), ("q", Some("é".to_owned()))]);
+    assert_eq!(member.properties_str(), "p=100%25;q=%C3%A9");
+}
+
+#[test]
+fn invalid_utf8_in_a_property_value_becomes_the_replacement_character() {
+    let baggage = Baggage::parse("k=v;p=a%C3%28b").unwrap();
+    let member = baggage.iter().next().unwrap();
+    assert_eq!(properties(member), [("p", Some("a\u{FFFD}(b".to_owned()))]);
+}
+
+#[test]
+fn properties_are_given_decoded_and_sent_encoded() {
+    let member = BaggageMember::new("serverNode", "DF 28")
+        .unwrap()
+        .with_property("region", Some("eu-west 1; \"a\""))
+        .unwrap()
+        .with_property("flag", None)
+        .unwrap();
+    assert_eq!(member.properties_str(), "region=eu-west%201%3B%20%22a%22;flag");
+    let mut baggage = Baggage::new();
+    baggage.insert_member(member.clone()).unwrap();
+    let received = Baggage::parse(baggage.to_string()).unwrap();
+    assert_eq!(received.iter().next(), Some(&member));
+    assert_eq!(properties(&member)[0].1.as_deref(), Some("eu-west 1; \"a\""));
+    assert_eq!(
+        BaggageMember::new("k", "v").unwrap().with_property("bad key", None),
+        Err(BaggageError::InvalidProperty { index: 0 })
+    );
+}
+
+#[test]
+fn the_limit_counts_encoded_property_values() {
+    let mut baggage = Baggage::new();
+    // 3000 spaces encode to 9000 bytes.
+    let member = BaggageMember::new("k", "v").unwrap().with_property("p", Some(&" ".repeat(3000))).unwrap();
+    assert_eq!(baggage.insert_member(member), Err(BaggageError::TooLarge { index: 0 }));
+    let (kept, errors) = lines(&[&format!("a=1;p={},b=2", "%20".repeat(2800))]);
+    assert_eq!(kept.to_string(), "b=2");
+    assert_eq!(errors, [BaggageError::TooLarge { index: 0 }]);
 }
 
 #[test]

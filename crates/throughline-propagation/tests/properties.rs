@@ -31,18 +31,22 @@ fn tracestate() -> impl Strategy<Value = TraceState> {
     })
 }
 
+const TOKEN: &str = "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}";
+
 fn baggage() -> impl Strategy<Value = Baggage> {
-    let member = (
-        "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}",
-        any::<String>(),
-        proptest::option::of("[a-z]{1,5}(=[a-z0-9]{1,5})?"),
-    )
-        .prop_map(|(k, v, p)| {
-            let member = BaggageMember::new(k, v).unwrap();
-            match p {
-                Some(p) => member.with_properties(&p).unwrap(),
-                None => member,
+    // Properties given decoded (any string as a value, or none), or in the
+    // header form.
+    let decoded = proptest::collection::vec((TOKEN, proptest::option::of(any::<String>())), 0..4);
+    let member = (TOKEN, any::<String>(), decoded, proptest::option::of("[a-z]{1,5}(=[a-z0-9%]{1,5})?"))
+        .prop_map(|(k, v, decoded, header_form)| {
+            let mut member = BaggageMember::new(k, v).unwrap();
+            if let Some(p) = header_form {
+                member = member.with_properties(&p).unwrap();
             }
+            for (key, value) in decoded {
+                member = member.with_property(&key, value.as_deref()).unwrap();
+            }
+            member
         });
     proptest::collection::vec(member, 0..10).prop_map(|members| {
         let mut baggage = Baggage::new();
@@ -139,6 +143,28 @@ proptest! {
     fn baggage_round_trips(baggage in baggage()) {
         prop_assert!(baggage.encoded_len() <= Baggage::MAX_BYTES);
         prop_assert_eq!(Baggage::parse(baggage.to_string()), Ok(baggage.clone()));
+    }
+
+    #[test]
+    fn baggage_property_values_round_trip_decoded(
+        key in TOKEN,
+        properties in proptest::collection::vec((TOKEN, proptest::option::of(any::<String>())), 1..6),
+    ) {
+        let mut member = BaggageMember::new(key, "v").unwrap();
+        for (k, v) in &properties {
+            member = member.with_property(k, v.as_deref()).unwrap();
+        }
+        let mut baggage = Baggage::new();
+        prop_assume!(baggage.insert_member(member).is_ok());
+        let received = Baggage::parse(baggage.to_string()).unwrap();
+        let read: Vec<(String, Option<String>)> = received
+            .iter()
+            .next()
+            .unwrap()
+            .properties()
+            .map(|(k, v)| (k.to_owned(), v.map(|v| v.into_owned())))
+            .collect();
+        prop_assert_eq!(read, properties);
     }
 
     #[test]
