@@ -93,6 +93,9 @@ impl fmt::Debug for JaegerFlags {
 /// without a case, and the Jaeger clients read both); encoding writes
 /// lowercase. Optional whitespace around the value is ignored.
 ///
+/// The `jaeger-debug-id` and `jaeger-baggage` headers, which some Jaeger
+/// clients also read, are not part of the propagation format and are not read.
+///
 /// ```
 /// use throughline_propagation::Jaeger;
 ///
@@ -160,6 +163,9 @@ pub const JAEGER_LEN: usize = 32 + 1 + 16 + 1 + 1 + 1 + 2;
 /// `{trace-id}:{span-id}:0:{flags}`: the full 32-digit trace id, the
 /// deprecated parent span id as `0`, and the flags as two digits, `01` when
 /// sampled and `00` otherwise. Never allocates.
+///
+/// A received `debug` or `firehose` bit is not sent on: a [`TraceParent`]
+/// has no place for it, and the W3C `random` flag is not Jaeger's `debug`.
 ///
 /// ```
 /// use throughline_propagation::{TraceParent, encode_jaeger};

@@ -25,7 +25,9 @@ pub enum Format {
     B3,
     /// `b3multi`: the `X-B3-*` headers.
     B3Multi,
-    /// `jaeger`: the `uber-trace-id` header, and baggage as `uberctx-{key}` headers.
+    /// `jaeger`: the `uber-trace-id` header, and baggage as `uberctx-{key}`
+    /// headers. HTTP header names ignore case, so a key travels lowercase in
+    /// an `http::HeaderMap`, as the Jaeger documentation warns.
     Jaeger,
     /// `xray`: the AWS X-Ray `X-Amzn-Trace-Id` header.
     XRay,

@@ -163,7 +163,8 @@ const SAMPLED: &[u8] = b";Sampled=";
 ///
 /// X-Ray's backend expects the epoch to be the trace's start time; a trace id
 /// drawn at random (W3C, OpenTelemetry) still travels through X-Ray headers
-/// intact, as with OpenTelemetry's X-Ray propagators.
+/// intact, as with OpenTelemetry's X-Ray propagators. Fields other than
+/// `Root`, `Parent` and `Sampled` (`Lineage`) are not sent on.
 ///
 /// ```
 /// use throughline_propagation::{TraceParent, encode_xray};

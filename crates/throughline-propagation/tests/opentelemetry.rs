@@ -95,6 +95,36 @@ fn fields_list_every_header() {
 }
 
 #[test]
+fn fields_include_the_jaeger_and_xray_headers() {
+    let propagator: Propagator = "jaeger,xray".parse().unwrap();
+    let fields: Vec<&str> = TextMapPropagator::fields(&propagator).collect();
+    // Jaeger's `uberctx-{key}` names depend on the baggage: not listed, as in OpenTelemetry.
+    assert_eq!(fields, ["uber-trace-id", "x-amzn-trace-id"]);
+}
+
+#[test]
+fn extracts_and_injects_jaeger_and_xray_through_the_trait() {
+    for (format, header, value) in [
+        ("jaeger", "uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:01"),
+        (
+            "xray",
+            "x-amzn-trace-id",
+            "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1",
+        ),
+    ] {
+        let propagator: Propagator = format.parse().unwrap();
+        let cx = TextMapPropagator::extract(&propagator, &carrier(&[(header, value)]));
+        let span = cx.span();
+        let remote = span.span_context();
+        assert!(remote.is_remote() && remote.is_sampled(), "{format}");
+        assert_eq!(remote.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736", "{format}");
+        let mut out = HashMap::new();
+        propagator.inject_context(&cx, &mut out);
+        assert_eq!(out.get(header).map(String::as_str), Some(value), "{format}");
+    }
+}
+
+#[test]
 fn works_as_the_global_propagator() {
     opentelemetry::global::set_text_map_propagator(Propagator::default());
     let cx =

@@ -6,9 +6,9 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use throughline_propagation::Propagator;
 
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 10] = [
     "traceparent", "tracestate", "baggage", "b3", "x-b3-traceid", "x-b3-spanid",
-    "x-b3-parentspanid", "x-b3-sampled", "x-b3-flags",
+    "x-b3-parentspanid", "x-b3-sampled", "x-b3-flags", "x-amzn-trace-id",
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
             headers.append(HeaderName::from_static(NAMES[which as usize % NAMES.len()]), value);
         }
     }
-    let propagator: Propagator = "tracecontext,baggage,b3,b3multi".parse().unwrap();
+    // Not `jaeger`: its `uberctx-*` copy of the baggage would merge with the
+    // `baggage` header on the way back (the `jaeger` target checks it alone).
+    let propagator: Propagator = "tracecontext,baggage,b3,b3multi,xray".parse().unwrap();
     let extracted = propagator.extract(&headers);
     let mut out = HeaderMap::new();
     propagator.inject(extracted.trace.as_ref(), &extracted.baggage, &mut out);
