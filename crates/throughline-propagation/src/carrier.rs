@@ -234,6 +234,25 @@ mod tests {
     }
 
     #[test]
+    fn fields_by_prefix_and_by_name_ignore_case() {
+        let mut map = BTreeMap::new();
+        Injector::set_named(&mut map, "UberCtx-Key", "1");
+        Injector::set_named(&mut map, "uberctx-key", "2");
+        Injector::set_named(&mut map, "uberctx-other", "3");
+        map.insert("x-other".to_owned(), "4".to_owned());
+        assert_eq!(map.len(), 3, "{map:?}");
+        let found: Vec<_> = Extractor::get_prefixed(&map, "uberctx-").collect();
+        assert_eq!(found, [("uberctx-key", &b"2"[..]), ("uberctx-other", b"3")]);
+
+        let mut headers = HeaderMap::new();
+        Injector::set_named(&mut headers, "UberCtx-Key", "1");
+        Injector::set_named(&mut headers, "bad name", "ignored");
+        assert_eq!(headers.len(), 1);
+        let found: Vec<_> = Extractor::get_prefixed(&headers, "uberctx-").collect();
+        assert_eq!(found, [("uberctx-key", &b"1"[..])]);
+    }
+
+    #[test]
     fn map_matches_any_case_and_replaces_on_set() {
         let mut map = HashMap::new();
         map.insert("TraceParent".to_owned(), "x".to_owned());
