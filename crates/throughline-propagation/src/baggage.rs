@@ -70,7 +70,7 @@ pub struct BaggageMember {
     key: String,
     value: String,
     /// Canonical properties, `k=v;k2`, without the leading `;`: values
-    /// percent-encoded as [`percent::encode_into`] writes them.
+    /// percent-encoded as `percent::encode_into` writes them.
     properties: String,
 }
 
