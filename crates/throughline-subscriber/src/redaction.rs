@@ -2,10 +2,10 @@
 //! lines, exported log records, and exported span attributes and events.
 
 mod patterns;
+mod secrets;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::Range;
 use std::sync::Arc;
 
 use opentelemetry::{Array, KeyValue, StringValue, Value};
@@ -13,6 +13,7 @@ use opentelemetry::{Array, KeyValue, StringValue, Value};
 use crate::decimal;
 
 pub use patterns::{BearerToken, CardNumber, EmailAddress, Pattern};
+pub use secrets::Secrets;
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
@@ -144,9 +145,11 @@ impl Redaction {
         })
     }
 
-    /// The secrets in `text`, in order and without overlap, as byte ranges.
+    /// The secrets in `text`, in order and without overlap, as byte ranges
+    /// (see [`Secrets`] for how the patterns' findings combine). The scan is
+    /// linear in the length of `text`, however many secrets it holds.
     pub fn secrets<'a>(&'a self, text: &'a str) -> Secrets<'a> {
-        Secrets { patterns: &self.policy.patterns, text, at: 0 }
+        Secrets::new(&self.policy.patterns, text)
     }
 
     /// `text` with every secret replaced by [`REDACTED`]; borrowed when there
@@ -247,41 +250,6 @@ impl Redaction {
             *text = StringValue::from(redacted);
         }
     }
-}
-
-/// The secrets of one text, from [`Redaction::secrets`].
-pub struct Secrets<'a> {
-    patterns: &'a [Arc<dyn Pattern>],
-    text: &'a str,
-    at: usize,
-}
-
-impl Iterator for Secrets<'_> {
-    type Item = Range<usize>;
-
-    fn next(&mut self) -> Option<Range<usize>> {
-        let rest = self.text.get(self.at..).filter(|rest| !rest.is_empty())?;
-        // The earliest match wins; on a tie, the longest.
-        let found = self
-            .patterns
-            .iter()
-            .filter_map(|pattern| pattern.find(rest).map(|range| checked(rest, range)))
-            .min_by_key(|range| (range.start, usize::MAX - range.end))?;
-        let secret = self.at + found.start..self.at + found.end;
-        self.at = secret.end;
-        Some(secret)
-    }
-}
-
-/// A range a pattern returned or, when it is unusable, the text from its
-/// start (at least one character) to the end. `text` is not empty.
-fn checked(text: &str, range: Range<usize>) -> Range<usize> {
-    if range.start < range.end && text.get(range.clone()).is_some() {
-        return range;
-    }
-    let last_char = text.char_indices().next_back().map_or(0, |(at, _)| at);
-    let start = (0..=range.start.min(last_char)).rev().find(|at| text.is_char_boundary(*at)).unwrap_or(0);
-    start..text.len()
 }
 
 /// One bit out of 128 for a name's length and first and last bytes
