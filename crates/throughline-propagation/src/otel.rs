@@ -259,6 +259,18 @@ impl<'x> Extractor for OtelExtractor<'x> {
     fn get_all<'a>(&'a self, field: &Field) -> impl Iterator<Item = &'a [u8]> + use<'a, 'x> {
         self.0.get_all(field.as_str()).unwrap_or_default().into_iter().map(str::as_bytes)
     }
+
+    fn get_prefixed<'a>(
+        &'a self,
+        prefix: &'static str,
+    ) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a, 'x> {
+        self.0.keys().into_iter().filter_map(move |key| {
+            let starts =
+                key.as_bytes().get(..prefix.len()).is_some_and(|s| s.eq_ignore_ascii_case(prefix.as_bytes()));
+            let value = self.0.get(key).filter(|_| starts)?;
+            Some((key, value.as_bytes()))
+        })
+    }
 }
 
 /// Writes through an `opentelemetry` injector, which cannot remove a field.
@@ -270,12 +282,17 @@ impl Injector for OtelInjector<'_> {
     }
 
     fn remove(&mut self, _field: &Field) {}
+
+    fn set_named(&mut self, name: &str, value: &str) {
+        self.0.set(name, value.to_owned());
+    }
 }
 
 impl TextMapPropagator for Propagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn propagation::Injector) {
         let trace = TraceContext::from_context(cx);
-        let baggage = if self.has(Format::Baggage) { Baggage::from(cx.baggage()) } else { Baggage::new() };
+        let carries_baggage = self.has(Format::Baggage) || self.has(Format::Jaeger);
+        let baggage = if carries_baggage { Baggage::from(cx.baggage()) } else { Baggage::new() };
         self.inject(trace.as_ref(), &baggage, &mut OtelInjector(injector));
     }
 

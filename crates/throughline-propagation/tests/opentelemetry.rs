@@ -239,3 +239,19 @@ mod origin {
         assert!(parent.get::<TraceOrigin>().is_none());
     }
 }
+
+#[test]
+fn jaeger_baggage_travels_through_the_trait() {
+    let propagator: Propagator = "jaeger".parse().unwrap();
+    let cx = TextMapPropagator::extract(
+        &propagator,
+        &carrier(&[
+            ("uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:01"),
+            ("uberctx-user", "alice%20smith"),
+        ]),
+    );
+    assert_eq!(cx.baggage().get("user").map(|v| v.as_str()), Some("alice smith"));
+    let mut out = HashMap::new();
+    propagator.inject_context(&cx, &mut out);
+    assert_eq!(out.get("uberctx-user").map(String::as_str), Some("alice%20smith"));
+}
