@@ -55,13 +55,21 @@ pub async fn orders(
     all
 }
 
-/// Sends one order.
+/// The `tracestate` every order arrives with, as a caller instrumented by
+/// another vendor's SDK would send it: keys valid under the current W3C
+/// grammar that the old `tenant@system` grammar refused (`foo@`, a key
+/// that starts with a digit).
+pub const TRACESTATE: &str = "foo@=1,0xyz=2,rojo=00f067aa0ba902b7";
+
+/// Sends one order, with a sampled `traceparent` whose trace id is random
+/// (flags `03`) and [`TRACESTATE`].
 pub async fn order(client: &reqwest::Client, orders_url: &str) -> Reply {
     let traceparent = TraceParent::new_trace(true);
     let started = Instant::now();
     let sent = client
         .post(format!("{orders_url}/orders"))
         .header("traceparent", traceparent.to_string())
+        .header("tracestate", TRACESTATE)
         .json(&json!({"sku": "tea", "quantity": 1, "amount_cents": 450}))
         .send()
         .await;

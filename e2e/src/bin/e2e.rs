@@ -81,8 +81,9 @@ async fn step(name: &str, check: impl Future<Output = Result<(), String>>) -> Re
 }
 
 /// One order: its trace holds orders' server span (child of the caller),
-/// payments' and inventory's server spans below orders' client spans, and
-/// each service's log lines carry the trace id.
+/// payments' and inventory's server spans below orders' client spans, with
+/// the caller's tracestate and random flag, and each service's log lines
+/// carry the trace id.
 async fn trace_across_services(system: &System, client: &reqwest::Client) -> Result<(), String> {
     let reply = load::order(client, &system.orders.url()).await;
     ensure!(reply.created(), "the order was not created: {reply:?}");
@@ -113,6 +114,19 @@ async fn trace_across_services(system: &System, client: &reqwest::Client) -> Res
             ensure!(
                 descends_from(&spans, parent, &orders.span_id()),
                 "orders' client span is outside the request"
+            );
+            // What the caller's vendor put in the trace crossed orders whole:
+            // every tracestate member, and the random flag.
+            ensure!(
+                server.span.trace_state == load::TRACESTATE,
+                "{service} received tracestate {:?}, not {:?}",
+                server.span.trace_state,
+                load::TRACESTATE
+            );
+            ensure!(
+                server.span.flags & 0xff == 0x03,
+                "{service}'s span has trace flags {:02x}, not 03 (sampled, random)",
+                server.span.flags & 0xff
             );
         }
     }
