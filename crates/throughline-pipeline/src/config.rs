@@ -5,7 +5,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Where variables come from: the process environment, or a map in tests, so
 /// that configuration can be tested without touching global state.
@@ -150,6 +154,24 @@ pub struct OtlpConfig {
     pub timeout: Duration,
     /// Payload compression.
     pub compression: Option<Compression>,
+    /// Certificates for an `https` endpoint.
+    pub tls: TlsConfig,
+}
+
+/// The certificates of an `https` endpoint (`OTEL_EXPORTER_OTLP_CERTIFICATE`,
+/// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, `OTEL_EXPORTER_OTLP_CLIENT_KEY`, and
+/// their `_TRACES_`, `_METRICS_` and `_LOGS_` variants). Each is a PEM file,
+/// checked when the configuration is read. An `https` endpoint is always
+/// verified, against the platform's roots unless `certificate` is set; a
+/// failed handshake fails the export, never falling back to plaintext.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The certificate authorities to trust instead of the platform's roots.
+    pub certificate: Option<PathBuf>,
+    /// The client's certificate chain, for mutual TLS; needs `client_key`.
+    pub client_certificate: Option<PathBuf>,
+    /// The client's private key, for mutual TLS; needs `client_certificate`.
+    pub client_key: Option<PathBuf>,
 }
 
 /// The head sampler (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`).
@@ -492,13 +514,24 @@ impl<V: Vars> Reader<'_, V> {
                 }
             },
         };
+        // INSECURE only decides the scheme of a gRPC endpoint given without one.
+        let insecure = match self.either(signal, "INSECURE") {
+            (name, Some(_)) => self.bool(&name)?.unwrap_or(false),
+            (_, None) => false,
+        };
+        let scheme = |url: String| match protocol {
+            OtlpProtocol::Grpc if !url.contains("://") => {
+                format!("{}://{url}", if insecure { "http" } else { "https" })
+            }
+            _ => url,
+        };
         let specific_name = format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", signal.upper());
         let endpoint = match (self.string(&specific_name), self.string("OTEL_EXPORTER_OTLP_ENDPOINT")) {
             // A signal-specific URL is used as it is.
-            (Some(url), _) => check_url(&specific_name, url)?,
+            (Some(url), _) => check_url(&specific_name, scheme(url))?,
             // The generic one is a base: HTTP adds the signal's path.
             (None, Some(base)) => {
-                let base = check_url("OTEL_EXPORTER_OTLP_ENDPOINT", base)?;
+                let base = check_url("OTEL_EXPORTER_OTLP_ENDPOINT", scheme(base))?;
                 match protocol {
                     OtlpProtocol::Grpc => base,
                     _ => format!("{}/{}", base.trim_end_matches('/'), signal.path()),
@@ -529,7 +562,60 @@ impl<V: Vars> Reader<'_, V> {
                 _ => return Err(ConfigError::new(&name, &value, "expected gzip or none")),
             },
         };
-        Ok(OtlpConfig { protocol, endpoint, headers, timeout, compression })
+        let tls = self.tls(signal)?;
+        Ok(OtlpConfig { protocol, endpoint, headers, timeout, compression, tls })
+    }
+
+    /// The PEM files, each read and parsed now so that a wrong path or a
+    /// file of the wrong kind fails at start, naming its variable.
+    fn tls(&self, signal: Signal) -> Result<TlsConfig, ConfigError> {
+        let file = |suffix: &str, kind: PemKind| -> Result<Option<(String, PathBuf)>, ConfigError> {
+            let (name, value) = self.either(signal, suffix);
+            let Some(path) = value else { return Ok(None) };
+            let pem = std::fs::read(&path)
+                .map_err(|error| ConfigError::new(&name, &path, format!("cannot be read: {error}")))?;
+            let problem = match kind {
+                PemKind::Certificates => {
+                    match CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>() {
+                        Ok(certificates) if !certificates.is_empty() => None,
+                        _ => Some("expected a PEM file of one or more certificates"),
+                    }
+                }
+                // Never the key's content in the message.
+                PemKind::Key => {
+                    PrivateKeyDer::from_pem_slice(&pem).err().map(|_| "expected a PEM file of a private key")
+                }
+            };
+            match problem {
+                Some(problem) => Err(ConfigError::new(&name, &path, problem)),
+                None => Ok(Some((name, PathBuf::from(path)))),
+            }
+        };
+        let certificate = file("CERTIFICATE", PemKind::Certificates)?;
+        let client_certificate = file("CLIENT_CERTIFICATE", PemKind::Certificates)?;
+        let client_key = file("CLIENT_KEY", PemKind::Key)?;
+        match (&client_certificate, &client_key) {
+            (Some((name, path)), None) => {
+                return Err(ConfigError::new(
+                    name,
+                    &path.display().to_string(),
+                    "a client certificate needs its key in OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                ));
+            }
+            (None, Some((name, path))) => {
+                return Err(ConfigError::new(
+                    name,
+                    &path.display().to_string(),
+                    "a client key needs its certificate in OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                ));
+            }
+            _ => {}
+        }
+        Ok(TlsConfig {
+            certificate: certificate.map(|(_, path)| path),
+            client_certificate: client_certificate.map(|(_, path)| path),
+            client_key: client_key.map(|(_, path)| path),
+        })
     }
 
     fn batch(&self, prefix: &str, default_delay: Duration) -> Result<BatchConfig, ConfigError> {
@@ -559,6 +645,12 @@ fn check_url(name: &str, url: String) -> Result<String, ConfigError> {
         Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some() => Ok(url),
         _ => Err(ConfigError::new(name, &url, "expected an absolute http:// or https:// URL")),
     }
+}
+
+/// What a PEM file must hold.
+enum PemKind {
+    Certificates,
+    Key,
 }
 
 /// Why a `key=value` member was refused.
@@ -616,6 +708,7 @@ impl fmt::Debug for OtlpConfig {
             .field("headers", &headers)
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
+            .field("tls", &self.tls)
             .finish()
     }
 }

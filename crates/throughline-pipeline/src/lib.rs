@@ -54,7 +54,7 @@ mod telemetry;
 
 pub use config::{
     BatchConfig, Compression, Config, ConfigError, DURATION_RANGE_MS, Env, Exporter, OtlpConfig,
-    OtlpProtocol, SIZE_RANGE, SamplerConfig, Signal, Vars,
+    OtlpProtocol, SIZE_RANGE, SamplerConfig, Signal, TlsConfig, Vars,
 };
 pub use error::{PipelineError, ShutdownError};
 pub use export::activity::is_export_activity;

@@ -210,15 +210,23 @@ impl PipelineBuilder {
         for exporter in &self.config.traces_exporters {
             let batcher = match exporter {
                 Exporter::Otlp => {
-                    let mut otlp = otlp::span_exporter(&self.config.otlp_traces, runtime.handle())?;
+                    let (mut otlp, last_error) =
+                        otlp::span_exporter(&self.config.otlp_traces, runtime.handle())?;
                     opentelemetry_sdk::trace::SpanExporter::set_resource(&mut otlp, resource);
-                    Batcher::start(SpanSink(otlp), self.config.span_batch, runtime.handle(), Signal::Traces)
+                    Batcher::start(
+                        SpanSink(otlp, last_error),
+                        self.config.span_batch,
+                        runtime.handle(),
+                        Signal::Traces,
+                        self.config.otlp_traces.endpoint.clone(),
+                    )
                 }
                 _ => Batcher::start(
-                    SpanSink(ConsoleExporter::new(self.console.clone())),
+                    SpanSink(ConsoleExporter::new(self.console.clone()), None),
                     self.config.span_batch,
                     runtime.handle(),
                     Signal::Traces,
+                    "standard output".into(),
                 ),
             };
             let processor = BatchSpanProcessor::new(
@@ -252,15 +260,23 @@ impl PipelineBuilder {
         for exporter in &self.config.logs_exporters {
             let batcher = match exporter {
                 Exporter::Otlp => {
-                    let mut otlp = otlp::log_exporter(&self.config.otlp_logs, runtime.handle())?;
+                    let (mut otlp, last_error) =
+                        otlp::log_exporter(&self.config.otlp_logs, runtime.handle())?;
                     opentelemetry_sdk::logs::LogExporter::set_resource(&mut otlp, resource);
-                    Batcher::start(LogSink(otlp), self.config.log_batch, runtime.handle(), Signal::Logs)
+                    Batcher::start(
+                        LogSink(otlp, last_error),
+                        self.config.log_batch,
+                        runtime.handle(),
+                        Signal::Logs,
+                        self.config.otlp_logs.endpoint.clone(),
+                    )
                 }
                 _ => Batcher::start(
-                    LogSink(ConsoleExporter::new(self.console.clone())),
+                    LogSink(ConsoleExporter::new(self.console.clone()), None),
                     self.config.log_batch,
                     runtime.handle(),
                     Signal::Logs,
+                    "standard output".into(),
                 ),
             };
             let processor = BatchLogProcessor::new(batcher, self.config.log_batch.export_timeout);

@@ -267,6 +267,11 @@ fn bad_values() -> Vec<Case> {
         table.push(case(otlp("HEADERS"), &["novalue", "=x", "bad key=1", "k=%0A", "k=%zz", "k=\u{7f}"]));
         table.push(case(otlp("TIMEOUT"), DURATION));
         table.push(case(otlp("COMPRESSION"), &["brotli", "GZIP", "deflate"]));
+        table.push(case(otlp("INSECURE"), &["yes", "1", "insecure"]));
+        // Paths: one that does not exist, and a file that is not PEM.
+        table.push(case(otlp("CERTIFICATE"), &["/nonexistent/ca.pem", "Cargo.toml", "src"]));
+        table.push(case(otlp("CLIENT_CERTIFICATE"), &["/nonexistent/client.pem", "Cargo.toml"]));
+        table.push(case(otlp("CLIENT_KEY"), &["/nonexistent/client-key.pem", "Cargo.toml"]));
     }
     table
 }
@@ -345,4 +350,65 @@ fn values_set_in_code_are_checked_by_the_same_rules() {
     builder.config_mut().log_batch.max_queue_size = usize::MAX;
     let error = builder.build().err().expect("an absurd queue is refused at build");
     assert!(error.to_string().starts_with("OTEL_BLRP_MAX_QUEUE_SIZE"), "{error}");
+}
+
+#[test]
+fn otel_exporter_otlp_insecure_decides_the_scheme_of_a_grpc_endpoint_without_one() {
+    let grpc = [("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")];
+    assert_eq!(config(&grpc).unwrap().otlp_traces.endpoint, "https://collector:4317", "secure by default");
+    let insecure = [grpc[0], grpc[1], ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "true")];
+    let config = config(&insecure).unwrap();
+    assert_eq!(config.otlp_traces.endpoint, "http://collector:4317");
+    assert_eq!(config.otlp_logs.endpoint, "https://collector:4317", "only the traces were made insecure");
+    let explicit = [
+        grpc[0],
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317"),
+        ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+    ];
+    assert_eq!(
+        self::config(&explicit).unwrap().otlp_traces.endpoint,
+        "https://collector:4317",
+        "a scheme given is kept"
+    );
+    invalid(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")], "OTEL_EXPORTER_OTLP_ENDPOINT");
+}
+
+#[test]
+fn otel_exporter_otlp_certificate_client_certificate_and_client_key() {
+    let pki = throughline_testing::TestPki::generate();
+    let files = pki.files().unwrap();
+    let (ca, certificate, key) = (
+        files.ca.display().to_string(),
+        files.client_certificate.display().to_string(),
+        files.client_key.display().to_string(),
+    );
+    let config = config(&[
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.as_str()),
+        ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE", certificate.as_str()),
+        ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", key.as_str()),
+    ])
+    .unwrap();
+    assert_eq!(config.otlp_traces.tls.certificate.as_deref(), Some(files.ca.as_path()));
+    assert_eq!(config.otlp_traces.tls.client_certificate, None);
+    assert_eq!(config.otlp_logs.tls.client_key.as_deref(), Some(files.client_key.as_path()));
+
+    let error = invalid(
+        &[("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", certificate.as_str())],
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    );
+    assert!(error.problem.contains("OTEL_EXPORTER_OTLP_CLIENT_KEY"), "{error}");
+    invalid(&[("OTEL_EXPORTER_OTLP_CLIENT_KEY", key.as_str())], "OTEL_EXPORTER_OTLP_CLIENT_KEY");
+    // A certificate where the key should be, and the other way round.
+    invalid(
+        &[
+            ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", certificate.as_str()),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", ca.as_str()),
+        ],
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+    );
+    let error =
+        invalid(&[("OTEL_EXPORTER_OTLP_CERTIFICATE", key.as_str())], "OTEL_EXPORTER_OTLP_CERTIFICATE");
+    let key_pem = std::fs::read_to_string(&files.client_key).unwrap();
+    let body = key_pem.lines().nth(1).unwrap();
+    assert!(!format!("{error} {error:?}").contains(body), "a key is never printed: {error}");
 }

@@ -5,7 +5,9 @@
 //!   check its parent, attributes and status; read metric points).
 //! - [`OtlpReceiver`]: a real OTLP endpoint, gRPC and HTTP/protobuf, on
 //!   127.0.0.1, that records what exporters send and can be told to fail or
-//!   stall, to test exporter behaviour when the collector is down.
+//!   stall, to test exporter behaviour when the collector is down; plaintext,
+//!   or TLS only ([`OtlpReceiver::start_tls`]) with certificates a
+//!   [`TestPki`] makes on the spot, optionally requiring a client certificate.
 //! - [`FaultLayer`]: a tower layer that injects seeded errors, timeouts,
 //!   latency and outage windows into an HTTP service.
 //!
@@ -28,10 +30,12 @@
 
 mod capture;
 mod fault;
+mod pki;
 mod received;
 mod receiver;
 
 pub use capture::{Capture, CapturedLog, Metrics, Point, PointValue, SpanRef, Spans};
 pub use fault::{Fault, FaultLayer, FaultStats, Faults, Latency, Outage};
+pub use pki::{PkiFiles, TestPki};
 pub use received::{Protocol, ReceivedLog, ReceivedMetric, ReceivedSpan, Value};
-pub use receiver::{Behaviour, OtlpReceiver, WaitTimeout};
+pub use receiver::{Behaviour, OtlpReceiver, ReceiverTls, WaitTimeout};

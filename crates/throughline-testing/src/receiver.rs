@@ -16,6 +16,9 @@ use crate::received::{Protocol, ReceivedLog, ReceivedMetric, ReceivedSpan};
 
 mod grpc;
 mod http;
+mod tls;
+
+pub use tls::ReceiverTls;
 
 /// How the receiver answers export requests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,32 +53,68 @@ pub enum Behaviour {
 pub struct OtlpReceiver {
     grpc: SocketAddr,
     http: SocketAddr,
+    scheme: &'static str,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
 }
 
 impl OtlpReceiver {
-    /// Binds both ports and serves on the current tokio runtime.
+    /// Binds both ports and serves plaintext on the current tokio runtime.
     pub async fn start() -> std::io::Result<Self> {
+        Self::serve(None).await
+    }
+
+    /// Binds both ports and serves TLS only, with `tls`'s certificate (and
+    /// client certificates required, when it says so); the endpoints are
+    /// `https://127.0.0.1:PORT`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// use throughline_testing::{OtlpReceiver, TestPki};
+    ///
+    /// let pki = TestPki::generate();
+    /// let receiver = OtlpReceiver::start_tls(pki.server_tls().require_client_certificate(pki.ca_pem())).await?;
+    /// assert!(receiver.http_endpoint().starts_with("https://"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_tls(tls: ReceiverTls) -> std::io::Result<Self> {
+        Self::serve(Some(tls)).await
+    }
+
+    async fn serve(tls: Option<ReceiverTls>) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::default());
         let (stop, stopped) = watch::channel(false);
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await?;
         let http_listener = TcpListener::bind("127.0.0.1:0").await?;
         let (grpc, http) = (grpc_listener.local_addr()?, http_listener.local_addr()?);
-        tokio::spawn(grpc::serve(grpc_listener, shared.clone(), stopped.clone()));
-        tokio::spawn(http::serve(http_listener, shared.clone(), stopped));
-        Ok(Self { grpc, http, shared, stop })
+        let acceptor = tls.as_ref().map(ReceiverTls::acceptor).transpose()?;
+        tokio::spawn(grpc::serve(
+            grpc_listener,
+            shared.clone(),
+            stopped.clone(),
+            tls.as_ref().map(ReceiverTls::tonic),
+        ));
+        tokio::spawn(http::serve(http_listener, shared.clone(), stopped, acceptor));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        Ok(Self { grpc, http, scheme, shared, stop })
     }
 
     /// The gRPC endpoint, for `OTEL_EXPORTER_OTLP_ENDPOINT` with protocol `grpc`.
     pub fn grpc_endpoint(&self) -> String {
-        format!("http://{}", self.grpc)
+        format!("{}://{}", self.scheme, self.grpc)
     }
 
     /// The HTTP endpoint, for `OTEL_EXPORTER_OTLP_ENDPOINT` with protocol
     /// `http/protobuf` (the exporter appends `/v1/traces` and the like).
     pub fn http_endpoint(&self) -> String {
-        format!("http://{}", self.http)
+        format!("{}://{}", self.scheme, self.http)
+    }
+
+    /// How many connections to the HTTP port were closed because their TLS
+    /// handshake failed (the sender did not trust the certificate, or had no
+    /// client certificate to give).
+    pub fn tls_handshakes_refused(&self) -> usize {
+        self.shared.tls_refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Changes how requests are answered from now on; held requests are released.
@@ -275,6 +314,7 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     behaviour: watch::Sender<Behaviour>,
     received: Notify,
+    pub(crate) tls_refused: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Default for Shared {
@@ -283,6 +323,7 @@ impl Default for Shared {
             store: Mutex::default(),
             behaviour: watch::Sender::new(Behaviour::Accept),
             received: Notify::new(),
+            tls_refused: Arc::default(),
         }
     }
 }

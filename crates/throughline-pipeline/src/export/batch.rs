@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
@@ -36,6 +36,9 @@ pub(crate) struct Counts {
     pub(crate) lost: AtomicU64,
     /// Why the export task died, once it has.
     pub(crate) died: OnceLock<String>,
+    /// Whether the last export failed: a failure after a success is logged,
+    /// the ones after it only counted.
+    failing: AtomicBool,
 }
 
 impl Counts {
@@ -90,11 +93,19 @@ impl<T: Send + 'static> Batcher<T> {
     /// Starts the worker on the export runtime. If the exporter panics, the
     /// worker answers whoever waits on that export with why, logs it once,
     /// keeps it in [`Counts::died`] and ends.
-    pub(crate) fn start(sink: impl Sink<T>, config: BatchConfig, runtime: &Handle, signal: Signal) -> Self {
+    /// `destination` (an endpoint, "standard output") names where exports go
+    /// in errors and logs.
+    pub(crate) fn start(
+        sink: impl Sink<T>,
+        config: BatchConfig,
+        runtime: &Handle,
+        signal: Signal,
+        destination: String,
+    ) -> Self {
         let (items, received) = mpsc::channel(config.max_queue_size);
         let (control, controls) = mpsc::unbounded_channel();
         let counts = Arc::new(Counts::default());
-        let worker = Worker { sink, config, counts: counts.clone(), batch: Vec::new(), signal };
+        let worker = Worker { sink, config, counts: counts.clone(), batch: Vec::new(), signal, destination };
         let watched = counts.clone();
         runtime.spawn(async move {
             // A panic in the worker's own code: recorded too, though a waiter
@@ -180,11 +191,15 @@ struct Worker<T, S> {
     counts: Arc<Counts>,
     batch: Vec<T>,
     signal: Signal,
+    destination: String,
 }
 
 impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
     async fn run(mut self, mut items: mpsc::Receiver<T>, mut controls: mpsc::UnboundedReceiver<Control>) {
-        let mut tick = tokio::time::interval(self.config.scheduled_delay);
+        // The first export is one delay after the start, not at once: items
+        // queued before the worker first runs wait for their batch like any.
+        let delay = self.config.scheduled_delay;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + delay, delay);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -228,6 +243,19 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
         }
     }
 
+    /// Counts `size` failed items; the first failure after a success is logged.
+    fn failed(&self, size: u64, error: &OTelSdkError) {
+        self.counts.failed.fetch_add(size, Ordering::Relaxed);
+        if !self.counts.failing.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                signal = ?self.signal,
+                destination = %self.destination,
+                %error,
+                "throughline: export failed; failed items are counted, and further failures are not logged until an export succeeds"
+            );
+        }
+    }
+
     /// When the exporter has panicked, nothing more goes to it: the queue is
     /// closed, and what it held counted as lost.
     fn close_if_dead(&self, items: &mut mpsc::Receiver<T>) -> bool {
@@ -253,6 +281,9 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
             match exported {
                 Ok(Ok(Ok(()))) => {
                     self.counts.exported.fetch_add(size, Ordering::Relaxed);
+                    if self.counts.failing.swap(false, Ordering::Relaxed) {
+                        tracing::info!(signal = ?self.signal, destination = %self.destination, "throughline: export recovered");
+                    }
                 }
                 Ok(Err(reason)) => {
                     let size = size + self.batch.len() as u64;
@@ -262,12 +293,17 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
                     return Err(self.counts.gone(self.signal));
                 }
                 Ok(Ok(Err(error))) => {
-                    self.counts.failed.fetch_add(size, Ordering::Relaxed);
+                    let error = OTelSdkError::InternalFailure(format!(
+                        "exporting {size} {:?} items to {} failed: {error}",
+                        self.signal, self.destination
+                    ));
+                    self.failed(size, &error);
                     result = result.and(Err(error));
                 }
                 Err(_) => {
-                    self.counts.failed.fetch_add(size, Ordering::Relaxed);
-                    result = result.and(Err(OTelSdkError::Timeout(self.config.export_timeout)));
+                    let error = OTelSdkError::Timeout(self.config.export_timeout);
+                    self.failed(size, &error);
+                    result = result.and(Err(error));
                 }
             }
         }
@@ -323,7 +359,13 @@ mod tests {
     fn flush_exports_everything_queued_in_batches() {
         let runtime = runtime();
         let sink = Recorded::default();
-        let batcher = Batcher::start(sink.clone(), config(100, 4), runtime.handle(), Signal::Traces);
+        let batcher = Batcher::start(
+            sink.clone(),
+            config(100, 4),
+            runtime.handle(),
+            Signal::Traces,
+            "a test sink".into(),
+        );
         for i in 0..10 {
             batcher.push(i);
         }
@@ -337,7 +379,8 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts_without_blocking() {
         let runtime = runtime();
-        let batcher = Batcher::start(Hanging, config(8, 8), runtime.handle(), Signal::Traces);
+        let batcher =
+            Batcher::start(Hanging, config(8, 8), runtime.handle(), Signal::Traces, "a test sink".into());
         // Whether or not the worker has taken a batch of 8 into its hanging
         // export yet, at most 16 of the 108 items find room.
         for i in 0..108 {
@@ -351,7 +394,8 @@ mod tests {
     #[test]
     fn a_hanging_export_times_out_and_is_counted_as_failed() {
         let runtime = runtime();
-        let batcher = Batcher::start(Hanging, config(8, 8), runtime.handle(), Signal::Traces);
+        let batcher =
+            Batcher::start(Hanging, config(8, 8), runtime.handle(), Signal::Traces, "a test sink".into());
         batcher.push(1);
         let result = batcher.flush(Duration::from_secs(5));
         assert!(matches!(result, Err(OTelSdkError::Timeout(_))), "{result:?}");
@@ -362,7 +406,13 @@ mod tests {
     fn shutdown_exports_what_is_left() {
         let runtime = runtime();
         let sink = Recorded::default();
-        let batcher = Batcher::start(sink.clone(), config(100, 100), runtime.handle(), Signal::Traces);
+        let batcher = Batcher::start(
+            sink.clone(),
+            config(100, 100),
+            runtime.handle(),
+            Signal::Traces,
+            "a test sink".into(),
+        );
         batcher.push(7);
         batcher.shutdown(Duration::from_secs(5)).unwrap();
         assert_eq!(sink.0.lock().unwrap().concat(), [7]);

@@ -3,6 +3,8 @@
 pub(crate) mod activity;
 pub(crate) mod batch;
 pub(crate) mod console;
+pub(crate) mod http_client;
 pub(crate) mod otlp;
 pub(crate) mod processors;
 pub(crate) mod runtime;
+pub(crate) mod tls;

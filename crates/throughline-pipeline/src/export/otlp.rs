@@ -1,4 +1,5 @@
-//! OTLP exporters built from an [`OtlpConfig`], over gRPC or HTTP.
+//! OTLP exporters built from an [`OtlpConfig`], over gRPC or HTTP, plaintext
+//! or TLS as the endpoint's scheme says (see `tls.rs`).
 
 use std::collections::HashMap;
 
@@ -11,14 +12,25 @@ use tokio::runtime::Handle;
 use crate::config::{Compression, OtlpConfig, OtlpProtocol, Signal};
 use crate::error::PipelineError;
 use crate::export::activity::ExportActivity;
+use crate::export::http_client::LastError;
+use crate::export::tls;
 
-pub(crate) fn span_exporter(config: &OtlpConfig, runtime: &Handle) -> Result<SpanExporter, PipelineError> {
+/// An exporter, and for HTTP where its client keeps why a request failed.
+pub(crate) type Built<E> = (E, Option<LastError>);
+
+pub(crate) fn span_exporter(
+    config: &OtlpConfig,
+    runtime: &Handle,
+) -> Result<Built<SpanExporter>, PipelineError> {
     // The gRPC channel spawns its worker on the runtime current while it is built.
     let _on_export_runtime = runtime.enter();
     let _exporting = ExportActivity::enter();
     let built = match config.protocol {
-        OtlpProtocol::Grpc => tonic(SpanExporter::builder().with_tonic(), config).build(),
-        _ => http(SpanExporter::builder().with_http(), config).build(),
+        OtlpProtocol::Grpc => tonic(SpanExporter::builder().with_tonic(), config)?.build().map(|e| (e, None)),
+        _ => {
+            let (builder, last_error) = http(SpanExporter::builder().with_http(), config)?;
+            builder.build().map(|e| (e, Some(last_error)))
+        }
     };
     built.map_err(|source| PipelineError::Exporter { signal: Signal::Traces, source })
 }
@@ -32,24 +44,30 @@ pub(crate) fn metric_exporter(
     let _exporting = ExportActivity::enter();
     let built = match config.protocol {
         OtlpProtocol::Grpc => {
-            tonic(MetricExporter::builder().with_tonic(), config).with_temporality(temporality).build()
+            tonic(MetricExporter::builder().with_tonic(), config)?.with_temporality(temporality).build()
         }
-        _ => http(MetricExporter::builder().with_http(), config).with_temporality(temporality).build(),
+        _ => http(MetricExporter::builder().with_http(), config)?.0.with_temporality(temporality).build(),
     };
     built.map_err(|source| PipelineError::Exporter { signal: Signal::Metrics, source })
 }
 
-pub(crate) fn log_exporter(config: &OtlpConfig, runtime: &Handle) -> Result<LogExporter, PipelineError> {
+pub(crate) fn log_exporter(
+    config: &OtlpConfig,
+    runtime: &Handle,
+) -> Result<Built<LogExporter>, PipelineError> {
     let _on_export_runtime = runtime.enter();
     let _exporting = ExportActivity::enter();
     let built = match config.protocol {
-        OtlpProtocol::Grpc => tonic(LogExporter::builder().with_tonic(), config).build(),
-        _ => http(LogExporter::builder().with_http(), config).build(),
+        OtlpProtocol::Grpc => tonic(LogExporter::builder().with_tonic(), config)?.build().map(|e| (e, None)),
+        _ => {
+            let (builder, last_error) = http(LogExporter::builder().with_http(), config)?;
+            builder.build().map(|e| (e, Some(last_error)))
+        }
     };
     built.map_err(|source| PipelineError::Exporter { signal: Signal::Logs, source })
 }
 
-fn tonic<B: WithExportConfig + WithTonicConfig>(builder: B, config: &OtlpConfig) -> B {
+fn tonic<B: WithExportConfig + WithTonicConfig>(builder: B, config: &OtlpConfig) -> Result<B, PipelineError> {
     let mut metadata = tonic::metadata::MetadataMap::new();
     for (key, value) in &config.headers {
         // The configuration checked that names and values are valid headers.
@@ -60,28 +78,37 @@ fn tonic<B: WithExportConfig + WithTonicConfig>(builder: B, config: &OtlpConfig)
             metadata.insert(key, value);
         }
     }
-    let builder =
+    let mut builder =
         builder.with_endpoint(&config.endpoint).with_timeout(config.timeout).with_metadata(metadata);
-    match config.compression {
+    if config.endpoint.starts_with("https://") {
+        builder = builder.with_tls_config(tls::tonic(&config.tls)?);
+    }
+    Ok(match config.compression {
         Some(Compression::Gzip) => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
         None => builder,
-    }
+    })
 }
 
-fn http<B: WithExportConfig + WithHttpConfig>(builder: B, config: &OtlpConfig) -> B {
+fn http<B: WithExportConfig + WithHttpConfig>(
+    builder: B,
+    config: &OtlpConfig,
+) -> Result<(B, LastError), PipelineError> {
     let protocol = match config.protocol {
         OtlpProtocol::HttpJson => opentelemetry_otlp::Protocol::HttpJson,
         _ => opentelemetry_otlp::Protocol::HttpBinary,
     };
     let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
+    let client = tls::http_client(config)?;
+    let last_error = client.last_error();
     let builder = builder
-        .with_http_client(reqwest::Client::new())
+        .with_http_client(client)
         .with_protocol(protocol)
         .with_endpoint(&config.endpoint)
         .with_timeout(config.timeout)
         .with_headers(headers);
-    match config.compression {
+    let builder = match config.compression {
         Some(Compression::Gzip) => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
         None => builder,
-    }
+    };
+    Ok((builder, last_error))
 }

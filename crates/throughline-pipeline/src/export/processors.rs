@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::InstrumentationScope;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
@@ -12,6 +12,7 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
 use super::batch::{Batcher, Counts, Sink};
+use super::http_client::{self, LastError};
 use super::runtime::ExportRuntime;
 
 /// A change made to every span before it is exported, such as redaction.
@@ -66,12 +67,13 @@ impl SpanProcessor for BatchSpanProcessor {
     }
 }
 
-/// Spans to an SDK span exporter.
-pub(crate) struct SpanSink<E>(pub(crate) E);
+/// Spans to an SDK span exporter; a failure says why when the client knows
+/// better than the exporter.
+pub(crate) struct SpanSink<E>(pub(crate) E, pub(crate) Option<LastError>);
 
 impl<E: SpanExporter + 'static> Sink<SpanData> for SpanSink<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0.export(batch).await
+        explained(self.0.export(batch).await, self.1.as_ref())
     }
 
     fn shutdown(&self) -> OTelSdkResult {
@@ -117,18 +119,30 @@ impl LogProcessor for BatchLogProcessor {
     }
 }
 
-/// Log records to an SDK log exporter.
-pub(crate) struct LogSink<E>(pub(crate) E);
+/// Log records to an SDK log exporter; a failure says why when the client
+/// knows better than the exporter.
+pub(crate) struct LogSink<E>(pub(crate) E, pub(crate) Option<LastError>);
 
 impl<E: LogExporter + 'static> Sink<OwnedLog> for LogSink<E> {
     async fn export(&self, batch: Vec<OwnedLog>) -> OTelSdkResult {
         let records: Vec<(&SdkLogRecord, &InstrumentationScope)> =
             batch.iter().map(|(r, s)| (r, s)).collect();
-        self.0.export(LogBatch::new(&records)).await
+        explained(self.0.export(LogBatch::new(&records)).await, self.1.as_ref())
     }
 
     fn shutdown(&self) -> OTelSdkResult {
         self.0.shutdown()
+    }
+}
+
+/// A failed export with the transport's reason added, when there is one.
+fn explained(result: OTelSdkResult, last_error: Option<&LastError>) -> OTelSdkResult {
+    let cause = last_error.and_then(http_client::take);
+    match (result, cause) {
+        (Err(OTelSdkError::InternalFailure(message)), Some(cause)) => {
+            Err(OTelSdkError::InternalFailure(format!("{message} ({cause})")))
+        }
+        (result, _) => result,
     }
 }
 

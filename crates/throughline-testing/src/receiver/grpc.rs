@@ -25,9 +25,24 @@ use tonic::{Request, Response, Status};
 use super::{Answer, Shared, Signal};
 use crate::received::Protocol;
 
-pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+pub(super) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+) {
     let front = Grpc(shared);
-    let served = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = match builder.tls_config(tls) {
+            Ok(builder) => builder,
+            Err(error) => {
+                eprintln!("throughline-testing: OTLP gRPC receiver: invalid TLS settings: {error}");
+                return;
+            }
+        };
+    }
+    let served = builder
         .add_service(TraceServiceServer::new(front.clone()).accept_compressed(CompressionEncoding::Gzip))
         .add_service(MetricsServiceServer::new(front.clone()).accept_compressed(CompressionEncoding::Gzip))
         .add_service(LogsServiceServer::new(front).accept_compressed(CompressionEncoding::Gzip))

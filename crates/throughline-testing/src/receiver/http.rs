@@ -21,10 +21,17 @@ use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::tls::TlsListener;
 use super::{Answer, Shared, Signal, Store};
 use crate::received::Protocol;
 
-pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+pub(super) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let refused = shared.tls_refused.clone();
     let app = Router::new()
         .route(
             "/v1/traces",
@@ -63,11 +70,16 @@ pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
             }),
         )
         .with_state(shared);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        })
-        .await;
+    let stopped = async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let served = match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(stopped).await,
+        Some(acceptor) => {
+            let listener = TlsListener { tcp: listener, acceptor, refused };
+            axum::serve(listener, app).with_graceful_shutdown(stopped).await
+        }
+    };
     if let Err(error) = served {
         eprintln!("throughline-testing: OTLP HTTP receiver stopped: {error}");
     }
