@@ -28,90 +28,10 @@ use http::HeaderMap;
 
 use crate::classify::{BoxError, Classify, Failure, Outcome, Reason};
 
-/// The header a trailers-only gRPC response carries its status in.
-pub const GRPC_STATUS: &str = "grpc-status";
+pub use throughline_core::grpc::{GRPC_STATUS, GrpcCode};
+
 /// The server's pushback (gRFC A6): milliseconds to wait, or negative for "do not retry".
 pub const GRPC_RETRY_PUSHBACK_MS: &str = "grpc-retry-pushback-ms";
-
-/// The gRPC status codes, with their numeric values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
-#[allow(missing_docs)] // the names are the specification's
-pub enum GrpcCode {
-    Ok = 0,
-    Cancelled = 1,
-    Unknown = 2,
-    InvalidArgument = 3,
-    DeadlineExceeded = 4,
-    NotFound = 5,
-    AlreadyExists = 6,
-    PermissionDenied = 7,
-    ResourceExhausted = 8,
-    FailedPrecondition = 9,
-    Aborted = 10,
-    OutOfRange = 11,
-    Unimplemented = 12,
-    Internal = 13,
-    Unavailable = 14,
-    DataLoss = 15,
-    Unauthenticated = 16,
-}
-
-impl GrpcCode {
-    const ALL: [GrpcCode; 17] = [
-        Self::Ok,
-        Self::Cancelled,
-        Self::Unknown,
-        Self::InvalidArgument,
-        Self::DeadlineExceeded,
-        Self::NotFound,
-        Self::AlreadyExists,
-        Self::PermissionDenied,
-        Self::ResourceExhausted,
-        Self::FailedPrecondition,
-        Self::Aborted,
-        Self::OutOfRange,
-        Self::Unimplemented,
-        Self::Internal,
-        Self::Unavailable,
-        Self::DataLoss,
-        Self::Unauthenticated,
-    ];
-
-    /// The code for a numeric value; unknown values are `UNKNOWN`, as the spec says.
-    pub fn from_i32(value: i32) -> Self {
-        usize::try_from(value).ok().and_then(|i| Self::ALL.get(i).copied()).unwrap_or(Self::Unknown)
-    }
-
-    /// The specification's name, e.g. `UNAVAILABLE`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "OK",
-            Self::Cancelled => "CANCELLED",
-            Self::Unknown => "UNKNOWN",
-            Self::InvalidArgument => "INVALID_ARGUMENT",
-            Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
-            Self::NotFound => "NOT_FOUND",
-            Self::AlreadyExists => "ALREADY_EXISTS",
-            Self::PermissionDenied => "PERMISSION_DENIED",
-            Self::ResourceExhausted => "RESOURCE_EXHAUSTED",
-            Self::FailedPrecondition => "FAILED_PRECONDITION",
-            Self::Aborted => "ABORTED",
-            Self::OutOfRange => "OUT_OF_RANGE",
-            Self::Unimplemented => "UNIMPLEMENTED",
-            Self::Internal => "INTERNAL",
-            Self::Unavailable => "UNAVAILABLE",
-            Self::DataLoss => "DATA_LOSS",
-            Self::Unauthenticated => "UNAUTHENTICATED",
-        }
-    }
-
-    /// The status in a header map (`grpc-status`), if present and numeric.
-    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        let value = headers.get(GRPC_STATUS)?.to_str().ok()?;
-        value.trim().parse::<i32>().ok().map(Self::from_i32)
-    }
-}
 
 /// A server's pushback (`grpc-retry-pushback-ms`, gRFC A6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,12 +138,4 @@ mod tests {
         assert_eq!(GrpcClassifier.classify(Ok(&http::Response::new(()))), Outcome::Success);
     }
 
-    #[test]
-    fn codes_round_trip_and_unknown_numbers_are_unknown() {
-        for code in GrpcCode::ALL {
-            assert_eq!(GrpcCode::from_i32(code as i32), code);
-        }
-        assert_eq!(GrpcCode::from_i32(99), GrpcCode::Unknown);
-        assert_eq!(GrpcCode::from_i32(-1), GrpcCode::Unknown);
-    }
 }

@@ -91,9 +91,10 @@
 //!   which is what hyper, reqwest's tower integration and tonic's channels
 //!   carry; the retry attempt number is in the [`ResendCount`] extension for
 //!   `http.request.resend_count`;
-//! - **deadlines**: the [`Deadline`] extension; `throughline-tonic` sends
-//!   [`Deadline::grpc_timeout`] as `grpc-timeout`, `throughline-reqwest`
-//!   sends [`Deadline::remaining_millis_header`] on a header of your choice;
+//! - **deadlines**: the [`Deadline`] extension (throughline-core's);
+//!   `throughline-tonic` sends [`Deadline::grpc_timeout`] as `grpc-timeout`,
+//!   throughline-tower's HTTP client layer and `throughline-reqwest` send
+//!   [`Deadline::to_millis_header`] on throughline-core's `DEADLINE_HEADER`;
 //! - **classification**: [`HttpClassifier::classify_status`] and
 //!   [`GrpcClassifier::classify_code`] take a status and headers, so an adapter
 //!   classifies a `reqwest::Response` or a `tonic::Status` in one line;

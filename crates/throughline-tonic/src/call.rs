@@ -9,7 +9,7 @@ use http::{HeaderMap, StatusCode};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION_TYPE};
-use throughline_resilience::{Deadline, GrpcCode};
+use throughline_core::{Deadline, GrpcCode};
 use throughline_tower::semconv::{Role, error_type_of};
 use tracing::Span;
 

@@ -41,7 +41,7 @@ use opentelemetry::StringValue;
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::TraceContextExt;
 use throughline_propagation::Propagator;
-use throughline_resilience::Deadline;
+use throughline_core::Deadline;
 use throughline_tower::client::{Injection, start_span};
 use throughline_tower::semconv::Role;
 use tower_layer::Layer;
@@ -223,11 +223,11 @@ where
         // trace, and the sampled flag tells it what was decided.
         self.config.injection.inject(&cx, request.headers_mut());
         let own = self.config.timeout.map(Deadline::after);
-        let inherited = deadline::earliest(
+        let inherited = Deadline::earliest(
             request.extensions().get::<Deadline>().copied(),
-            deadline::earliest(deadline::current(), deadline::from_headers(request.headers())),
+            Deadline::earliest(deadline::current(), deadline::from_headers(request.headers())),
         );
-        if let Some(deadline) = deadline::earliest(own, inherited) {
+        if let Some(deadline) = Deadline::earliest(own, inherited) {
             deadline::insert(request.headers_mut(), deadline);
             request.extensions_mut().insert(deadline);
         }

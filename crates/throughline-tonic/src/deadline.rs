@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use throughline_resilience::Deadline;
+//! use throughline_tonic::deadline::Deadline;
 //! use throughline_tonic::deadline;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
@@ -39,38 +39,12 @@
 //! # }
 //! ```
 
-use std::future::Future;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue};
-pub use throughline_resilience::Deadline;
-
-/// The request header a gRPC deadline travels in.
-pub const GRPC_TIMEOUT: &str = "grpc-timeout";
-
-tokio::task_local! {
-    static CURRENT: Deadline;
-}
-
-/// The deadline of the call the current task is serving, if any.
-pub fn current() -> Option<Deadline> {
-    CURRENT.try_with(|deadline| *deadline).ok()
-}
-
-/// Runs `future` with `deadline` as its [`current`] deadline: for a task
-/// spawned by a handler, whose outgoing calls should keep the handler's
-/// deadline.
-pub fn scope<F: Future>(deadline: Deadline, future: F) -> impl Future<Output = F::Output> {
-    CURRENT.scope(deadline, future)
-}
-
-/// Runs `f` with `deadline`, if any, as the current deadline.
-pub(crate) fn sync_scope<R>(deadline: Option<Deadline>, f: impl FnOnce() -> R) -> R {
-    match deadline {
-        Some(deadline) => CURRENT.sync_scope(deadline, f),
-        None => f(),
-    }
-}
+use http::HeaderMap;
+pub(crate) use throughline_core::deadline::sync_scope;
+pub use throughline_core::deadline::{current, scope};
+pub use throughline_core::{Deadline, GRPC_TIMEOUT};
 
 /// The time left to answer a tonic request, if its caller set a deadline.
 pub fn remaining<T>(request: &tonic::Request<T>) -> Option<Duration> {
@@ -89,22 +63,15 @@ pub fn from_headers(headers: &HeaderMap) -> Option<Deadline> {
     Deadline::from_grpc_timeout(value).ok()
 }
 
-/// The earlier of two optional deadlines.
-pub(crate) fn earliest(a: Option<Deadline>, b: Option<Deadline>) -> Option<Deadline> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 /// Writes the time left before `deadline` as `grpc-timeout`.
 pub(crate) fn insert(headers: &mut HeaderMap, deadline: Deadline) {
-    let value: HeaderValue = deadline.grpc_timeout();
-    headers.insert(GRPC_TIMEOUT, value);
+    headers.insert(GRPC_TIMEOUT, deadline.grpc_timeout());
 }
 
 #[cfg(test)]
 mod tests {
+    use http::HeaderValue;
+
     use super::*;
 
     fn headers(value: &'static str) -> HeaderMap {
@@ -137,11 +104,4 @@ mod tests {
         assert_eq!(from_headers(&binary), None);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_earliest_deadline_wins() {
-        let (soon, late) = (Deadline::after(Duration::from_secs(1)), Deadline::after(Duration::from_secs(2)));
-        assert_eq!(earliest(Some(late), Some(soon)), Some(soon));
-        assert_eq!(earliest(None, Some(late)), Some(late));
-        assert_eq!(earliest(None, None), None);
-    }
 }

@@ -2,7 +2,7 @@
 
 use opentelemetry::metrics::{Histogram, Meter};
 use opentelemetry::{InstrumentationScope, KeyValue, StringValue};
-use throughline_resilience::GrpcCode;
+use throughline_core::GrpcCode;
 use throughline_tower::semconv::Role;
 
 use crate::semconv::{

@@ -2,7 +2,7 @@
 //! plain functions and types shared by the server and the client layer.
 //!
 //! ```
-//! use throughline_resilience::GrpcCode;
+//! use throughline_core::GrpcCode;
 //! use throughline_tonic::semconv::{GrpcMethod, RpcStability, is_error};
 //! use throughline_tower::semconv::Role;
 //!
@@ -48,7 +48,7 @@ pub use opentelemetry_semantic_conventions::metric::{RPC_CLIENT_CALL_DURATION, R
 pub use throughline_tower::semconv::metrics::{DURATION_BUCKETS, SECONDS};
 
 use http::StatusCode;
-use throughline_resilience::GrpcCode;
+use throughline_core::GrpcCode;
 use throughline_tower::semconv::Role;
 
 /// The value of `rpc.system.name` (and of the old `rpc.system`).

@@ -29,7 +29,7 @@ use opentelemetry::StringValue;
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::TraceContextExt;
 use throughline_propagation::Propagator;
-use throughline_resilience::Deadline;
+use throughline_core::Deadline;
 use throughline_tower::semconv::{Role, server_address};
 use throughline_tower::server::{Extraction, TrustPolicy};
 use tower_layer::Layer;

@@ -1,0 +1,36 @@
+//! The vocabulary every throughline layer shares, in a leaf crate so that a
+//! layer can speak it without depending on another layer: tracing a gRPC
+//! call needs a deadline, not a retry policy.
+//!
+//! - [`Deadline`]: the instant by which a call must be done, and the task's
+//!   [`current`](deadline::current) one, which outgoing calls inherit;
+//! - its two wire forms: gRPC's `grpc-timeout`
+//!   ([`Deadline::grpc_timeout`], [`Deadline::from_grpc_timeout`]) and, for
+//!   HTTP, the remaining milliseconds on [`DEADLINE_HEADER`]
+//!   ([`Deadline::to_millis_header`], [`Deadline::from_millis_header`]);
+//! - [`GrpcCode`]: gRPC's status codes, read from `grpc-status`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use throughline_core::{DEADLINE_HEADER, Deadline, deadline};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! // A server read 1.5 s from its caller; its handler's calls send what is left.
+//! let inherited = Deadline::after(Duration::from_millis(1500));
+//! deadline::scope(inherited, async {
+//!     tokio::time::advance(Duration::from_millis(500)).await;
+//!     let left = deadline::current().unwrap();
+//!     assert_eq!(left.to_millis_header(), "1000");
+//!     assert_eq!(left.grpc_timeout(), "1000000u");
+//! })
+//! .await;
+//! assert_eq!(DEADLINE_HEADER, "request-timeout-ms");
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+pub mod deadline;
+pub mod grpc;
+
+pub use deadline::{DEADLINE_HEADER, Deadline, DeadlineHeaderError, GRPC_TIMEOUT, GrpcTimeoutError};
+pub use grpc::{GRPC_STATUS, GrpcCode};
