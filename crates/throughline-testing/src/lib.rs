@@ -38,4 +38,4 @@ pub use capture::{Capture, CapturedLog, Metrics, Point, PointValue, SpanRef, Spa
 pub use fault::{Fault, FaultLayer, FaultStats, Faults, Latency, Outage};
 pub use pki::{PkiFiles, TestPki};
 pub use received::{Protocol, ReceivedLog, ReceivedMetric, ReceivedSpan, Value};
-pub use receiver::{Behaviour, OtlpReceiver, ReceiverTls, WaitTimeout};
+pub use receiver::{Behaviour, OtlpReceiver, ReceiverTls, Reply, WaitTimeout};

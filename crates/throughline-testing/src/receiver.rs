@@ -36,6 +36,22 @@ pub enum Behaviour {
     Stall,
 }
 
+/// One scripted answer to one export request, whatever the [`Behaviour`]:
+/// see [`OtlpReceiver::reply_next`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Record the request and answer success.
+    Accept,
+    /// A retryable failure: gRPC `UNAVAILABLE`, HTTP 503.
+    Unavailable,
+    /// Throttling with a delay: gRPC `RESOURCE_EXHAUSTED` with a
+    /// `google.rpc.RetryInfo`, HTTP 429 with `Retry-After` (in whole
+    /// seconds, rounded up, as the header allows).
+    Throttle(Duration),
+    /// A permanent failure: gRPC `INVALID_ARGUMENT`, HTTP 400.
+    Reject,
+}
+
 /// An OTLP receiver listening on two ephemeral ports of 127.0.0.1: one for
 /// gRPC, one for HTTP/protobuf (`/v1/traces`, `/v1/metrics`, `/v1/logs`, gzip
 /// bodies accepted). It stops when dropped.
@@ -115,6 +131,23 @@ impl OtlpReceiver {
     /// client certificate to give).
     pub fn tls_handshakes_refused(&self) -> usize {
         self.shared.tls_refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Answers the next export requests, of any signal on either protocol,
+    /// with `replies` in order, then goes back to the [`Behaviour`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use throughline_testing::{OtlpReceiver, Reply};
+    ///
+    /// let receiver = OtlpReceiver::start().await?;
+    /// // A collector restarting, then throttling, then back.
+    /// receiver.reply_next([Reply::Unavailable, Reply::Throttle(Duration::from_millis(200))]);
+    /// # Ok(()) }
+    /// ```
+    pub fn reply_next(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.shared.store().script.extend(replies);
     }
 
     /// Changes how requests are answered from now on; held requests are released.
@@ -284,6 +317,7 @@ pub(crate) enum Signal {
 pub(crate) enum Answer {
     Accepted,
     Unavailable,
+    Throttled(Duration),
     Rejected,
 }
 
@@ -293,6 +327,7 @@ pub(crate) struct Store {
     metrics: Vec<(Protocol, ExportMetricsServiceRequest)>,
     logs: Vec<(Protocol, ExportLogsServiceRequest)>,
     attempts: [usize; 3],
+    script: std::collections::VecDeque<Reply>,
 }
 
 impl Store {
@@ -336,7 +371,22 @@ impl Shared {
 
     /// Answers one export request by the current behaviour, recording it when accepted.
     pub(crate) async fn handle(&self, signal: Signal, record: impl FnOnce(&mut Store)) -> Answer {
-        self.store().attempts[signal as usize] += 1;
+        let scripted = {
+            let mut store = self.store();
+            store.attempts[signal as usize] += 1;
+            store.script.pop_front()
+        };
+        match scripted {
+            None => {}
+            Some(Reply::Accept) => {
+                record(&mut self.store());
+                self.received.notify_waiters();
+                return Answer::Accepted;
+            }
+            Some(Reply::Unavailable) => return Answer::Unavailable,
+            Some(Reply::Throttle(delay)) => return Answer::Throttled(delay),
+            Some(Reply::Reject) => return Answer::Rejected,
+        }
         let mut behaviour = self.behaviour.subscribe();
         let current = *behaviour.borrow_and_update();
         match current {

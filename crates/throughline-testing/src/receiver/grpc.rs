@@ -62,6 +62,14 @@ fn answer<T: Default>(answer: Answer) -> Result<Response<T>, Status> {
     match answer {
         Answer::Accepted => Ok(Response::new(T::default())),
         Answer::Unavailable => Err(Status::unavailable("the test receiver is failing on purpose")),
+        Answer::Throttled(delay) => {
+            use tonic_types::{ErrorDetails, StatusExt};
+            Err(Status::with_error_details(
+                tonic::Code::ResourceExhausted,
+                "the test receiver throttles on purpose",
+                ErrorDetails::with_retry_info(Some(delay)),
+            ))
+        }
         Answer::Rejected => Err(Status::invalid_argument("the test receiver rejects on purpose")),
     }
 }

@@ -112,6 +112,10 @@ where
                 .into_response()
         }
         Answer::Unavailable => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Answer::Throttled(delay) => {
+            let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+            (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())]).into_response()
+        }
         Answer::Rejected => StatusCode::BAD_REQUEST.into_response(),
     }
 }
