@@ -191,9 +191,16 @@ mod tests {
         let value = deadline.to_millis_header();
         assert_eq!(value, "1500");
         assert_eq!(Deadline::from_millis_header(&value), Ok(deadline));
-        assert_eq!(Deadline::from_millis_header(&HeaderValue::from_static("0")).map(|d| d.is_expired()), Ok(true));
+        assert_eq!(
+            Deadline::from_millis_header(&HeaderValue::from_static("0")).map(|d| d.is_expired()),
+            Ok(true)
+        );
         for bad in ["", "1.5", "-1", "+1", " 1", "1 ", "0x10", "1000000000000", "1e3"] {
-            assert_eq!(Deadline::from_millis_header(&HeaderValue::from_static(bad)), Err(DeadlineHeaderError), "{bad:?}");
+            assert_eq!(
+                Deadline::from_millis_header(&HeaderValue::from_static(bad)),
+                Err(DeadlineHeaderError),
+                "{bad:?}"
+            );
         }
     }
 

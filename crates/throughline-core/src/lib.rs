@@ -8,7 +8,9 @@
 //!   ([`Deadline::grpc_timeout`], [`Deadline::from_grpc_timeout`]) and, for
 //!   HTTP, the remaining milliseconds on [`DEADLINE_HEADER`]
 //!   ([`Deadline::to_millis_header`], [`Deadline::from_millis_header`]);
-//! - [`GrpcCode`]: gRPC's status codes, read from `grpc-status`.
+//! - [`GrpcCode`]: gRPC's status codes, read from `grpc-status`;
+//! - [`ResendCount`]: how many times a request was sent before, which retry
+//!   layers set and client instrumentation records.
 //!
 //! ```
 //! use std::time::Duration;
@@ -31,6 +33,8 @@
 
 pub mod deadline;
 pub mod grpc;
+mod resend;
 
 pub use deadline::{DEADLINE_HEADER, Deadline, DeadlineHeaderError, GRPC_TIMEOUT, GrpcTimeoutError};
 pub use grpc::{GRPC_STATUS, GrpcCode};
+pub use resend::ResendCount;

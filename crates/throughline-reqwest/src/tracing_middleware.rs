@@ -20,7 +20,7 @@ use crate::BoxFuture;
 /// Request extensions, set with `RequestBuilder::with_extension`:
 /// [`UrlTemplate`](crate::UrlTemplate) names the span and sets
 /// `url.template`; [`SuppressPropagation`](crate::SuppressPropagation)
-/// sends no context headers; `throughline_resilience::ResendCount` (set by
+/// sends no context headers; `throughline_core::ResendCount` (set by
 /// [`ResilienceMiddleware`](crate::ResilienceMiddleware) on each retry)
 /// becomes `http.request.resend_count`.
 #[derive(Clone, Debug, Default)]

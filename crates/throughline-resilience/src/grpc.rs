@@ -137,5 +137,4 @@ mod tests {
         }
         assert_eq!(GrpcClassifier.classify(Ok(&http::Response::new(()))), Outcome::Success);
     }
-
 }

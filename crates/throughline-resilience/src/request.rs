@@ -61,10 +61,7 @@ pub trait ResilientRequest: Sized {
     fn set_resend_count(&mut self, resends: u32);
 }
 
-/// The number of earlier sends of a request, as a request extension that
-/// HTTP client instrumentation reads for `http.request.resend_count`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ResendCount(pub u32);
+pub use throughline_core::ResendCount;
 
 /// A body that can be sent again. Every `Clone` body is one; a non-`Clone`
 /// body becomes one through [`crate::ReplayBody`], up to a size limit.

@@ -103,5 +103,4 @@ mod tests {
         binary.insert(GRPC_TIMEOUT, HeaderValue::from_bytes(b"1\xffm").unwrap());
         assert_eq!(from_headers(&binary), None);
     }
-
 }

@@ -35,8 +35,6 @@
 //!
 //! - `axum`: `http.route` from axum's `MatchedPath` by default, and the
 //!   peer address from its `ConnectInfo`.
-//! - `resilience`: client spans read `throughline_resilience::ResendCount`
-//!   for `http.request.resend_count`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]

@@ -5,10 +5,11 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use opentelemetry::StringValue;
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::TraceContextExt;
+use throughline_core::{DEADLINE_HEADER, Deadline, deadline};
 use throughline_propagation::Propagator;
 
 use super::call::ClientCall;
@@ -29,6 +30,8 @@ pub(crate) struct Config {
     pub(crate) redaction: QueryRedaction,
     /// Hosts that never receive context headers.
     no_propagation: Option<Arc<HostFilter>>,
+    /// The header the remaining deadline travels in, if any.
+    deadline_header: Option<HeaderName>,
     pub(crate) metrics: Option<ClientMetrics>,
 }
 
@@ -61,7 +64,8 @@ pub struct ClientInstrumentation {
 }
 
 impl ClientInstrumentation {
-    /// The defaults: the process-wide propagator, the
+    /// The defaults: the process-wide propagator, the deadline sent on
+    /// `request-timeout-ms`, the
     /// attribute names of `OTEL_SEMCONV_STABILITY_OPT_IN`, the conventions'
     /// query redaction, context sent to every host, the duration metric on
     /// the global meter provider.
@@ -73,6 +77,7 @@ impl ClientInstrumentation {
                 stability: SemconvStability::from_env(),
                 redaction: QueryRedaction::default(),
                 no_propagation: None,
+                deadline_header: Some(DEADLINE_HEADER),
                 metrics: Some(ClientMetrics::new(&meter)),
             }),
         }
@@ -137,6 +142,16 @@ impl ClientInstrumentation {
         self.with(|c| c.no_propagation = Some(Arc::new(skip)))
     }
 
+    /// Sends the call's remaining deadline on `header` (throughline-core's
+    /// `DEADLINE_HEADER`, `request-timeout-ms`, by default), or on none with
+    /// `None`. The deadline is the earlier of the request's `Deadline`
+    /// extension and the current one (what a throughline server layer read
+    /// from its caller); it is sent in whole milliseconds, rounded down, and
+    /// never to a host that gets no context headers.
+    pub fn deadline_header(self, header: Option<HeaderName>) -> Self {
+        self.with(|c| c.deadline_header = header)
+    }
+
     /// Records `http.client.request.duration` with `provider` rather than the global one.
     pub fn meter_provider(self, provider: &impl MeterProvider) -> Self {
         let metrics = ClientMetrics::new(&provider.meter_with_scope(scope()));
@@ -171,6 +186,7 @@ impl ClientInstrumentation {
             && !self.config.no_propagation.as_ref().is_some_and(|skip| skip(request.address()))
         {
             self.config.injection.inject(&cx, headers);
+            self.send_deadline(request, headers);
         }
         let labels = self.config.metrics.as_ref().map(|_| Labels {
             method: method.as_str(),
@@ -182,6 +198,14 @@ impl ClientInstrumentation {
             error_type: None,
         });
         ClientCall::new(self.config.clone(), span, cx, recording, labels)
+    }
+
+    fn send_deadline(&self, request: &ClientRequest<'_>, headers: &mut HeaderMap) {
+        let Some(header) = &self.config.deadline_header else { return };
+        let own = request.extensions.and_then(|extensions| extensions.get::<Deadline>().copied());
+        if let Some(deadline) = Deadline::earliest(own, deadline::current()) {
+            headers.insert(header.clone(), deadline.to_millis_header());
+        }
     }
 
     fn request_attributes(
@@ -229,6 +253,7 @@ impl fmt::Debug for ClientInstrumentation {
             .field("stability", &c.stability)
             .field("redaction", &c.redaction)
             .field("no_propagation", &c.no_propagation.as_ref().map(|_| ".."))
+            .field("deadline_header", &c.deadline_header)
             .field("metrics", &c.metrics.is_some())
             .finish()
     }

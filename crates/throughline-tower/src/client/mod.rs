@@ -45,7 +45,7 @@
 //! | `server.address`, `server.port` | the URL's host and port (the scheme's default when none is written) |
 //! | `url.full` | the URL without its userinfo, sensitive query values redacted |
 //! | `url.template` | from a [`UrlTemplate`] extension |
-//! | `http.request.resend_count` | on a retry, from `throughline_resilience::ResendCount` (`resilience` feature here; always in `throughline-reqwest`) |
+//! | `http.request.resend_count` | on a retry, from throughline-core's `ResendCount`, which the resilience layers set |
 //! | `http.response.status_code`, `network.protocol.version` | from the response |
 //! | `error.type` | the status code of a 4xx or 5xx (and the span status is an error), or the kind of error ([`error_kind`]: `timeout`, `connect`, ...) |
 //!

@@ -40,8 +40,8 @@ pub struct ClientRequest<'a> {
     pub query: Option<&'a str>,
     /// The HTTP version the request asks for.
     pub version: Version,
-    /// The request's extensions: [`UrlTemplate`], [`SuppressPropagation`]
-    /// and, with the `resilience` feature, `throughline_resilience::ResendCount`.
+    /// The request's extensions: [`UrlTemplate`], [`SuppressPropagation`],
+    /// throughline-core's `ResendCount` and `Deadline`.
     pub extensions: Option<&'a Extensions>,
     /// How many times this request was sent before (0 for the first send).
     pub resend_count: u32,
@@ -65,7 +65,7 @@ impl<'a> ClientRequest<'a> {
     }
 
     /// The request of `parts`, with its version and extensions (and the
-    /// resend count they carry, with the `resilience` feature).
+    /// resend count they carry).
     pub fn from_parts(parts: &'a http::request::Parts) -> Self {
         let mut request = Self::from_uri(&parts.method, &parts.uri).with_extensions(&parts.extensions);
         request.version = parts.version;
@@ -76,8 +76,7 @@ impl<'a> ClientRequest<'a> {
     /// from `extensions`.
     pub fn with_extensions(mut self, extensions: &'a Extensions) -> Self {
         self.extensions = Some(extensions);
-        #[cfg(feature = "resilience")]
-        if let Some(throughline_resilience::ResendCount(resends)) = extensions.get() {
+        if let Some(throughline_core::ResendCount(resends)) = extensions.get() {
             self.resend_count = *resends;
         }
         self

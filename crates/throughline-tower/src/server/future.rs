@@ -7,25 +7,39 @@ use std::task::{Context, Poll};
 
 use http::{Response, StatusCode};
 use pin_project_lite::pin_project;
+use throughline_core::{Deadline, deadline};
 
 use super::body::ResponseBody;
 use super::in_flight::InFlight;
 
 pin_project! {
     /// The response future of [`HttpServer`](super::HttpServer). Polls the
-    /// inner future inside the server span, so the handler's spans are its
-    /// children, and hands the request on to the [`ResponseBody`].
+    /// inner future inside the server span, with the request's deadline as
+    /// the current one, so the handler's spans are its children and its
+    /// calls send what is left; hands the request on to the [`ResponseBody`].
     pub struct ResponseFuture<F> {
+        // `None` when the request's deadline had passed on arrival.
         #[pin]
-        inner: F,
+        inner: Option<F>,
         in_flight: Option<InFlight>,
         catch_panic: bool,
+        deadline: Option<Deadline>,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, in_flight: Option<InFlight>, catch_panic: bool) -> Self {
-        Self { inner, in_flight, catch_panic }
+    pub(crate) fn new(
+        inner: F,
+        in_flight: Option<InFlight>,
+        catch_panic: bool,
+        deadline: Option<Deadline>,
+    ) -> Self {
+        Self { inner: Some(inner), in_flight, catch_panic, deadline }
+    }
+
+    /// A request that arrived with its deadline passed: answered `504`.
+    pub(crate) fn expired(in_flight: Option<InFlight>) -> Self {
+        Self { inner: None, in_flight, catch_panic: false, deadline: None }
     }
 }
 
@@ -40,11 +54,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            let mut response = Response::new(());
+            *response.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+            let mut in_flight = this.in_flight.take();
+            if let Some(in_flight) = &mut in_flight {
+                in_flight.on_response(&mut response);
+            }
+            return Poll::Ready(Ok(response.map(|()| ResponseBody::empty(in_flight))));
+        };
         let polled = {
             let _entered = this.in_flight.as_ref().and_then(InFlight::span).map(tracing::Span::enter);
-            let inner = this.inner;
             // Recorded whether or not it is caught; unwinding is only stopped when asked.
-            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+            catch_unwind(AssertUnwindSafe(|| deadline::sync_scope(*this.deadline, || inner.poll(cx))))
         };
         let output = match polled {
             Ok(Poll::Pending) => return Poll::Pending,

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::HeaderName;
 use http::request::Parts;
@@ -10,6 +11,7 @@ use opentelemetry::metrics::{Meter, MeterProvider};
 use throughline_propagation::Propagator;
 use tower_layer::Layer;
 
+use super::deadline::Deadlines;
 use super::extract::Extraction;
 use super::filter::Instrument;
 use super::metrics::ServerMetrics;
@@ -37,6 +39,7 @@ pub(crate) struct Config {
     pub(crate) metrics: ServerMetrics,
     pub(crate) catch_panic: bool,
     pub(crate) trace_response_header: bool,
+    pub(crate) deadlines: Deadlines,
 }
 
 /// A tower [`Layer`] that makes every request a server span in the caller's
@@ -71,6 +74,7 @@ impl HttpServerLayer {
                 metrics,
                 catch_panic: false,
                 trace_response_header: false,
+                deadlines: Deadlines::default(),
             }),
         }
     }
@@ -164,6 +168,24 @@ impl HttpServerLayer {
     pub fn trace_response_header(self, enabled: bool) -> Self {
         self.with(|c| c.trace_response_header = enabled)
     }
+
+    /// Reads a trusted caller's remaining budget from `header` (throughline-core's
+    /// `DEADLINE_HEADER`, `request-timeout-ms`, by default), or from no
+    /// header with `None`. The request's deadline becomes a `Deadline`
+    /// extension and the current deadline while the handler runs, so the
+    /// handler's calls through throughline's client layers send what is
+    /// left; a request whose budget is already spent is answered
+    /// `504 Gateway Timeout` without calling the handler. A public caller's
+    /// header is ignored.
+    pub fn deadline_header(self, header: Option<HeaderName>) -> Self {
+        self.with(|c| c.deadlines.header = header)
+    }
+
+    /// The longest deadline a request gets: a caller's longer budget is cut
+    /// to `max`, and a request without one gets `max`. None by default.
+    pub fn max_deadline(self, max: Duration) -> Self {
+        self.with(|c| c.deadlines.max = Some(max))
+    }
 }
 
 impl Default for HttpServerLayer {
@@ -193,6 +215,7 @@ impl fmt::Debug for HttpServerLayer {
             .field("body_size_metrics", &c.body_sizes)
             .field("catch_panic", &c.catch_panic)
             .field("trace_response_header", &c.trace_response_header)
+            .field("deadlines", &c.deadlines)
             .finish_non_exhaustive()
     }
 }

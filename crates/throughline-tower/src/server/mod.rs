@@ -113,6 +113,7 @@
 //!   (`into_make_service_with_connect_info::<SocketAddr>()`).
 
 mod body;
+mod deadline;
 mod extract;
 mod filter;
 mod future;

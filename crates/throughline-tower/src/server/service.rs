@@ -60,18 +60,26 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let (parts, body) = request.into_parts();
-        let instrument = self.config.filter.as_ref().map_or(Instrument::EVERYTHING, |filter| filter(&parts));
-        if instrument == Instrument::NOTHING {
-            return ResponseFuture::new(self.inner.call(Request::from_parts(parts, body)), None, false);
+        let (mut parts, body) = request.into_parts();
+        let deadline = self.config.deadlines.of(&parts, &self.config.trust);
+        if let Some(deadline) = deadline {
+            parts.extensions.insert(deadline);
         }
-        let mut in_flight = InFlight::start(self.config.clone(), &parts, instrument);
-        in_flight.request_body_size(known_size(&body, &parts));
+        let instrument = self.config.filter.as_ref().map_or(Instrument::EVERYTHING, |filter| filter(&parts));
+        let in_flight = (instrument != Instrument::NOTHING).then(|| {
+            let mut in_flight = InFlight::start(self.config.clone(), &parts, instrument);
+            in_flight.request_body_size(known_size(&body, &parts));
+            in_flight
+        });
+        if deadline.is_some_and(|deadline| deadline.is_expired()) {
+            // The caller has given up by now: no work is started for it.
+            return ResponseFuture::expired(in_flight);
+        }
         // Not entered around `call`: services do their work in the future,
         // which is polled inside the span, and an enter costs as much as the
         // rest of the sampled-out path.
         let future = self.inner.call(Request::from_parts(parts, body));
-        ResponseFuture::new(future, Some(in_flight), self.config.catch_panic)
+        ResponseFuture::new(future, in_flight, self.config.catch_panic, deadline)
     }
 }
 
