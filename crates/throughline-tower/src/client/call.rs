@@ -96,10 +96,17 @@ impl ClientCall {
 
     /// The call failed without a response: `error_type` is a low-cardinality
     /// kind (`timeout`, `connect`, see [`error_kind`](super::error_kind)) or
-    /// the error's type name; `message` becomes the span status description.
+    /// the error's type name; `message` becomes the span status description,
+    /// with the URLs inside it redacted as `url.full` is
+    /// ([`QueryRedaction::redact_urls_in`](crate::semconv::QueryRedaction::redact_urls_in)).
     pub fn on_error(&mut self, error_type: impl Into<StringValue>, message: &dyn std::fmt::Display) {
         self.responded = true;
-        let description = if self.recording { message.to_string() } else { String::new() };
+        let description = if self.recording {
+            let message = message.to_string();
+            self.config.redaction.redact_urls_in(&message).into_owned()
+        } else {
+            String::new()
+        };
         self.fail(error_type.into(), &description);
     }
 

@@ -5,8 +5,31 @@ use http::{HeaderMap, HeaderName, header};
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 
 /// Headers that carry credentials: never captured, whatever is configured.
-pub const SENSITIVE_HEADERS: [HeaderName; 4] =
-    [header::AUTHORIZATION, header::PROXY_AUTHORIZATION, header::COOKIE, header::SET_COOKIE];
+///
+/// The standard ones (`authorization`, `proxy-authorization`, `cookie`,
+/// `set-cookie`) and the common non-standard ones: API keys, auth and
+/// session tokens, CSRF tokens, the AWS and Google credentials, and the
+/// identity headers an authenticating proxy adds.
+pub const SENSITIVE_HEADERS: [HeaderName; 18] = [
+    header::AUTHORIZATION,
+    header::PROXY_AUTHORIZATION,
+    header::COOKIE,
+    header::SET_COOKIE,
+    HeaderName::from_static("x-api-key"),
+    HeaderName::from_static("api-key"),
+    HeaderName::from_static("x-auth-token"),
+    HeaderName::from_static("x-access-token"),
+    HeaderName::from_static("x-refresh-token"),
+    HeaderName::from_static("x-session-token"),
+    HeaderName::from_static("x-csrf-token"),
+    HeaderName::from_static("x-xsrf-token"),
+    HeaderName::from_static("x-amz-security-token"),
+    HeaderName::from_static("x-amz-credential"),
+    HeaderName::from_static("x-goog-api-key"),
+    HeaderName::from_static("x-forwarded-access-token"),
+    HeaderName::from_static("x-forwarded-authorization"),
+    HeaderName::from_static("x-vault-token"),
+];
 
 /// Which message a [`HeaderCapture`] reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -22,6 +45,13 @@ pub enum Message {
 ///
 /// Names in [`SENSITIVE_HEADERS`] are dropped from the list. Values that are
 /// not visible ASCII are skipped.
+///
+/// ```
+/// use throughline_tower::semconv::{HeaderCapture, Message};
+///
+/// let capture = HeaderCapture::new(Message::Request, [http::HeaderName::from_static("x-api-key")]);
+/// assert!(capture.is_empty());
+/// ```
 ///
 /// ```
 /// use http::{HeaderMap, HeaderName};

@@ -32,7 +32,8 @@
 //!   ([`SemconvStability`]);
 //! - [`is_error`] and [`status_error_type`]: a 5xx fails a server span, a
 //!   4xx or 5xx a client span, and `error.type` is then the status code;
-//! - [`QueryRedaction`]: `url.query` without credentials;
+//! - [`QueryRedaction`]: `url.query` without credentials, and the URLs
+//!   inside an error's description made as safe;
 //! - [`HeaderCapture`]: opt-in `http.request.header.<name>`, never the
 //!   [`SENSITIVE_HEADERS`];
 //! - [`server_address`], [`forwarded_client_address`]: the addresses, with
@@ -48,6 +49,7 @@ mod outcome;
 mod protocol;
 mod query;
 mod stability;
+mod urls_in_text;
 
 pub use address::{forwarded_client_address, forwarded_scheme, server_address};
 pub use attributes::{HttpAttributes, old};

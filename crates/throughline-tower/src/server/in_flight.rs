@@ -123,7 +123,9 @@ impl InFlight {
     /// The inner service returned an error instead of a response.
     pub(crate) fn on_error<E: std::fmt::Display>(&mut self, error: &E) {
         let error_type = semconv::error_type_of::<E>();
-        self.exception(error_type, error.to_string());
+        // An error may name a URL it failed to reach, credentials included.
+        let message = error.to_string();
+        self.exception(error_type, self.config.redaction.redact_urls_in(&message).into_owned());
         self.fail(StringValue::from(error_type), None);
     }
 
