@@ -12,8 +12,9 @@ use throughline_bench_support::callgrind;
 use throughline_subscriber::Redaction;
 
 /// Secrets of each default pattern and near misses (a card failing Luhn,
-/// an address without a domain), 66 bytes, repeated.
-const UNIT: &str = "a@b.cd 4111 1111 1111 1111 Bearer abcdefgh12 4111111111111112 x@y ";
+/// an address without a domain, a query key that is not sensitive), 85
+/// bytes, repeated.
+const UNIT: &str = "a@b.cd 4111 1111 1111 1111 Bearer abcdefgh12 4111111111111112 x@y /?q=1&token=s3cr3t ";
 
 const SIZES_KIB: [usize; 4] = [128, 256, 512, 1024];
 

@@ -94,7 +94,8 @@ pub use logs::LogsLayer;
 pub use metrics::{Clock, METRIC_LABEL_PREFIX, METRIC_NAME, MonotonicClock, SpanMetricsLayer};
 pub use redacted::{Redacted, RedactingVisitor};
 pub use redaction::{
-    BearerToken, CardNumber, DEFAULT_FIELD_NAMES, EmailAddress, Pattern, REDACTED, Redaction, Secrets,
+    BearerToken, CardNumber, DEFAULT_FIELD_NAMES, EmailAddress, Pattern, QueryCredentials, REDACTED,
+    Redaction, Secrets,
 };
 pub use tracing_appender::non_blocking::WorkerGuard;
 pub use writer::NonBlockingWriter;

@@ -2,6 +2,7 @@
 //! lines, exported log records, and exported span attributes and events.
 
 mod patterns;
+mod query_credentials;
 mod secrets;
 
 use std::borrow::Cow;
@@ -13,6 +14,7 @@ use opentelemetry::{Array, KeyValue, StringValue, Value};
 use crate::decimal;
 
 pub use patterns::{BearerToken, CardNumber, EmailAddress, Pattern};
+pub use query_credentials::QueryCredentials;
 pub use secrets::Secrets;
 
 /// What a secret is replaced with.
@@ -46,9 +48,10 @@ pub const DEFAULT_FIELD_NAMES: &[&str] = &[
 /// A redaction policy: which field names always hide their value, and which
 /// patterns are cut out of any value.
 ///
-/// The default policy redacts the [`DEFAULT_FIELD_NAMES`] and three patterns:
-/// bearer tokens ([`BearerToken`]), payment card numbers ([`CardNumber`]) and
-/// e-mail addresses ([`EmailAddress`]). Add names and rules of your own; start
+/// The default policy redacts the [`DEFAULT_FIELD_NAMES`] and four patterns:
+/// bearer tokens ([`BearerToken`]), payment card numbers ([`CardNumber`]),
+/// e-mail addresses ([`EmailAddress`]) and the values of sensitive query
+/// parameters in URLs ([`QueryCredentials`]). Add names and rules of your own; start
 /// from [`Redaction::none`] to choose everything.
 ///
 /// ```
@@ -88,6 +91,7 @@ impl Default for Redaction {
             .pattern(BearerToken)
             .pattern(CardNumber)
             .pattern(EmailAddress)
+            .pattern(QueryCredentials::default())
     }
 }
 

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use proptest::prelude::*;
-use throughline_subscriber::{BearerToken, CardNumber, EmailAddress, Pattern, Redaction};
+use throughline_subscriber::{BearerToken, CardNumber, EmailAddress, Pattern, QueryCredentials, Redaction};
 
 /// Internal customer numbers, as a user would add them: `CUST-` and digits.
 fn customer_number(text: &str) -> Option<Range<usize>> {
@@ -74,6 +74,7 @@ fn piece() -> impl Strategy<Value = String> {
         "[a-z0-9._+-]{0,6}@[a-z0-9-]{0,4}(\\.[a-z0-9-]{0,4}){0,2}\\.[a-z]{0,3}",
         "(Bearer|bearer|BEARER)[ \t]{0,2}[A-Za-z0-9._~+/-]{0,12}={0,2}",
         "CUST-[0-9]{0,4}",
+        "[?&#](token|Access_Token|api%2Dkey|sig|q)=[a-z0-9@.]{0,8}",
         "[0-9]{1,6}",
         prop_oneof![
             Just(" "),
@@ -95,12 +96,25 @@ fn value() -> impl Strategy<Value = String> {
     proptest::collection::vec(piece(), 0..40).prop_map(|pieces| pieces.concat())
 }
 
+/// Whether a `Bearer` in `text` follows anything but a blank or a colon.
+fn bearer_inside_a_word(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower
+        .match_indices("bearer")
+        .any(|(at, _)| at > 0 && !matches!(lower.as_bytes()[at - 1], b' ' | b'\t' | b':'))
+}
+
 fn spaced_value() -> impl Strategy<Value = String> {
     proptest::collection::vec(piece(), 0..40).prop_map(|pieces| pieces.join(" "))
 }
 
 fn builtin() -> Vec<Box<dyn Pattern>> {
-    vec![Box::new(BearerToken), Box::new(CardNumber), Box::new(EmailAddress)]
+    vec![
+        Box::new(BearerToken),
+        Box::new(CardNumber),
+        Box::new(EmailAddress),
+        Box::new(QueryCredentials::default()),
+    ]
 }
 
 proptest! {
@@ -113,17 +127,19 @@ proptest! {
     }
 
     /// Glued together, the pieces make the one case where the two scans
-    /// part: `Bearer` ending an address (`x@y.bearer tokentoken`). The
-    /// rescanning scan lost the word with the address and showed the token;
-    /// the linear one hides it, and what it takes as the token can then
-    /// swallow the start of a card the other hid. Everything else the
-    /// rescanning scan hid stays hidden. (A user's pattern ending inside a
-    /// word, `CUST-0Bearer\ttokentok`, gave the rescanning scan a fresh
-    /// start of text where `Bearer` is no word; hence the built-in patterns
-    /// here.)
+    /// part: a `Bearer` that is also the end of another secret, an
+    /// address's last label (`x@y.bearer tokentoken`) or a query value
+    /// (`?token=@Bearer\ttokentok`); values where `Bearer` follows
+    /// anything but a blank or a colon are left out. The rescanning scan lost the word with
+    /// the other secret and showed the token; the linear one hides it, and
+    /// what it takes as the token can then swallow the start of a secret
+    /// the other hid. Everything else the rescanning scan hid stays hidden.
+    /// (A user's pattern ending inside a word, `CUST-0Bearer\t...`, gave the
+    /// rescanning scan a fresh start of text where `Bearer` is no word;
+    /// hence the built-in patterns here.)
     #[test]
     fn nothing_the_rescanning_scan_hid_is_shown(text in value()) {
-        prop_assume!(!text.to_ascii_lowercase().contains(".bearer"));
+        prop_assume!(!bearer_inside_a_word(&text));
         let now = covered(&Redaction::default().secrets(&text).collect::<Vec<_>>(), text.len());
         let before = covered(&rescanning(&builtin(), &text), text.len());
         for (at, (now, before)) in now.iter().zip(before).enumerate() {
