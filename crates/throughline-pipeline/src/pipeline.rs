@@ -14,6 +14,7 @@ use crate::config::{Config, ConfigError, Exporter, Signal, Vars};
 use crate::error::PipelineError;
 use crate::export::batch::{Batcher, Counts};
 use crate::export::console::{self, ConsoleExporter, Output};
+use crate::export::deadline::ShutdownDeadline;
 use crate::export::otlp;
 use crate::export::processors::{
     BatchLogProcessor, BatchSpanProcessor, LogSink, OnExportRuntime, SpanSink, SpanTransform,
@@ -136,12 +137,13 @@ impl PipelineBuilder {
         self.config.validate()?;
         let runtime = Arc::new(ExportRuntime::start()?);
         let resource = resource(&self.config, &self.overrides);
-        let (meter_provider, prometheus) = self.meter_provider(&resource, &runtime)?;
+        let deadline = ShutdownDeadline::default();
+        let (meter_provider, prometheus) = self.meter_provider(&resource, &runtime, &deadline)?;
         let self_meter = meter_provider.as_ref().map(|p| p.meter("throughline-pipeline"));
 
         let mut counters = Counters::default();
-        let tracer_provider = self.tracer_provider(&resource, &runtime, &mut counters)?;
-        let logger_provider = self.logger_provider(&resource, &runtime, &mut counters)?;
+        let tracer_provider = self.tracer_provider(&resource, &runtime, &mut counters, &deadline)?;
+        let logger_provider = self.logger_provider(&resource, &runtime, &mut counters, &deadline)?;
         if let Some(meter) = self_meter {
             observe(&meter, &counters);
         }
@@ -152,6 +154,7 @@ impl PipelineBuilder {
             prometheus,
             counters,
             export_runtime: Some(runtime),
+            deadline,
             shut_down: false,
         })
     }
@@ -160,6 +163,7 @@ impl PipelineBuilder {
         &self,
         resource: &Resource,
         runtime: &Arc<ExportRuntime>,
+        deadline: &ShutdownDeadline,
     ) -> Result<(Option<SdkMeterProvider>, Option<Prometheus>), PipelineError> {
         if self.config.metrics_exporters.is_empty() {
             return Ok((None, None));
@@ -178,7 +182,12 @@ impl PipelineBuilder {
                         runtime.handle(),
                     )?;
                     let timeout = self.config.metric_export_timeout;
-                    builder.with_reader(periodic(OnExportRuntime::new(otlp, runtime.clone(), timeout)))
+                    builder.with_reader(periodic(OnExportRuntime::new(
+                        otlp,
+                        runtime.clone(),
+                        timeout,
+                        deadline.clone(),
+                    )))
                 }
                 Exporter::Console => builder.with_reader(
                     PeriodicReader::builder(ConsoleExporter::new(self.console.clone()))
@@ -200,6 +209,7 @@ impl PipelineBuilder {
         resource: &Resource,
         runtime: &ExportRuntime,
         counters: &mut Counters,
+        deadline: &ShutdownDeadline,
     ) -> Result<Option<SdkTracerProvider>, PipelineError> {
         if self.config.traces_exporters.is_empty() {
             return Ok(None);
@@ -219,6 +229,7 @@ impl PipelineBuilder {
                         runtime.handle(),
                         Signal::Traces,
                         self.config.otlp_traces.endpoint.clone(),
+                        deadline.clone(),
                     )
                 }
                 _ => Batcher::start(
@@ -227,6 +238,7 @@ impl PipelineBuilder {
                     runtime.handle(),
                     Signal::Traces,
                     "standard output".into(),
+                    deadline.clone(),
                 ),
             };
             let processor = BatchSpanProcessor::new(
@@ -252,6 +264,7 @@ impl PipelineBuilder {
         resource: &Resource,
         runtime: &ExportRuntime,
         counters: &mut Counters,
+        deadline: &ShutdownDeadline,
     ) -> Result<Option<SdkLoggerProvider>, PipelineError> {
         if self.config.logs_exporters.is_empty() {
             return Ok(None);
@@ -269,6 +282,7 @@ impl PipelineBuilder {
                         runtime.handle(),
                         Signal::Logs,
                         self.config.otlp_logs.endpoint.clone(),
+                        deadline.clone(),
                     )
                 }
                 _ => Batcher::start(
@@ -277,6 +291,7 @@ impl PipelineBuilder {
                     runtime.handle(),
                     Signal::Logs,
                     "standard output".into(),
+                    deadline.clone(),
                 ),
             };
             let processor = BatchLogProcessor::new(batcher, self.config.log_batch.export_timeout);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -14,6 +15,7 @@ use crate::config::Signal;
 use crate::error::ShutdownError;
 use crate::export::activity::ExportActivity;
 use crate::export::batch::Counts;
+use crate::export::deadline::ShutdownDeadline;
 use crate::export::runtime::ExportRuntime;
 use crate::prometheus::Prometheus;
 use crate::tail_sampling::{Reason, TailCounts};
@@ -37,6 +39,8 @@ pub struct Telemetry {
     pub(crate) counters: Counters,
     /// Where the exporters run; held so that it outlives every export.
     pub(crate) export_runtime: Option<Arc<ExportRuntime>>,
+    /// Set when shutdown starts: no export runs past it.
+    pub(crate) deadline: ShutdownDeadline,
     pub(crate) shut_down: bool,
 }
 
@@ -114,6 +118,7 @@ impl Telemetry {
             prometheus: None,
             counters: Counters::default(),
             export_runtime: None,
+            deadline: ShutdownDeadline::default(),
             shut_down: false,
         }
     }
@@ -148,10 +153,27 @@ impl Telemetry {
     /// pipeline. The blocking SDK calls run on a thread of their own, so the
     /// awaiting runtime, current-thread ones included, keeps serving.
     ///
-    /// An export task that died earlier is reported as
+    /// The three signals are flushed at the same time, each with the whole
+    /// `deadline`; no export runs past it (one still running then is
+    /// cancelled, its items counted as failed), and neither does a retry. If
+    /// anything was lost in the process's life, one warning says how much
+    /// of each signal. An export task that died earlier is reported as
     /// [`ShutdownError::ExportTaskDied`], whatever else happened.
     pub async fn shutdown(mut self, deadline: Duration) -> Result<(), ShutdownError> {
+        self.deadline.set(Instant::now() + deadline);
         let flushed = self.flush_and_stop(deadline).await;
+        let stats = self.stats();
+        let (spans_lost, logs_lost) =
+            (stats.spans_failed + stats.spans_dropped, stats.logs_failed + stats.logs_dropped);
+        if spans_lost + logs_lost > 0 {
+            tracing::warn!(
+                spans_lost,
+                logs_lost,
+                spans_exported = stats.spans_exported,
+                logs_exported = stats.logs_exported,
+                "throughline: telemetry shut down; some never reached the collector (dropped on a full queue or in failed exports)"
+            );
+        }
         match self.counters.died() {
             Some((signal, reason)) => Err(ShutdownError::ExportTaskDied { signal, reason }),
             None => flushed,
@@ -221,32 +243,68 @@ struct Providers {
 }
 
 impl Providers {
-    /// Flushes and shuts down each provider in turn, sharing one deadline.
+    /// Flushes and shuts down the providers at the same time, each within
+    /// the whole deadline, so that a slow signal leaves the others theirs.
     fn shutdown(self, deadline: Duration) -> Result<(), ShutdownError> {
-        let _exporting = ExportActivity::enter();
         let started = Instant::now();
-        let left = || deadline.saturating_sub(started.elapsed());
+        let traces = self.traces.map(|p| -> Box<dyn FnOnce() -> OTelSdkResult + Send> {
+            Box::new(move || p.shutdown_with_timeout(deadline))
+        });
+        let logs = self.logs.map(|p| -> Box<dyn FnOnce() -> OTelSdkResult + Send> {
+            Box::new(move || p.shutdown_with_timeout(deadline))
+        });
+        let metrics = self.metrics.map(|p| -> Box<dyn FnOnce() -> OTelSdkResult + Send> {
+            Box::new(move || p.shutdown_with_timeout(deadline))
+        });
+        let outcomes: Vec<(Signal, OTelSdkResult)> = std::thread::scope(|scope| {
+            let running: Vec<_> =
+                [(Signal::Traces, traces), (Signal::Logs, logs), (Signal::Metrics, metrics)]
+                    .into_iter()
+                    .filter_map(|(signal, flush)| flush.map(|flush| (signal, flush)))
+                    .map(|(signal, flush)| {
+                        let marked = move || {
+                            let _exporting = ExportActivity::enter();
+                            flush()
+                        };
+                        // No thread to spare: that signal is reported unflushed.
+                        match std::thread::Builder::new()
+                            .name("throughline-flush".into())
+                            .spawn_scoped(scope, marked)
+                        {
+                            Ok(thread) => (signal, Ok(thread)),
+                            Err(error) => (signal, Err(error)),
+                        }
+                    })
+                    .collect();
+            running
+                .into_iter()
+                .map(|(signal, thread)| {
+                    let outcome = match thread {
+                        Ok(thread) => thread.join().unwrap_or_else(|_| {
+                            Err(OTelSdkError::InternalFailure("flushing panicked".to_owned()))
+                        }),
+                        Err(error) => {
+                            Err(OTelSdkError::InternalFailure(format!("no thread to flush on: {error}")))
+                        }
+                    };
+                    (signal, outcome)
+                })
+                .collect()
+        });
         let mut result = Ok(());
-        let mut check = |signal: Signal, outcome: opentelemetry_sdk::error::OTelSdkResult| {
+        for (signal, outcome) in outcomes {
             if let Err(error) = outcome
                 && result.is_ok()
             {
+                // The SDK wraps a processor's timeout in its own error; a
+                // failure once the deadline has passed is the deadline's.
+                let late = started.elapsed() >= deadline;
                 result = Err(match error {
-                    opentelemetry_sdk::error::OTelSdkError::Timeout(_) => {
-                        ShutdownError::DeadlineExceeded(deadline)
-                    }
+                    OTelSdkError::Timeout(_) => ShutdownError::DeadlineExceeded(deadline),
+                    _ if late => ShutdownError::DeadlineExceeded(deadline),
                     other => ShutdownError::Flush { signal, message: other.to_string() },
                 });
             }
-        };
-        if let Some(traces) = self.traces {
-            check(Signal::Traces, traces.shutdown_with_timeout(left()));
-        }
-        if let Some(logs) = self.logs {
-            check(Signal::Logs, logs.shutdown_with_timeout(left()));
-        }
-        if let Some(metrics) = self.metrics {
-            check(Signal::Metrics, metrics.shutdown_with_timeout(left()));
         }
         result
     }

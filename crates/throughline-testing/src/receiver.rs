@@ -42,6 +42,9 @@ pub enum Behaviour {
 pub enum Reply {
     /// Record the request and answer success.
     Accept,
+    /// Wait this long, then record the request and answer success: a slow
+    /// but healthy collector.
+    AcceptAfter(Duration),
     /// A retryable failure: gRPC `UNAVAILABLE`, HTTP 503.
     Unavailable,
     /// Throttling with a delay: gRPC `RESOURCE_EXHAUSTED` with a
@@ -379,6 +382,12 @@ impl Shared {
         match scripted {
             None => {}
             Some(Reply::Accept) => {
+                record(&mut self.store());
+                self.received.notify_waiters();
+                return Answer::Accepted;
+            }
+            Some(Reply::AcceptAfter(delay)) => {
+                tokio::time::sleep(delay).await;
                 record(&mut self.store());
                 self.received.notify_waiters();
                 return Answer::Accepted;

@@ -14,6 +14,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use crate::config::{BatchConfig, Signal};
+use crate::export::deadline::ShutdownDeadline;
 
 /// Where a batch goes.
 pub(crate) trait Sink<T>: Send + 'static {
@@ -66,9 +67,10 @@ impl Counts {
     }
 }
 
+/// A request to the worker, with the instant by which it must be answered.
 enum Control {
-    Flush(std_mpsc::Sender<OTelSdkResult>),
-    Shutdown(std_mpsc::Sender<OTelSdkResult>),
+    Flush(std_mpsc::Sender<OTelSdkResult>, std::time::Instant),
+    Shutdown(std_mpsc::Sender<OTelSdkResult>, std::time::Instant),
 }
 
 /// The producer side: cheap to call from any thread, never blocks.
@@ -78,13 +80,14 @@ pub(crate) struct Batcher<T> {
     control: mpsc::UnboundedSender<Control>,
     counts: Arc<Counts>,
     signal: Signal,
+    deadline: ShutdownDeadline,
 }
 
 impl std::fmt::Debug for Control {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::Flush(_) => "Flush",
-            Self::Shutdown(_) => "Shutdown",
+            Self::Flush(..) => "Flush",
+            Self::Shutdown(..) => "Shutdown",
         })
     }
 }
@@ -101,6 +104,7 @@ impl<T: Send + 'static> Batcher<T> {
         runtime: &Handle,
         signal: Signal,
         destination: String,
+        deadline: ShutdownDeadline,
     ) -> Self {
         let (items, received) = mpsc::channel(config.max_queue_size);
         let (control, controls) = mpsc::unbounded_channel();
@@ -114,7 +118,7 @@ impl<T: Send + 'static> Batcher<T> {
                 watched.die(signal, reason);
             }
         });
-        Self { items, control, counts, signal }
+        Self { items, control, counts, signal, deadline }
     }
 
     /// Queues `item`, or drops and counts it when the queue is full or the
@@ -150,20 +154,29 @@ impl<T: Send + 'static> Batcher<T> {
         self.request(Control::Shutdown, timeout)
     }
 
+    /// Asks the worker, which answers by `timeout` or the shutdown deadline,
+    /// whichever comes first: an export still running then is cancelled.
     fn request(
         &self,
-        make: fn(std_mpsc::Sender<OTelSdkResult>) -> Control,
+        make: fn(std_mpsc::Sender<OTelSdkResult>, std::time::Instant) -> Control,
         timeout: Duration,
     ) -> OTelSdkResult {
+        let by = self.deadline.bound(timeout);
         let (reply, replied) = std_mpsc::channel();
-        self.control.send(make(reply)).map_err(|_| self.counts.gone(self.signal))?;
-        match replied.recv_timeout(timeout) {
+        self.control.send(make(reply, by)).map_err(|_| self.counts.gone(self.signal))?;
+        // A moment more than the worker has, so that its answer (which
+        // counts what it could not send) is the one heard.
+        let wait = by.saturating_duration_since(std::time::Instant::now()) + ANSWER_GRACE;
+        match replied.recv_timeout(wait) {
             Ok(result) => result,
             Err(std_mpsc::RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
             Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(self.counts.gone(self.signal)),
         }
     }
 }
+
+/// How much longer than the worker a caller waits for its answer.
+const ANSWER_GRACE: Duration = Duration::from_millis(20);
 
 /// Runs `future`, turning a panic into its message.
 async fn caught<F: Future>(future: F) -> Result<F::Output, String> {
@@ -209,12 +222,16 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
                     while let Ok(item) = items.try_recv() {
                         self.batch.push(item);
                     }
-                    let result = self.export_all().await;
+                    let by = match &control {
+                        Some(Control::Flush(_, by) | Control::Shutdown(_, by)) => Some(tokio::time::Instant::from_std(*by)),
+                        None => None,
+                    };
+                    let result = self.export_all(by).await;
                     // Before the answer: whatever comes after it must be counted as lost.
                     self.close_if_dead(&mut items);
                     match control {
-                        Some(Control::Flush(reply)) => { let _ = reply.send(result); }
-                        Some(Control::Shutdown(reply)) => {
+                        Some(Control::Flush(reply, _)) => { let _ = reply.send(result); }
+                        Some(Control::Shutdown(reply, _)) => {
                             let _ = reply.send(result.and(self.sink.shutdown()));
                             return;
                         }
@@ -225,16 +242,16 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
                     Some(item) => {
                         self.batch.push(item);
                         if self.batch.len() >= self.config.max_export_batch_size {
-                            let _ = self.export_all().await;
+                            let _ = self.export_all(None).await;
                         }
                     }
                     None => {
-                        let _ = self.export_all().await;
+                        let _ = self.export_all(None).await;
                         return;
                     }
                 },
                 _ = tick.tick() => {
-                    let _ = self.export_all().await;
+                    let _ = self.export_all(None).await;
                 }
             }
             if self.close_if_dead(&mut items) {
@@ -269,15 +286,25 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
         true
     }
 
-    /// Exports the batch in chunks of the configured size; the first error wins.
-    async fn export_all(&mut self) -> OTelSdkResult {
+    /// Exports the batch in chunks of the configured size, each within the
+    /// export timeout and never past `by`; what is left at `by` is counted
+    /// as failed. The first error wins.
+    async fn export_all(&mut self, by: Option<tokio::time::Instant>) -> OTelSdkResult {
         let mut result = Ok(());
         while !self.batch.is_empty() {
+            let now = tokio::time::Instant::now();
+            let own = now + self.config.export_timeout;
+            let until = by.map_or(own, |by| by.min(own));
+            if until <= now {
+                let error = OTelSdkError::Timeout(Duration::ZERO);
+                self.failed(self.batch.len() as u64, &error);
+                self.batch.clear();
+                return result.and(Err(error));
+            }
             let take = self.batch.len().min(self.config.max_export_batch_size);
             let chunk: Vec<T> = self.batch.drain(..take).collect();
             let size = chunk.len() as u64;
-            let exported =
-                tokio::time::timeout(self.config.export_timeout, caught(self.sink.export(chunk))).await;
+            let exported = tokio::time::timeout_at(until, caught(self.sink.export(chunk))).await;
             match exported {
                 Ok(Ok(Ok(()))) => {
                     self.counts.exported.fetch_add(size, Ordering::Relaxed);
@@ -301,7 +328,7 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
                     result = result.and(Err(error));
                 }
                 Err(_) => {
-                    let error = OTelSdkError::Timeout(self.config.export_timeout);
+                    let error = OTelSdkError::Timeout(until - now);
                     self.failed(size, &error);
                     result = result.and(Err(error));
                 }
@@ -351,6 +378,21 @@ mod tests {
         }
     }
 
+    fn start<S: Sink<u32>>(
+        sink: S,
+        config: BatchConfig,
+        runtime: &crate::export::runtime::ExportRuntime,
+    ) -> Batcher<u32> {
+        Batcher::start(
+            sink,
+            config,
+            runtime.handle(),
+            Signal::Traces,
+            "a test sink".into(),
+            ShutdownDeadline::default(),
+        )
+    }
+
     fn runtime() -> crate::export::runtime::ExportRuntime {
         crate::export::runtime::ExportRuntime::start().unwrap()
     }
@@ -359,13 +401,7 @@ mod tests {
     fn flush_exports_everything_queued_in_batches() {
         let runtime = runtime();
         let sink = Recorded::default();
-        let batcher = Batcher::start(
-            sink.clone(),
-            config(100, 4),
-            runtime.handle(),
-            Signal::Traces,
-            "a test sink".into(),
-        );
+        let batcher = start(sink.clone(), config(100, 4), &runtime);
         for i in 0..10 {
             batcher.push(i);
         }
@@ -379,8 +415,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts_without_blocking() {
         let runtime = runtime();
-        let batcher =
-            Batcher::start(Hanging, config(8, 8), runtime.handle(), Signal::Traces, "a test sink".into());
+        let batcher = start(Hanging, config(8, 8), &runtime);
         // Whether or not the worker has taken a batch of 8 into its hanging
         // export yet, at most 16 of the 108 items find room.
         for i in 0..108 {
@@ -394,8 +429,7 @@ mod tests {
     #[test]
     fn a_hanging_export_times_out_and_is_counted_as_failed() {
         let runtime = runtime();
-        let batcher =
-            Batcher::start(Hanging, config(8, 8), runtime.handle(), Signal::Traces, "a test sink".into());
+        let batcher = start(Hanging, config(8, 8), &runtime);
         batcher.push(1);
         let result = batcher.flush(Duration::from_secs(5));
         assert!(matches!(result, Err(OTelSdkError::Timeout(_))), "{result:?}");
@@ -406,13 +440,7 @@ mod tests {
     fn shutdown_exports_what_is_left() {
         let runtime = runtime();
         let sink = Recorded::default();
-        let batcher = Batcher::start(
-            sink.clone(),
-            config(100, 100),
-            runtime.handle(),
-            Signal::Traces,
-            "a test sink".into(),
-        );
+        let batcher = start(sink.clone(), config(100, 100), &runtime);
         batcher.push(7);
         batcher.shutdown(Duration::from_secs(5)).unwrap();
         assert_eq!(sink.0.lock().unwrap().concat(), [7]);

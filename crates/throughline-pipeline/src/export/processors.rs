@@ -12,6 +12,7 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
 use super::batch::{Batcher, Counts, Sink};
+use super::deadline::ShutdownDeadline;
 use super::http_client::{self, LastError};
 use super::runtime::ExportRuntime;
 
@@ -153,18 +154,26 @@ pub(crate) struct OnExportRuntime<E> {
     inner: E,
     runtime: Arc<ExportRuntime>,
     timeout: Duration,
+    deadline: ShutdownDeadline,
 }
 
 impl<E> OnExportRuntime<E> {
-    pub(crate) fn new(inner: E, runtime: Arc<ExportRuntime>, timeout: Duration) -> Self {
-        Self { inner, runtime, timeout }
+    pub(crate) fn new(
+        inner: E,
+        runtime: Arc<ExportRuntime>,
+        timeout: Duration,
+        deadline: ShutdownDeadline,
+    ) -> Self {
+        Self { inner, runtime, timeout, deadline }
     }
 }
 
 impl<E: PushMetricExporter> PushMetricExporter for OnExportRuntime<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        // The timer is created inside the block: it needs the runtime's context.
-        let export = async { tokio::time::timeout(self.timeout, self.inner.export(metrics)).await };
+        // Never past the shutdown deadline. The timer is created inside the
+        // block: it needs the runtime's context.
+        let until = tokio::time::Instant::from_std(self.deadline.bound(self.timeout));
+        let export = async { tokio::time::timeout_at(until, self.inner.export(metrics)).await };
         self.runtime
             .block_on(export)
             .unwrap_or(Err(opentelemetry_sdk::error::OTelSdkError::Timeout(self.timeout)))
