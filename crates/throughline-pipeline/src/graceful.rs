@@ -1,5 +1,7 @@
-//! Graceful shutdown for axum services: stop accepting on SIGTERM or ctrl-c,
-//! drain in-flight requests up to a deadline, then flush telemetry.
+//! Graceful shutdown for axum services. On SIGTERM or ctrl-c: readiness turns
+//! false at once; the listener keeps accepting for the pre-stop delay, while
+//! load balancers notice; then it closes and in-flight requests drain up to a
+//! deadline; then telemetry is flushed within its own.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,16 +82,18 @@ pub async fn shutdown_signal() {
 #[derive(Clone, Debug)]
 pub struct Graceful {
     lifecycle: Lifecycle,
+    pre_stop: Duration,
     drain: Duration,
     flush: Duration,
     signals: bool,
 }
 
 impl Default for Graceful {
-    /// On SIGTERM or ctrl-c: 10 s to drain, 5 s to flush.
+    /// On SIGTERM or ctrl-c: no pre-stop delay, 10 s to drain, 5 s to flush.
     fn default() -> Self {
         Self {
             lifecycle: Lifecycle::new(),
+            pre_stop: Duration::ZERO,
             drain: Duration::from_secs(10),
             flush: Duration::from_secs(5),
             signals: true,
@@ -116,7 +120,16 @@ impl Graceful {
         self
     }
 
-    /// The longest in-flight requests may take once shutdown starts.
+    /// How long the listener keeps accepting once shutdown has started and
+    /// readiness has turned false: the time a load balancer needs to stop
+    /// sending (in Kubernetes, about the readiness probe's period). The whole
+    /// shutdown takes at most pre-stop + drain + flush.
+    pub fn pre_stop(mut self, delay: Duration) -> Self {
+        self.pre_stop = delay;
+        self
+    }
+
+    /// The longest in-flight requests may take once the listener has closed.
     pub fn drain(mut self, deadline: Duration) -> Self {
         self.drain = deadline;
         self
@@ -135,9 +148,10 @@ impl Graceful {
         self
     }
 
-    /// Serves `app` on `listener` until shutdown starts; then stops accepting,
-    /// lets in-flight requests finish within the drain deadline, and flushes
-    /// `telemetry` within the flush deadline.
+    /// Serves `app` on `listener` until shutdown starts; then, with readiness
+    /// already false, keeps accepting for the pre-stop delay, stops
+    /// accepting, lets in-flight requests finish within the drain deadline,
+    /// and flushes `telemetry` within the flush deadline.
     ///
     /// ```no_run
     /// # async fn demo(telemetry: throughline_pipeline::Telemetry) -> Result<(), Box<dyn std::error::Error>> {
@@ -155,7 +169,7 @@ impl Graceful {
         telemetry: Telemetry,
     ) -> Result<(), ServeError> {
         let lifecycle = self.lifecycle.clone();
-        let signals = self.signals;
+        let (signals, pre_stop) = (self.signals, self.pre_stop);
         let started = async move {
             if signals {
                 tokio::select! {
@@ -165,14 +179,16 @@ impl Graceful {
             } else {
                 lifecycle.draining().await;
             }
+            // Readiness fails from here; the listener closes after the delay.
             lifecycle.start_draining();
+            tokio::time::sleep(pre_stop).await;
         };
         let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(started)
             .into_future();
         let drained = async {
             self.lifecycle.draining().await;
-            tokio::time::sleep(self.drain).await;
+            tokio::time::sleep(self.pre_stop + self.drain).await;
         };
         tokio::select! {
             served = server => served?,

@@ -78,3 +78,37 @@ async fn drains_in_flight_requests_refuses_new_ones_and_flushes() {
     let spans = receiver.wait_for_spans(1, Duration::from_secs(5)).await.unwrap();
     assert_eq!(spans[0].name(), "slow request", "the span it created was flushed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_turns_false_while_the_listener_still_accepts_for_the_pre_stop_delay() {
+    let vars = HashMap::from([("OTEL_SDK_DISABLED", "true")]);
+    let telemetry = Pipeline::from_vars(&vars).unwrap().build().unwrap();
+    let app = Router::new().route("/", get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let lifecycle = Lifecycle::new();
+    let pre_stop = Duration::from_secs(1);
+    let server = tokio::spawn(
+        Graceful::default()
+            .on_signals(false)
+            .lifecycle(lifecycle.clone())
+            .pre_stop(pre_stop)
+            .drain(Duration::from_secs(5))
+            .serve(listener, app, telemetry),
+    );
+
+    let started = std::time::Instant::now();
+    lifecycle.start_draining();
+    assert!(lifecycle.is_draining(), "readiness is false at once");
+    // A load balancer that has not noticed yet is still served.
+    let response = reqwest::get(format!("http://{addr}/")).await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "ok");
+
+    server.await.unwrap().unwrap();
+    assert!(
+        started.elapsed() >= pre_stop,
+        "the listener closed before the pre-stop delay: {:?}",
+        started.elapsed()
+    );
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "then it closed");
+}
