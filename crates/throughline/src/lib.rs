@@ -40,9 +40,10 @@
 //!
 //! | feature | crate | what it gives |
 //! |---|---|---|
+//! | (always) | [`throughline_core`] | the vocabulary the layers share: [`Deadline`] and the current [`deadline`], [`DEADLINE_HEADER`], [`GrpcCode`], [`ResendCount`] |
 //! | `init` (default) | this crate | [`init()`], [`Init`], [`Guard`], [`Health`], [`prelude`] |
 //! | `pipeline` | [`throughline_pipeline`] | OTEL_* configuration, OTLP and Prometheus export, tail sampling, graceful shutdown |
-//! | `propagation` | [`throughline_propagation`] | strict W3C Trace Context, Baggage and B3 codecs and carriers |
+//! | `propagation` | [`throughline_propagation`] | strict W3C Trace Context, Baggage, B3, Jaeger and X-Ray codecs and carriers |
 //! | `subscriber` | [`throughline_subscriber`] | tracing-subscriber layers: inherited fields, logfmt and JSON lines with trace ids, log export, span metrics, redaction |
 //! | `opentelemetry` | `throughline_propagation` | the codecs as the OpenTelemetry SDK's `TextMapPropagator` |
 //! | `tower` | `throughline_tower` | server middleware for tower and axum: context extraction under a trust policy, server spans and RED metrics by the HTTP semantic conventions |
@@ -70,6 +71,7 @@ pub mod prelude;
 pub use health::Health;
 #[cfg(feature = "init")]
 pub use init::{Guard, Init, InitError, LogFormat, init};
+pub use throughline_core::{DEADLINE_HEADER, Deadline, GrpcCode, ResendCount, deadline};
 #[cfg(feature = "pipeline")]
 pub use throughline_pipeline as pipeline;
 #[cfg(feature = "propagation")]

@@ -82,8 +82,8 @@ async fn step(name: &str, check: impl Future<Output = Result<(), String>>) -> Re
 
 /// One order: its trace holds orders' server span (child of the caller),
 /// payments' and inventory's server spans below orders' client spans, with
-/// the caller's tracestate and random flag, and each service's log lines
-/// carry the trace id.
+/// the caller's tracestate and random flag, payments' with what is left of
+/// orders' deadline, and each service's log lines carry the trace id.
 async fn trace_across_services(system: &System, client: &reqwest::Client) -> Result<(), String> {
     let reply = load::order(client, &system.orders.url()).await;
     ensure!(reply.created(), "the order was not created: {reply:?}");
@@ -129,6 +129,21 @@ async fn trace_across_services(system: &System, client: &reqwest::Client) -> Res
                 server.span.flags & 0xff
             );
         }
+    }
+    // The deadline crosses the HTTP hop as it crosses the gRPC one: each
+    // charge arrives with what is left of orders' 2 s payment budget.
+    for charge in spans_of(&spans, "payments", kind::SERVER) {
+        let budget = charge.attribute("http.request.header.request-timeout-ms").map(|v| format!("{v:?}"));
+        let millis: Option<u64> = budget.as_deref().and_then(|text| {
+            let digits: String =
+                text.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        });
+        ensure!(
+            millis.is_some_and(|millis| millis > 0 && millis <= 2000),
+            "payments' span {:?} did not receive orders' deadline: {budget:?}",
+            charge.name()
+        );
     }
     println!("{}", throughline_e2e::waterfall::render(&spans));
 

@@ -128,7 +128,10 @@ impl Payments {
             .layer(self.faults.clone())
             .layer(axum::middleware::from_fn_with_state(self.clone(), count_attempt));
         let admin = Router::new().route("/admin/stats", get(stats)).route("/admin/faults", put(set_faults));
-        business.merge(admin).with_state(self.clone()).layer(HttpServerLayer::new())
+        // The budget each charge arrived with is on its span: the deadline
+        // orders sends on `request-timeout-ms`.
+        let layer = HttpServerLayer::new().capture_request_headers([throughline::DEADLINE_HEADER]);
+        business.merge(admin).with_state(self.clone()).layer(layer)
     }
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
