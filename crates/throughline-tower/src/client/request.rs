@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use http::{Extensions, Method, Uri, Version};
 
 use super::extensions::{SuppressPropagation, UrlTemplate};
-use crate::semconv::QueryRedaction;
+use crate::semconv::{QueryRedaction, ValueLength};
 
 /// An outgoing request as the instrumentation sees it: borrowed pieces, so
 /// an `http::Request` and a `reqwest::Request` (whose URL is a `url::Url`)
@@ -103,7 +103,8 @@ impl<'a> ClientRequest<'a> {
     /// `url.full`: scheme, host, the explicit port, path and the redacted
     /// query; never the userinfo, never the fragment (it is not sent).
     pub fn url_full(&self, redaction: &QueryRedaction) -> String {
-        let query = self.query.map(|query| redaction.redact(query));
+        // Cut before the redaction scans it.
+        let query = self.query.map(|query| redaction.redact(ValueLength::from_env().cap(query)));
         let mut url = String::with_capacity(
             self.scheme.len()
                 + self.host.len()

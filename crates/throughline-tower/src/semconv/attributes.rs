@@ -10,6 +10,7 @@ use opentelemetry_semantic_conventions::attribute as stable;
 use super::method::HttpMethod;
 use super::outcome::Role;
 use super::stability::SemconvStability;
+use super::value_length::ValueLength;
 
 /// The names that preceded the stable HTTP conventions (semantic conventions
 /// before 1.21), emitted only with [`SemconvStability::Duplicate`].
@@ -31,6 +32,10 @@ pub mod old {
 /// names that differ between sides (`net.host.*` on a server, `net.peer.*`
 /// on a client).
 ///
+/// Every string taken from the request is cut to the [`ValueLength`] of the
+/// process (4096 characters, or `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`); set
+/// another with [`with_value_length`](Self::with_value_length).
+///
 /// ```
 /// use http::Method;
 /// use throughline_tower::semconv::{HttpAttributes, HttpMethod, Role, SemconvStability};
@@ -45,6 +50,7 @@ pub mod old {
 pub struct HttpAttributes {
     role: Role,
     old: bool,
+    limit: ValueLength,
     list: Vec<KeyValue>,
 }
 
@@ -58,7 +64,36 @@ impl HttpAttributes {
     pub fn with_capacity(role: Role, stability: SemconvStability, capacity: usize) -> Self {
         let old = stability.emits_old();
         let capacity = if old { 2 * capacity } else { capacity };
-        Self { role, old, list: Vec::with_capacity(capacity) }
+        Self { role, old, limit: ValueLength::from_env(), list: Vec::with_capacity(capacity) }
+    }
+
+    /// Cuts the strings recorded from now on to `limit`.
+    ///
+    /// ```
+    /// use throughline_tower::semconv::{HttpAttributes, Role, SemconvStability, ValueLength};
+    ///
+    /// let mut attributes =
+    ///     HttpAttributes::new(Role::Server, SemconvStability::Stable).with_value_length(ValueLength::chars(4));
+    /// attributes.user_agent("curl/8.5.0");
+    /// assert_eq!(attributes.into_vec()[0].value.as_str(), "curl");
+    /// ```
+    pub fn with_value_length(mut self, limit: ValueLength) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    fn capped(&self, value: &str) -> String {
+        self.limit.cap(value).to_owned()
+    }
+
+    fn capped_value(&self, value: StringValue) -> StringValue {
+        let capped = self.limit.cap(value.as_str());
+        if capped.len() == value.as_str().len() { value } else { StringValue::from(capped.to_owned()) }
+    }
+
+    fn capped_owned(&self, mut value: String) -> String {
+        value.truncate(self.limit.cap(&value).len());
+        value
     }
 
     fn both(&mut self, stable: &'static str, old: &'static str, value: impl Into<Value>) {
@@ -76,11 +111,11 @@ impl HttpAttributes {
     pub fn method(&mut self, method: &HttpMethod<'_>) {
         self.list.push(KeyValue::new(stable::HTTP_REQUEST_METHOD, method.as_str()));
         if let Some(original) = method.original() {
-            self.list.push(KeyValue::new(stable::HTTP_REQUEST_METHOD_ORIGINAL, original.to_owned()));
+            self.list.push(KeyValue::new(stable::HTTP_REQUEST_METHOD_ORIGINAL, self.capped(original)));
         }
         if self.old {
             let old_value =
-                method.original().map_or(Value::from(method.as_str()), |o| Value::from(o.to_owned()));
+                method.original().map_or(Value::from(method.as_str()), |o| Value::from(self.capped(o)));
             self.list.push(KeyValue::new(old::HTTP_METHOD, old_value));
         }
     }
@@ -97,6 +132,7 @@ impl HttpAttributes {
 
     /// `url.path` and `url.query` (already redacted); old: `http.target`.
     pub fn path_and_query(&mut self, path: &str, query: Option<&str>) {
+        let (path, query) = (self.limit.cap(path), query.map(|query| self.limit.cap(query)));
         self.list.push(KeyValue::new(stable::URL_PATH, path.to_owned()));
         if let Some(query) = query {
             self.list.push(KeyValue::new(stable::URL_QUERY, query.to_owned()));
@@ -106,12 +142,14 @@ impl HttpAttributes {
                 Some(query) => format!("{path}?{query}"),
                 None => path.to_owned(),
             };
+            let target = self.capped_owned(target);
             self.list.push(KeyValue::new(old::HTTP_TARGET, target));
         }
     }
 
     /// `http.route`, the same name in both generations.
     pub fn route(&mut self, route: StringValue) {
+        let route = self.capped_value(route);
         self.list.push(KeyValue::new(stable::HTTP_ROUTE, route));
     }
 
@@ -122,7 +160,7 @@ impl HttpAttributes {
             Role::Server => (old::NET_HOST_NAME, old::NET_HOST_PORT),
             Role::Client => (old::NET_PEER_NAME, old::NET_PEER_PORT),
         };
-        self.both(stable::SERVER_ADDRESS, old_name, host.to_owned());
+        self.both(stable::SERVER_ADDRESS, old_name, self.capped(host));
         if let Some(port) = port {
             self.both(stable::SERVER_PORT, old_port, i64::from(port));
         }
@@ -130,6 +168,7 @@ impl HttpAttributes {
 
     /// `client.address`; old: `http.client_ip`.
     pub fn client_address(&mut self, address: String) {
+        let address = self.capped_owned(address);
         self.both(stable::CLIENT_ADDRESS, old::HTTP_CLIENT_IP, address);
     }
 
@@ -140,16 +179,18 @@ impl HttpAttributes {
 
     /// `user_agent.original`; old: `http.user_agent`.
     pub fn user_agent(&mut self, user_agent: &str) {
-        self.both(stable::USER_AGENT_ORIGINAL, old::HTTP_USER_AGENT, user_agent.to_owned());
+        self.both(stable::USER_AGENT_ORIGINAL, old::HTTP_USER_AGENT, self.capped(user_agent));
     }
 
     /// `url.full` (userinfo already removed, query already redacted); old: `http.url`.
     pub fn url_full(&mut self, url: String) {
+        let url = self.capped_owned(url);
         self.both(stable::URL_FULL, old::HTTP_URL, url);
     }
 
     /// `url.template`, the template the caller built the URL from; no old name.
     pub fn url_template(&mut self, template: StringValue) {
+        let template = self.capped_value(template);
         self.list.push(KeyValue::new(stable::URL_TEMPLATE, template));
     }
 

@@ -4,6 +4,8 @@
 use http::{HeaderMap, HeaderName, header};
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 
+use super::ValueLength;
+
 /// Headers that carry credentials: never captured, whatever is configured.
 ///
 /// The standard ones (`authorization`, `proxy-authorization`, `cookie`,
@@ -97,14 +99,16 @@ impl HeaderCapture {
         self.headers.is_empty()
     }
 
-    /// The attributes for the configured headers present in `headers`.
+    /// The attributes for the configured headers present in `headers`, each
+    /// value cut to the process's [`ValueLength`].
     pub fn attributes<'a>(&'a self, headers: &'a HeaderMap) -> impl Iterator<Item = KeyValue> + 'a {
-        self.headers.iter().filter_map(|(name, key)| {
+        let limit = ValueLength::from_env();
+        self.headers.iter().filter_map(move |(name, key)| {
             let values: Vec<StringValue> = headers
                 .get_all(name)
                 .iter()
                 .filter_map(|value| value.to_str().ok())
-                .map(|value| StringValue::from(value.to_owned()))
+                .map(|value| StringValue::from(limit.cap(value).to_owned()))
                 .collect();
             (!values.is_empty()).then(|| KeyValue::new(key.clone(), Value::Array(Array::String(values))))
         })

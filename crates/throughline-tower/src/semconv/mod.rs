@@ -34,6 +34,7 @@
 //!   4xx or 5xx a client span, and `error.type` is then the status code;
 //! - [`QueryRedaction`]: `url.query` without credentials, and the URLs
 //!   inside an error's description made as safe;
+//! - [`ValueLength`]: the bound on every string recorded from a request;
 //! - [`HeaderCapture`]: opt-in `http.request.header.<name>`, never the
 //!   [`SENSITIVE_HEADERS`];
 //! - [`server_address`], [`forwarded_client_address`]: the addresses, with
@@ -50,6 +51,7 @@ mod protocol;
 mod query;
 mod stability;
 mod urls_in_text;
+mod value_length;
 
 pub use address::{forwarded_client_address, forwarded_scheme, server_address};
 pub use attributes::{HttpAttributes, old};
@@ -61,3 +63,4 @@ pub use outcome::{
 pub use protocol::protocol_version;
 pub use query::QueryRedaction;
 pub use stability::SemconvStability;
+pub use value_length::{OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, ValueLength};

@@ -11,8 +11,8 @@ use super::extract::Incoming;
 use super::layer::Config;
 use super::peer::peer_address;
 use crate::semconv::{
-    HttpAttributes, HttpMethod, Role, forwarded_client_address, forwarded_scheme, protocol_version,
-    server_address,
+    HttpAttributes, HttpMethod, Role, ValueLength, forwarded_client_address, forwarded_scheme,
+    protocol_version, server_address,
 };
 
 /// The tracing target of the server span, for filters (`RUST_LOG`).
@@ -65,7 +65,8 @@ pub(crate) fn request_attributes(
     let mut attributes = HttpAttributes::with_capacity(Role::Server, config.stability, 12);
     attributes.method(method);
     attributes.scheme(scheme);
-    let query = parts.uri.query().map(|query| config.redaction.redact(query));
+    // Cut before the redaction scans it.
+    let query = parts.uri.query().map(|query| config.redaction.redact(ValueLength::from_env().cap(query)));
     attributes.path_and_query(parts.uri.path(), query.as_deref());
     if let Some(route) = route {
         attributes.route(route.clone());
