@@ -202,7 +202,16 @@ pub struct BatchConfig {
     pub scheduled_delay: Duration,
     /// How long one export may take.
     pub export_timeout: Duration,
+    /// The most bytes per export, by an upper estimate of the encoded items
+    /// (3 MiB by default, under a collector's usual 4 MiB message limit); an
+    /// item larger on its own has its longest string attributes cut, marked
+    /// `…[truncated]`. Set in code, through
+    /// [`PipelineBuilder::max_export_bytes`](crate::PipelineBuilder::max_export_bytes).
+    pub max_export_bytes: usize,
 }
+
+/// The export size [`BatchConfig::max_export_bytes`] may be set to: 1 KiB to 64 MiB.
+pub const EXPORT_BYTES_RANGE: std::ops::RangeInclusive<u64> = 1024..=64 * 1024 * 1024;
 
 /// Everything the environment says about telemetry.
 #[derive(Clone, Debug, PartialEq)]
@@ -298,6 +307,8 @@ impl Config {
             size(&format!("{prefix}_MAX_EXPORT_BATCH_SIZE"), batch.max_export_batch_size)?;
             duration(&format!("{prefix}_SCHEDULE_DELAY"), batch.scheduled_delay)?;
             duration(&format!("{prefix}_EXPORT_TIMEOUT"), batch.export_timeout)?;
+            let bytes = u64::try_from(batch.max_export_bytes).unwrap_or(u64::MAX);
+            check_range("max_export_bytes", bytes, "a number of bytes", &EXPORT_BYTES_RANGE)?;
         }
         for (signal, otlp) in [
             (Signal::Traces, &self.otlp_traces),
@@ -635,6 +646,7 @@ impl<V: Vars> Reader<'_, V> {
             export_timeout: self
                 .millis(&format!("{prefix}_EXPORT_TIMEOUT"))?
                 .unwrap_or(Duration::from_secs(30)),
+            max_export_bytes: 3 * 1024 * 1024,
         })
     }
 }

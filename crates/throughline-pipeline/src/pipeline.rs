@@ -122,6 +122,25 @@ impl PipelineBuilder {
         self
     }
 
+    /// The most bytes one export request may carry, for spans and log
+    /// records (3 MiB by default); see [`BatchConfig::max_export_bytes`](crate::BatchConfig::max_export_bytes).
+    /// Checked at [`build`](Self::build): from 1 KiB to 64 MiB.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use throughline_pipeline::Pipeline;
+    ///
+    /// // A collector that accepts at most 1 MiB per message.
+    /// let builder = Pipeline::from_env()?.max_export_bytes(900 * 1024);
+    /// # let _ = builder;
+    /// # Ok(()) }
+    /// ```
+    pub fn max_export_bytes(mut self, bytes: usize) -> Self {
+        self.config.span_batch.max_export_bytes = bytes;
+        self.config.log_batch.max_export_bytes = bytes;
+        self
+    }
+
     /// Writes console output here instead of standard output.
     pub fn console_output(mut self, out: impl std::io::Write + Send + 'static) -> Self {
         self.console = Arc::new(std::sync::Mutex::new(out));

@@ -255,3 +255,43 @@ async fn an_export_task_that_dies_is_counted_and_reported_by_shutdown() {
         other => panic!("shutdown must say the export task died, not {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_spans_are_split_across_requests_under_the_collectors_limit() {
+    // The receiver, like a collector, refuses gRPC messages over 4 MiB: eight
+    // spans of 1 MiB in one request would all be lost.
+    let receiver = OtlpReceiver::start().await.unwrap();
+    let telemetry = pipeline(&receiver, "grpc", &[("OTEL_BSP_SCHEDULE_DELAY", "600000")]);
+    let tracer = telemetry.tracer_provider().unwrap().tracer("export-test");
+    let megabyte = "x".repeat(1 << 20);
+    for i in 0..8 {
+        let mut span = tracer.start(format!("large {i}"));
+        span.set_attribute(KeyValue::new("payload", megabyte.clone()));
+        span.end();
+    }
+    telemetry.tracer_provider().unwrap().force_flush().unwrap();
+    let spans = receiver.wait_for_spans(8, WAIT).await.unwrap();
+    assert_eq!(spans.len(), 8);
+    assert!(receiver.attempts().0 >= 3, "at most 3 MiB per request: {:?}", receiver.attempts());
+    assert_eq!(telemetry.stats().spans_failed, 0);
+    telemetry.shutdown(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_span_larger_than_any_request_is_cut_down_and_marked_not_lost() {
+    let receiver = OtlpReceiver::start().await.unwrap();
+    let telemetry = pipeline(&receiver, "grpc", &[("OTEL_BSP_SCHEDULE_DELAY", "600000")]);
+    let tracer = telemetry.tracer_provider().unwrap().tracer("export-test");
+    let mut span = tracer.start("huge");
+    span.set_attribute(KeyValue::new("payload", "é".repeat(3 << 20)));
+    span.set_attribute(KeyValue::new("order.id", 42));
+    span.end();
+    telemetry.tracer_provider().unwrap().force_flush().unwrap();
+    let spans = receiver.wait_for_spans(1, WAIT).await.unwrap();
+    let Some(Value::Str(payload)) = spans[0].attribute("payload") else { panic!("{:?}", spans[0]) };
+    assert!(payload.ends_with("…[truncated]"), "the cut is marked");
+    assert!(payload.len() <= 3 << 20, "{}", payload.len());
+    assert!(payload.len() > 2 << 20, "only what was needed was cut: {}", payload.len());
+    assert_eq!(spans[0].attribute("order.id"), Some(Value::Int(42)), "the rest is whole");
+    telemetry.shutdown(WAIT).await.unwrap();
+}

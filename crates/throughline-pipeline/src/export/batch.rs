@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{BatchConfig, Signal};
 use crate::export::deadline::ShutdownDeadline;
+use crate::export::size::EncodedSize;
 
 /// Where a batch goes.
 pub(crate) trait Sink<T>: Send + 'static {
@@ -92,7 +93,7 @@ impl std::fmt::Debug for Control {
     }
 }
 
-impl<T: Send + 'static> Batcher<T> {
+impl<T: EncodedSize + Send + 'static> Batcher<T> {
     /// Starts the worker on the export runtime. If the exporter panics, the
     /// worker answers whoever waits on that export with why, logs it once,
     /// keeps it in [`Counts::died`] and ends.
@@ -207,7 +208,7 @@ struct Worker<T, S> {
     destination: String,
 }
 
-impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
+impl<T: EncodedSize + Send + 'static, S: Sink<T>> Worker<T, S> {
     async fn run(mut self, mut items: mpsc::Receiver<T>, mut controls: mpsc::UnboundedReceiver<Control>) {
         // The first export is one delay after the start, not at once: items
         // queued before the worker first runs wait for their batch like any.
@@ -260,6 +261,26 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
         }
     }
 
+    /// How many of the next items make one export: at most the batch size,
+    /// at most `max_export_bytes` (at least one item, cut down to fit).
+    fn chunk_len(&mut self) -> usize {
+        let limit = self.config.max_export_bytes;
+        let (mut take, mut bytes) = (0, 0);
+        for item in self.batch.iter_mut().take(self.config.max_export_batch_size) {
+            let mut size = item.encoded_size();
+            if size > limit {
+                item.truncate_to(limit);
+                size = item.encoded_size();
+            }
+            if take > 0 && bytes + size > limit {
+                break;
+            }
+            take += 1;
+            bytes += size;
+        }
+        take.max(1)
+    }
+
     /// Counts `size` failed items; the first failure after a success is logged.
     fn failed(&self, size: u64, error: &OTelSdkError) {
         self.counts.failed.fetch_add(size, Ordering::Relaxed);
@@ -301,7 +322,7 @@ impl<T: Send + 'static, S: Sink<T>> Worker<T, S> {
                 self.batch.clear();
                 return result.and(Err(error));
             }
-            let take = self.batch.len().min(self.config.max_export_batch_size);
+            let take = self.chunk_len();
             let chunk: Vec<T> = self.batch.drain(..take).collect();
             let size = chunk.len() as u64;
             let exported = tokio::time::timeout_at(until, caught(self.sink.export(chunk))).await;
@@ -375,6 +396,7 @@ mod tests {
             max_export_batch_size: batch,
             scheduled_delay: Duration::from_secs(3600),
             export_timeout: Duration::from_millis(50),
+            max_export_bytes: usize::MAX,
         }
     }
 

@@ -8,4 +8,5 @@ pub(crate) mod http_client;
 pub(crate) mod otlp;
 pub(crate) mod processors;
 pub(crate) mod runtime;
+pub(crate) mod size;
 pub(crate) mod tls;
