@@ -19,9 +19,34 @@ use http::{HeaderMap, header};
 pub fn server_address(parts: &Parts) -> Option<(&str, Option<u16>)> {
     let authority = forwarded_param(&parts.headers, "host")
         .or_else(|| first_list_item(&parts.headers, "x-forwarded-host"))
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-        .or_else(|| parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()))?;
+        .or_else(|| request_authority(parts))?;
     let (host, port) = split_host_port(authority);
+    (!host.is_empty()).then_some((host, port))
+}
+
+fn request_authority(parts: &Parts) -> Option<&str> {
+    parts
+        .uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()))
+}
+
+/// The host and port the request itself names, ignoring what a proxy
+/// added: the request target's authority, then `Host`. For a caller that is
+/// not trusted, whose `Forwarded` and `X-Forwarded-*` headers say whatever
+/// it likes.
+///
+/// ```
+/// use http::Request;
+/// use throughline_tower::semconv::direct_server_address;
+///
+/// let (parts, ()) = Request::get("/").header("host", "orders:8080").header("x-forwarded-host", "evil.example").body(())?.into_parts();
+/// assert_eq!(direct_server_address(&parts), Some(("orders", Some(8080))));
+/// # Ok::<(), http::Error>(())
+/// ```
+pub fn direct_server_address(parts: &Parts) -> Option<(&str, Option<u16>)> {
+    let (host, port) = split_host_port(request_authority(parts)?);
     (!host.is_empty()).then_some((host, port))
 }
 

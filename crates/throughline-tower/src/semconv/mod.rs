@@ -53,7 +53,7 @@ mod stability;
 mod urls_in_text;
 mod value_length;
 
-pub use address::{forwarded_client_address, forwarded_scheme, server_address};
+pub use address::{direct_server_address, forwarded_client_address, forwarded_scheme, server_address};
 pub use attributes::{HttpAttributes, old};
 pub use headers::{HeaderCapture, Message, SENSITIVE_HEADERS};
 pub use method::HttpMethod;

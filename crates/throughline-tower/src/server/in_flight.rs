@@ -47,14 +47,14 @@ impl InFlight {
     /// Starts tracing and measuring `parts`, as `instrument` says.
     pub(crate) fn start(config: Arc<Config>, parts: &Parts, instrument: Instrument) -> Self {
         let method = HttpMethod::new(&parts.method);
-        let scheme = span::scheme(parts);
+        let trust = config.trust.decide(parts);
+        let scheme = span::scheme(parts, trust);
         // Routes are few: one shared string serves the span and every metric.
         let route =
             config.route.extract(parts).map(|route| StringValue::from(Arc::<str>::from(route.as_ref())));
         // Read next to the span's own start, which tracing-opentelemetry stamps.
         let started = Instant::now();
         let traced = instrument.trace.then(|| {
-            let trust = config.trust.decide(parts);
             let (span, cx, recording) =
                 span::start(&method, config.extraction.incoming(&parts.headers, trust));
             if recording {
@@ -68,6 +68,7 @@ impl InFlight {
                     &method,
                     scheme,
                     route.as_ref(),
+                    trust,
                 ));
             }
             Traced { span, cx, recording }

@@ -10,9 +10,10 @@ use tracing::Span;
 use super::extract::Incoming;
 use super::layer::Config;
 use super::peer::peer_address;
+use super::trust::Trust;
 use crate::semconv::{
-    HttpAttributes, HttpMethod, Role, ValueLength, forwarded_client_address, forwarded_scheme,
-    protocol_version, server_address,
+    HttpAttributes, HttpMethod, Role, ValueLength, direct_server_address, forwarded_client_address,
+    forwarded_scheme, protocol_version, server_address,
 };
 
 /// The tracing target of the server span, for filters (`RUST_LOG`).
@@ -46,9 +47,11 @@ pub(crate) fn start(method: &HttpMethod<'_>, incoming: Incoming) -> (Span, Conte
     (span, cx, recording)
 }
 
-/// `http` or `https`, as the request or a proxy says.
-pub(crate) fn scheme(parts: &Parts) -> &'static str {
-    match parts.uri.scheme_str().or_else(|| forwarded_scheme(parts)) {
+/// `http` or `https`, as the request says, or a proxy in front of a trusted
+/// caller.
+pub(crate) fn scheme(parts: &Parts, trust: Trust) -> &'static str {
+    let forwarded = || if trust == Trust::Trusted { forwarded_scheme(parts) } else { None };
+    match parts.uri.scheme_str().or_else(forwarded) {
         Some(scheme) if scheme.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     }
@@ -61,7 +64,11 @@ pub(crate) fn request_attributes(
     method: &HttpMethod<'_>,
     scheme: &'static str,
     route: Option<&StringValue>,
+    trust: Trust,
 ) -> Vec<KeyValue> {
+    // Forwarding headers are believed only from a trusted caller (a proxy of
+    // this system); anyone else could claim any address.
+    let trusted = trust == Trust::Trusted;
     let mut attributes = HttpAttributes::with_capacity(Role::Server, config.stability, 12);
     attributes.method(method);
     attributes.scheme(scheme);
@@ -71,11 +78,14 @@ pub(crate) fn request_attributes(
     if let Some(route) = route {
         attributes.route(route.clone());
     }
-    if let Some((host, port)) = server_address(parts) {
+    let server = if trusted { server_address(parts) } else { direct_server_address(parts) };
+    if let Some((host, port)) = server {
         let default_port = if scheme == "https" { 443 } else { 80 };
         attributes.server_address(host, Some(port.unwrap_or(default_port)));
     }
-    let client = forwarded_client_address(parts)
+    let client = trusted
+        .then(|| forwarded_client_address(parts))
+        .flatten()
         .map(str::to_owned)
         .or_else(|| peer_address(&parts.extensions).map(|peer| peer.ip().to_string()));
     if let Some(client) = client {
