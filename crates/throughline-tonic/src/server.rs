@@ -110,8 +110,10 @@ impl GrpcServerLayer {
     /// kept; a public caller's span is only a link, from a new trace, and
     /// its sampled flag and baggage are not used. Every caller is trusted by
     /// default. throughline-tower's `TrustPolicy::trusted_peers` reads the
-    /// peer from a `SocketAddr` extension, which tonic does not insert: with
-    /// tonic, use a predicate over its `TcpConnectInfo` extension.
+    /// peer address tonic's transport server records (its `TcpConnectInfo`,
+    /// with the default feature `connect-info`); behind TLS or another
+    /// server, insert the peer as a `SocketAddr` extension, or decide with
+    /// a predicate.
     pub fn trust(self, trust: TrustPolicy) -> Self {
         self.with(|c| c.trust = trust)
     }
@@ -194,6 +196,8 @@ where
         // Read next to the span's own start, which tracing-opentelemetry stamps.
         let started = Instant::now();
         let (mut parts, body) = request.into_parts();
+        #[cfg(feature = "connect-info")]
+        peer_from_connect_info(&mut parts.extensions);
         let deadline = deadline::from_headers(&parts.headers);
         if let Some(deadline) = deadline {
             parts.extensions.insert::<Deadline>(deadline);
@@ -218,5 +222,17 @@ where
         );
         let future = self.inner.call(Request::from_parts(parts, body));
         ResponseFuture::new(future, Some(call))
+    }
+}
+
+/// Makes the peer address of tonic's transport server a `SocketAddr`
+/// extension, where throughline-tower's trust policy reads it.
+#[cfg(feature = "connect-info")]
+fn peer_from_connect_info(extensions: &mut http::Extensions) {
+    use tonic::transport::server::TcpConnectInfo;
+    if extensions.get::<std::net::SocketAddr>().is_none()
+        && let Some(peer) = extensions.get::<TcpConnectInfo>().and_then(TcpConnectInfo::remote_addr)
+    {
+        extensions.insert(peer);
     }
 }
