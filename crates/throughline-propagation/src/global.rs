@@ -14,10 +14,12 @@ const IS_SET: u32 = 1 << 31;
 
 impl Propagator {
     /// Makes `self` the process-wide propagator, which every throughline
-    /// server and client layer uses unless it was given one explicitly;
-    /// `throughline::init()` installs the one `OTEL_PROPAGATORS` names. With
-    /// the `opentelemetry` feature it also becomes OpenTelemetry's global
-    /// text-map propagator, so OpenTelemetry-native libraries propagate alike.
+    /// server and client layer uses unless it was given one explicitly.
+    /// `throughline::init()` installs the one `OTEL_PROPAGATORS` names, here
+    /// and as OpenTelemetry's global text-map propagator (with the
+    /// `opentelemetry` feature, `Propagator` is one), so that
+    /// OpenTelemetry-native libraries propagate alike; this call alone
+    /// leaves OpenTelemetry's global as it is.
     ///
     /// ```
     /// use throughline_propagation::{Format, Propagator};
@@ -32,8 +34,6 @@ impl Propagator {
             word |= (position + 1) << (4 * i);
         }
         INSTALLED.store(word, Ordering::Release);
-        #[cfg(feature = "opentelemetry")]
-        opentelemetry::global::set_text_map_propagator(self);
     }
 
     /// The process-wide propagator, if [`Propagator::set_global`] installed one.

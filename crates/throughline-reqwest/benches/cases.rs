@@ -54,6 +54,8 @@ fn throughline_dispatch() -> Dispatch {
 /// reqwest-tracing's side: opentelemetry 0.32 and tracing-opentelemetry 0.33,
 /// with the W3C propagator installed, since it injects with the global one.
 fn reqwest_tracing_dispatch() -> Dispatch {
+    // throughline's side injects with the process-wide propagator, as `init()` sets it.
+    throughline_propagation::Propagator::default().set_global();
     use opentelemetry_sdk_032::testing::trace::NoopSpanExporter;
     opentelemetry_032::global::set_text_map_propagator(
         opentelemetry_sdk_032::propagation::TraceContextPropagator::new(),

@@ -106,7 +106,9 @@ impl Bench {
         let meter_provider = SdkMeterProvider::builder()
             .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
             .build();
+        // Each its own propagator, as `init()` would set them.
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        throughline_propagation::Propagator::default().set_global();
         // The instrumentations' spans only: the transport's own (h2, hyper,
         // tower's buffer) would be the same in every case, and dominate.
         let layer = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("bench")).with_filter(

@@ -215,6 +215,7 @@ async fn the_global_propagator_can_carry_the_context_both_ways() {
     // Process-wide, so the one every test of this binary would use anyway:
     // throughline's default, through OpenTelemetry's global API.
     throughline_propagation::Propagator::default().set_global();
+    opentelemetry::global::set_text_map_propagator(throughline_propagation::Propagator::default());
     let telemetry = Telemetry::install();
     let (sent, downstream) = recorder();
     let client = GrpcClientLayer::new().global_propagator().layer(downstream);

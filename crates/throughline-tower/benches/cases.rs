@@ -171,7 +171,10 @@ fn case(implementation: &'static str, sampling: &'static str, pipeline: &Pipelin
 
 /// Every case, each owning its pipeline.
 pub fn cases() -> Vec<Case> {
+    // Each its own propagator, as `init()` would set them: throughline's
+    // layers throughline's, the peers the SDK's through the global API.
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    throughline_propagation::Propagator::default().set_global();
     let mut cases = vec![case(BARE, "-", &pipeline(Sampling::All), users())];
     for sampling in Sampling::ALL {
         let label = sampling.label();

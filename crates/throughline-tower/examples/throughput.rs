@@ -43,6 +43,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
+    // throughline's layer its own, as `init()` sets it.
+    throughline_propagation::Propagator::default().set_global();
 
     let app = Router::new().route("/users/{id}", get(|Path(id): Path<u64>| async move { id.to_string() }));
     let app = match mode.as_str() {

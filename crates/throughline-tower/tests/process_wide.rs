@@ -16,8 +16,10 @@ use throughline_propagation::{Format, Propagator};
 use throughline_tower::client::{ClientInstrumentation, HttpClientLayer};
 use tower::{Layer, ServiceExt};
 
+/// What `throughline::init()` does with `OTEL_PROPAGATORS=b3`.
 fn install_b3() {
     Propagator::new([Format::B3]).set_global();
+    opentelemetry::global::set_text_map_propagator(Propagator::new([Format::B3]));
 }
 
 async fn server_parent_of(layer: throughline_tower::server::HttpServerLayer, telemetry: &Telemetry) {
@@ -47,7 +49,7 @@ async fn the_server_layer_reads_the_process_wide_propagator_by_default() {
 
 #[tokio::test]
 async fn the_global_opentelemetry_propagator_can_be_chosen() {
-    install_b3(); // also OpenTelemetry's global text-map propagator
+    install_b3();
     let telemetry = Telemetry::install();
     server_parent_of(telemetry.layer().global_propagator(), &telemetry).await;
 }

@@ -288,6 +288,7 @@ impl Init {
 
         // throughline's layers and OpenTelemetry's global API alike.
         self.propagator.set_global();
+        opentelemetry::global::set_text_map_propagator(self.propagator);
         if let Some(provider) = telemetry.tracer_provider() {
             opentelemetry::global::set_tracer_provider(provider.clone());
         }
