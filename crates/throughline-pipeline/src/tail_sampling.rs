@@ -10,16 +10,21 @@ use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
+use crate::export::size::EncodedSize;
+
 /// Which local traces to keep: every trace where a span failed, every trace
 /// whose local root was slow, and a share of the rest.
 ///
 /// Spans are held until the trace's local root (the span with no parent, or a
 /// remote one) ends, then the trace is kept or dropped whole. Memory is
-/// bounded: at most [`max_traces`](Self::max_traces) traces are held (the
-/// oldest is decided early, with what it has, to make room), at most
-/// [`max_spans_per_trace`](Self::max_spans_per_trace) spans each (the rest
-/// are dropped and counted), and none longer than
-/// [`max_wait`](Self::max_wait).
+/// bounded: at most [`max_traces`](Self::max_traces) traces,
+/// [`max_spans`](Self::max_spans) spans and [`max_bytes`](Self::max_bytes)
+/// (by an upper estimate of the spans' encoded size) are held in all (past
+/// any of them, the oldest trace is decided early, with what it has), at most
+/// [`max_spans_per_trace`](Self::max_spans_per_trace) spans per trace (the
+/// rest are dropped and counted), none longer than
+/// [`max_wait`](Self::max_wait); and as many decided trace ids as
+/// `max_traces`, so that late spans follow their trace.
 ///
 /// # Limits
 ///
@@ -43,18 +48,23 @@ pub struct TailSampling {
     slower_than: Option<Duration>,
     ratio: f64,
     max_traces: usize,
+    max_spans: usize,
+    max_bytes: usize,
     max_spans_per_trace: usize,
     max_wait: Duration,
 }
 
 impl Default for TailSampling {
     /// Errors and traces slower than one second kept, 10% of the rest;
-    /// 10,000 traces of at most 1,000 spans held at most 30 s.
+    /// at most 10,000 traces, 100,000 spans and 64 MiB held, 1,000 spans
+    /// per trace, each trace at most 30 s.
     fn default() -> Self {
         Self {
             slower_than: Some(Duration::from_secs(1)),
             ratio: 0.1,
             max_traces: 10_000,
+            max_spans: 100_000,
+            max_bytes: 64 << 20,
             max_spans_per_trace: 1_000,
             max_wait: Duration::from_secs(30),
         }
@@ -77,6 +87,19 @@ impl TailSampling {
     /// Holds at most this many traces at once.
     pub fn max_traces(mut self, traces: usize) -> Self {
         self.max_traces = traces.max(1);
+        self
+    }
+
+    /// Holds at most this many spans in all.
+    pub fn max_spans(mut self, spans: usize) -> Self {
+        self.max_spans = spans.max(1);
+        self
+    }
+
+    /// Holds at most this many bytes of spans in all, by an upper estimate
+    /// of their encoded size.
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes.max(1);
         self
     }
 
@@ -158,6 +181,7 @@ impl TailCounts {
 
 struct Held {
     spans: Vec<SpanData>,
+    bytes: usize,
     error: bool,
     since: Instant,
 }
@@ -165,7 +189,11 @@ struct Held {
 #[derive(Default)]
 struct State {
     held: HashMap<TraceId, Held>,
-    /// Held traces, oldest first, to evict and expire.
+    /// Spans and bytes in `held`.
+    spans: usize,
+    bytes: usize,
+    /// Held traces, oldest first, to evict and expire; ids of traces decided
+    /// since are skipped, and swept out once they outnumber the held ones.
     arrival: VecDeque<TraceId>,
     /// Recently decided traces, so late spans follow their trace.
     decided: HashMap<TraceId, bool>,
@@ -197,6 +225,32 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes a trace out of those held, keeping the totals and the arrival
+    /// order in step.
+    fn take(state: &mut State, trace_id: TraceId) -> Option<Held> {
+        let held = state.held.remove(&trace_id)?;
+        state.spans -= held.spans.len();
+        state.bytes -= held.bytes;
+        // Behind a long-lived trace at the front, decided ids would pile up.
+        if state.arrival.len() > 2 * state.held.len() + 64 {
+            let State { arrival, held, .. } = state;
+            arrival.retain(|id| held.contains_key(id));
+        }
+        Some(held)
+    }
+
+    /// Decides the oldest held trace early, with what it has.
+    fn evict_oldest(&self, state: &mut State, forward: &mut Vec<SpanData>) -> bool {
+        while let Some(oldest) = state.arrival.pop_front() {
+            if let Some(held) = Self::take(state, oldest) {
+                let reason = self.decide(oldest, &held, None);
+                forward.extend(self.conclude(state, oldest, held, reason));
+                return true;
+            }
+        }
+        false
     }
 
     /// Decides a trace from what it holds; `root` is its local root when it ended.
@@ -241,7 +295,7 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
                 break;
             }
             state.arrival.pop_front();
-            if let Some(held) = state.held.remove(&trace_id) {
+            if let Some(held) = Self::take(state, trace_id) {
                 let reason = self.decide(trace_id, &held, None);
                 forward.extend(self.conclude(state, trace_id, held, reason));
             }
@@ -282,29 +336,35 @@ impl<P: SpanProcessor> SpanProcessor for TailSamplingProcessor<P> {
                 if !state.held.contains_key(&trace_id) {
                     if state.held.len() >= self.policy.max_traces {
                         // Make room: decide the oldest trace with what it has.
-                        if let Some(oldest) = state.arrival.pop_front()
-                            && let Some(held) = state.held.remove(&oldest)
-                        {
-                            let reason = self.decide(oldest, &held, None);
-                            forward.extend(self.conclude(&mut state, oldest, held, reason));
-                        }
+                        self.evict_oldest(&mut state, &mut forward);
                     }
                     state.arrival.push_back(trace_id);
                 }
                 let held = state.held.entry(trace_id).or_insert_with(|| Held {
                     spans: Vec::new(),
+                    bytes: 0,
                     error: false,
                     since: Instant::now(),
                 });
                 held.error |= matches!(span.status, Status::Error { .. });
                 let root = is_local_root.then(|| span.clone());
+                let mut added = (0, 0);
                 if held.spans.len() < self.policy.max_spans_per_trace {
+                    let bytes = span.encoded_size();
+                    held.bytes += bytes;
                     held.spans.push(span);
+                    added = (1, bytes);
                 } else {
                     self.counts.spans_dropped.fetch_add(1, Ordering::Relaxed);
                 }
+                state.spans += added.0;
+                state.bytes += added.1;
+                // Past the totals, the oldest traces are decided early.
+                while (state.spans > self.policy.max_spans || state.bytes > self.policy.max_bytes)
+                    && self.evict_oldest(&mut state, &mut forward)
+                {}
                 if let Some(root) = root
-                    && let Some(held) = state.held.remove(&trace_id)
+                    && let Some(held) = Self::take(&mut state, trace_id)
                 {
                     let reason = self.decide(trace_id, &held, Some(&root));
                     forward.extend(self.conclude(&mut state, trace_id, held, reason));
@@ -337,6 +397,51 @@ impl<P: SpanProcessor> SpanProcessor for TailSamplingProcessor<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keeps what reaches it.
+    #[derive(Clone, Debug, Default)]
+    struct Collect(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanProcessor for Collect {
+        fn on_start(&self, _span: &mut Span, _cx: &opentelemetry::Context) {}
+        fn on_end(&self, span: SpanData) {
+            self.0.lock().unwrap().push(span);
+        }
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+        fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn decided_ids_do_not_pile_up_behind_a_long_lived_trace() {
+        use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _};
+        // Real spans, recorded by the SDK.
+        let recorded = Collect::default();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_span_processor(recorded.clone())
+            .build();
+        let tracer = provider.tracer("unit");
+        let long_lived = opentelemetry::Context::current_with_span(tracer.start("long-lived root"));
+        tracer.start_with_context("long-lived child", &long_lived).end();
+        for i in 0..1000 {
+            tracer.start(format!("quick {i}")).end();
+        }
+        let spans = std::mem::take(&mut *recorded.0.lock().unwrap());
+        assert_eq!(spans.len(), 1001);
+
+        let tail = TailSamplingProcessor::new(TailSampling::default(), Collect::default());
+        for span in spans {
+            tail.on_end(span);
+        }
+        let state = tail.state();
+        assert_eq!(state.held.len(), 1, "only the long-lived trace waits");
+        assert!(state.arrival.len() <= 2 + 64 + 1, "{} ids behind it", state.arrival.len());
+        assert_eq!(state.decided.len(), 1000, "decided ids are kept, up to max_traces");
+        assert_eq!((state.spans, state.bytes > 0), (1, true));
+    }
 
     #[test]
     fn the_ratio_follows_the_trace_id() {

@@ -107,3 +107,42 @@ async fn memory_stays_bounded_when_roots_never_end() {
     assert_eq!(spans.len(), 5, "only the error trace is kept, capped at 5 spans");
     assert!(spans.iter().all(|s| s.name().starts_with("open 99 child")));
 }
+
+/// Traces whose roots stay open, each with `children` finished children
+/// carrying `payload` bytes.
+fn open_traces(telemetry: &Telemetry, traces: usize, children: usize, payload: usize) {
+    let tracer = telemetry.tracer_provider().unwrap().tracer("tail-test");
+    for t in 0..traces {
+        let cx = Context::current_with_span(tracer.start(format!("open {t}")));
+        for c in 0..children {
+            let mut child = tracer.start_with_context(format!("open {t} child {c}"), &cx);
+            child.set_attribute(opentelemetry::KeyValue::new("payload", "x".repeat(payload)));
+            child.end();
+        }
+        std::mem::forget(cx);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_total_span_bound_decides_the_oldest_traces_early() {
+    let receiver = OtlpReceiver::start().await.unwrap();
+    let telemetry = pipeline(&receiver, TailSampling::default().sample_ratio(1.0).max_spans(50));
+    // 10 traces of 10 spans: 100 spans for room for 50. Each trace past the
+    // fifth makes the oldest one decided.
+    open_traces(&telemetry, 10, 10, 0);
+    let stats = telemetry.stats();
+    assert_eq!(stats.traces_kept + stats.traces_dropped, 5, "{stats:?}");
+    telemetry.shutdown(WAIT).await.unwrap();
+    assert_eq!(receiver.spans().len(), 100, "decided early, nothing lost: kept by the ratio");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_byte_bound_decides_the_oldest_traces_early() {
+    let receiver = OtlpReceiver::start().await.unwrap();
+    let telemetry = pipeline(&receiver, TailSampling::default().sample_ratio(0.0).max_bytes(50_000));
+    // 10 traces of one 10 kB span: twice the bytes allowed.
+    open_traces(&telemetry, 10, 1, 10_000);
+    let decided = telemetry.stats().traces_dropped;
+    assert!((5..=6).contains(&decided), "about half decided early: {decided}");
+    telemetry.shutdown(WAIT).await.unwrap();
+}
