@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::edge::Edge;
+
 /// The service's settings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -18,6 +20,8 @@ pub struct Config {
     pub payment_attempt_timeout: Duration,
     /// `ORDERS_BREAKER_OPEN_MS`: how long the payments breaker stays open, default 5 s.
     pub breaker_open: Duration,
+    /// `ORDERS_TRUST`: whose trace context is continued, default `private`.
+    pub edge: Edge,
 }
 
 impl Config {
@@ -35,6 +39,7 @@ impl Config {
             inventory_url: var("INVENTORY_URL").unwrap_or_else(|| "http://127.0.0.1:8083".into()),
             payment_attempt_timeout: millis("ORDERS_PAYMENT_ATTEMPT_TIMEOUT_MS", 300)?,
             breaker_open: millis("ORDERS_BREAKER_OPEN_MS", 5_000)?,
+            edge: Edge::from_var(var("ORDERS_TRUST").as_deref())?,
         })
     }
 }

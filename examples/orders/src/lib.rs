@@ -9,6 +9,7 @@
 //! - [`routes`]: the handlers and what each failure answers.
 
 pub mod config;
+pub mod edge;
 pub mod inventory;
 pub mod payments;
 pub mod routes;
@@ -25,6 +26,8 @@ pub struct App {
     pub payments: payments::Payments,
     /// The inventory client.
     pub inventory: inventory::Inventory,
+    /// Whose trace context is continued.
+    pub edge: edge::Edge,
 }
 
 impl App {
@@ -34,11 +37,14 @@ impl App {
             store: store::Store::open(&config.db).await?,
             payments: payments::Payments::new(config)?,
             inventory: inventory::Inventory::new(&config.inventory_url)?,
+            edge: config.edge,
         })
     }
 
-    /// The service's routes, traced by throughline's server layer.
+    /// The service's routes, traced by throughline's server layer under the
+    /// [`edge`](Self::edge)'s trust policy.
     pub fn router(&self) -> axum::Router {
-        routes::router(self.clone()).layer(throughline::tower::server::HttpServerLayer::new())
+        let layer = throughline::tower::server::HttpServerLayer::new().trust(self.edge.policy());
+        routes::router(self.clone()).layer(layer)
     }
 }
