@@ -124,6 +124,7 @@ mod peer;
 mod route;
 mod service;
 mod span;
+mod trace_id;
 mod trust;
 
 pub use body::ResponseBody;
@@ -134,4 +135,5 @@ pub use layer::HttpServerLayer;
 pub use route::RouteExtractor;
 pub use service::HttpServer;
 pub use span::TARGET;
+pub use trace_id::current_trace_id;
 pub use trust::{Trust, TrustPolicy};
