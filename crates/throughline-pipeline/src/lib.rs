@@ -58,6 +58,7 @@ pub use config::{
 };
 pub use error::{PipelineError, ShutdownError};
 pub use export::activity::is_export_activity;
+pub use export::failure::ExportFailure;
 pub use export::processors::SpanTransform;
 #[cfg(feature = "axum")]
 pub use graceful::{Graceful, Lifecycle, ServeError, shutdown_signal};

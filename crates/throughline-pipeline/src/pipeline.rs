@@ -337,8 +337,17 @@ fn observe(meter: &Meter, counters: &Counters) {
             .with_description("Items handed to the exporter, by outcome")
             .with_callback(move |observer| {
                 observer.observe(total(&read, |c| &c.exported), std::slice::from_ref(&attributes));
-                let failed = [attributes.clone(), KeyValue::new("error.type", "export_failed")];
-                observer.observe(total(&read, |c| &c.failed), &failed);
+                // One point per reason, summed over the exporters of the signal.
+                let mut reasons: Vec<(String, u64)> = Vec::new();
+                for (reason, items) in read.iter().flat_map(|counts| counts.reasons.get()) {
+                    match reasons.iter_mut().find(|(known, _)| *known == reason) {
+                        Some((_, total)) => *total += items,
+                        None => reasons.push((reason, items)),
+                    }
+                }
+                for (reason, items) in reasons {
+                    observer.observe(items, &[attributes.clone(), KeyValue::new("error.type", reason)]);
+                }
             })
             .build();
         let read = counts.clone();

@@ -16,6 +16,7 @@ use crate::error::ShutdownError;
 use crate::export::activity::ExportActivity;
 use crate::export::batch::Counts;
 use crate::export::deadline::ShutdownDeadline;
+use crate::export::failure::ExportFailure;
 use crate::export::runtime::ExportRuntime;
 use crate::prometheus::Prometheus;
 use crate::tail_sampling::{Reason, TailCounts};
@@ -147,6 +148,24 @@ impl Telemetry {
     /// tail sampling decisions.
     pub fn stats(&self) -> ExportStats {
         self.counters.stats()
+    }
+
+    /// The spans and log records that failed to export, by signal and
+    /// reason (also the `error.type` of the `otel.sdk.exporter.*.exported`
+    /// metrics).
+    pub fn export_failures(&self) -> Vec<ExportFailure> {
+        let spans = self.counters.spans.iter().map(|c| (Signal::Traces, c));
+        let logs = self.counters.logs.iter().map(|c| (Signal::Logs, c));
+        spans
+            .chain(logs)
+            .flat_map(|(signal, counts)| {
+                counts.reasons.get().into_iter().map(move |(reason, items)| ExportFailure {
+                    signal,
+                    reason,
+                    items,
+                })
+            })
+            .collect()
     }
 
     /// Flushes traces, metrics and logs within `deadline`, then stops the

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{Tracer as _, TracerProvider as _};
-use throughline_pipeline::{Pipeline, Telemetry};
+use throughline_pipeline::{Pipeline, Signal, Telemetry};
 use throughline_testing::{Behaviour, OtlpReceiver, Reply};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -84,7 +84,7 @@ async fn http_429_with_retry_after_waits_the_delay_it_asks_for() {
     telemetry.shutdown(WAIT).await.unwrap();
 }
 
-async fn a_permanent_failure_is_dropped_at_once_and_counted(protocol: &str) {
+async fn a_permanent_failure_is_dropped_at_once_and_counted(protocol: &str, reason: &str) {
     let receiver = OtlpReceiver::start().await.unwrap();
     receiver.reply_next([Reply::Reject]);
     let telemetry = pipeline(&receiver, protocol, &[]);
@@ -97,6 +97,12 @@ async fn a_permanent_failure_is_dropped_at_once_and_counted(protocol: &str) {
     assert_eq!(receiver.attempts().0, 1, "never retried");
     assert!(receiver.spans().is_empty());
     assert_eq!(telemetry.stats().spans_failed, 1);
+    let failures = telemetry.export_failures();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(
+        (failures[0].signal, failures[0].reason.as_str(), failures[0].items),
+        (Signal::Traces, reason, 1)
+    );
     // The next batch goes out as usual.
     export_one(&telemetry).0.unwrap();
     assert_eq!(receiver.spans().len(), 1);
@@ -105,12 +111,12 @@ async fn a_permanent_failure_is_dropped_at_once_and_counted(protocol: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_argument_is_not_retried_over_grpc() {
-    a_permanent_failure_is_dropped_at_once_and_counted("grpc").await;
+    a_permanent_failure_is_dropped_at_once_and_counted("grpc", "grpc_invalid_argument").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_400_is_not_retried() {
-    a_permanent_failure_is_dropped_at_once_and_counted("http/protobuf").await;
+    a_permanent_failure_is_dropped_at_once_and_counted("http/protobuf", "http_400").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

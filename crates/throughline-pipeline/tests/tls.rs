@@ -130,6 +130,8 @@ async fn refused(receiver: &OtlpReceiver, protocol: &str, files: &PkiFiles) -> S
     assert!(flushed.is_err(), "{error}");
     assert!(error.contains(&endpoint), "the error names the endpoint: {error}");
     assert_eq!(telemetry.stats().spans_failed, 1, "{:?}", telemetry.stats());
+    let reasons: Vec<String> = telemetry.export_failures().into_iter().map(|f| f.reason).collect();
+    assert_eq!(reasons, ["transport"], "{error}");
     telemetry.shutdown(WAIT).await.unwrap();
     assert!(receiver.spans().is_empty());
     error

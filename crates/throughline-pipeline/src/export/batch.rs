@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{BatchConfig, Signal};
 use crate::export::deadline::ShutdownDeadline;
+use crate::export::failure::{self, Reasons};
 use crate::export::size::EncodedSize;
 
 /// Where a batch goes.
@@ -36,6 +37,8 @@ pub(crate) struct Counts {
     pub(crate) failed: AtomicU64,
     /// Dropped because the export task had died.
     pub(crate) lost: AtomicU64,
+    /// The failed items by reason.
+    pub(crate) reasons: Reasons,
     /// Why the export task died, once it has.
     pub(crate) died: OnceLock<String>,
     /// Whether the last export failed: a failure after a success is logged,
@@ -284,6 +287,7 @@ impl<T: EncodedSize + Send + 'static, S: Sink<T>> Worker<T, S> {
     /// Counts `size` failed items; the first failure after a success is logged.
     fn failed(&self, size: u64, error: &OTelSdkError) {
         self.counts.failed.fetch_add(size, Ordering::Relaxed);
+        self.counts.reasons.add(failure::reason(error), size);
         if !self.counts.failing.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 signal = ?self.signal,
@@ -337,6 +341,7 @@ impl<T: EncodedSize + Send + 'static, S: Sink<T>> Worker<T, S> {
                     let size = size + self.batch.len() as u64;
                     self.batch.clear();
                     self.counts.failed.fetch_add(size, Ordering::Relaxed);
+                    self.counts.reasons.add("exporter_panicked".to_owned(), size);
                     self.counts.die(self.signal, reason);
                     return Err(self.counts.gone(self.signal));
                 }
@@ -456,6 +461,7 @@ mod tests {
         let result = batcher.flush(Duration::from_secs(5));
         assert!(matches!(result, Err(OTelSdkError::Timeout(_))), "{result:?}");
         assert_eq!(batcher.counts().failed.load(Ordering::Relaxed), 1);
+        assert_eq!(batcher.counts().reasons.get(), [("timeout".to_owned(), 1)]);
     }
 
     #[test]

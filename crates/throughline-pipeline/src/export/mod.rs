@@ -4,6 +4,7 @@ pub(crate) mod activity;
 pub(crate) mod batch;
 pub(crate) mod console;
 pub(crate) mod deadline;
+pub(crate) mod failure;
 pub(crate) mod http_client;
 pub(crate) mod otlp;
 pub(crate) mod processors;
