@@ -48,20 +48,46 @@ impl Stock {
     }
 }
 
+/// An order id or a sku: 1 to 64 characters of `A-Z a-z 0-9 . _ -`.
+pub fn is_valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 #[tonic::async_trait]
 impl pb::inventory_server::Inventory for Stock {
-    #[tracing::instrument(skip_all, fields(order.id = %request.get_ref().order_id, sku = %request.get_ref().sku))]
+    /// Reserves `quantity` of `sku` for an order, once: a repeat for the same
+    /// order answers as the first did without taking more stock. Input is
+    /// checked first, and no status echoes it (a status is a header, and
+    /// the caller's input could be any size).
+    #[tracing::instrument(skip_all, fields(order.id, sku))]
     async fn reserve(&self, request: Request<ReserveRequest>) -> Result<Response<ReserveReply>, Status> {
         if let Some(remaining) = throughline::tonic::deadline::remaining(&request) {
             tracing::debug!(remaining_ms = remaining.as_millis() as u64, "the caller's deadline");
         }
         let ReserveRequest { order_id, sku, quantity } = request.into_inner();
+        if !is_valid_id(&order_id) {
+            return Err(Status::invalid_argument("order_id must be 1 to 64 characters of A-Z a-z 0-9 . _ -"));
+        }
+        if !is_valid_id(&sku) {
+            return Err(Status::invalid_argument("sku must be 1 to 64 characters of A-Z a-z 0-9 . _ -"));
+        }
+        let span = tracing::Span::current();
+        span.record("order.id", order_id.as_str());
+        span.record("sku", sku.as_str());
         if quantity == 0 {
             return Err(Status::invalid_argument("quantity must be at least 1"));
         }
         let mut state = self.state();
-        let level =
-            state.levels.get_mut(&sku).ok_or_else(|| Status::not_found(format!("no such sku: {sku}")))?;
+        if let Some((held_sku, held)) = state.reservations.get(&order_id) {
+            if *held_sku != sku || *held != u64::from(quantity) {
+                return Err(Status::failed_precondition("the order already holds a different reservation"));
+            }
+            let remaining = state.levels.get(&sku).copied().unwrap_or(0);
+            tracing::info!(reserved = true, remaining, "reservation repeated");
+            return Ok(Response::new(ReserveReply { reserved: true, remaining }));
+        }
+        let level = state.levels.get_mut(&sku).ok_or_else(|| Status::not_found("no such sku"))?;
         let reserved = *level >= u64::from(quantity);
         if reserved {
             *level -= u64::from(quantity);
