@@ -67,6 +67,13 @@ fn ci() -> Result {
     cargo(&["test", "--workspace", "--all-features", "--all-targets"], &[])?;
     cargo(&["test", "--workspace", "--all-features", "--doc"], &[])?;
     cargo(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
+    // Every published crate packages: its manifest is complete and its files are in it.
+    let mut package = vec!["package", "--no-verify", "--allow-dirty", "--quiet"];
+    let published = published_crates()?;
+    for name in &published {
+        package.extend(["--package", name.as_str()]);
+    }
+    cargo(&package, &[])?;
     let bin = build_system()?;
     w3c::official_suite(&bin)?;
     e2e(&bin)?;
@@ -130,6 +137,22 @@ fn fuzz(seconds: Option<&str>) -> Result {
         }
     }
     Ok(())
+}
+
+/// The crates under `crates/` that are published: all but `publish = false`.
+fn published_crates() -> Result<Vec<String>> {
+    let crates = root().join("crates");
+    let entries = std::fs::read_dir(&crates).map_err(|e| format!("{}: {e}", crates.display()))?;
+    let mut names: Vec<String> = entries
+        .filter_map(|entry| {
+            let dir = entry.ok()?.path();
+            let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+            let published = !manifest.lines().any(|line| line.trim() == "publish = false");
+            published.then(|| dir.file_name()?.to_str().map(str::to_owned)).flatten()
+        })
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 fn fuzz_dirs() -> Result<Vec<PathBuf>> {

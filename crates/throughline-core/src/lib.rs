@@ -38,3 +38,8 @@ mod resend;
 pub use deadline::{DEADLINE_HEADER, Deadline, DeadlineHeaderError, GRPC_TIMEOUT, GrpcTimeoutError};
 pub use grpc::{GRPC_STATUS, GrpcCode};
 pub use resend::ResendCount;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

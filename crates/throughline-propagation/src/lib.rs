@@ -52,9 +52,11 @@
 //!   all-zero ids are rejected, higher versions are read by the version-00
 //!   prefix rules, and two `traceparent` headers restart the trace;
 //! - the Level 2 `random` flag is kept; reserved flags are read and never sent;
-//! - every `tracestate` header line is read and combined in order; an invalid
-//!   `tracestate` (bad key or value, duplicate key, more than 32 members) is
-//!   dropped without dropping the `traceparent`; an empty one is never sent;
+//! - every `tracestate` header line is read and combined in order, at the
+//!   current key grammar (`@` anywhere but first); a repeated key keeps its
+//!   first occurrence; an invalid `tracestate` (bad key or value, more than
+//!   32 members) is dropped without dropping the `traceparent`; an empty one
+//!   is never sent;
 //! - baggage values and property values are percent-decoded and encoded,
 //!   and the size and count limits are enforced by dropping whole members
 //!   (see [`Baggage`]);
@@ -134,3 +136,8 @@ pub use traceparent::{
 };
 pub use tracestate::{TraceState, TraceStateError};
 pub use xray::{XRAY_LEN, XRay, XRayError, XRaySampling, encode as encode_xray};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -78,3 +78,8 @@ pub use tracing_middleware::TracingMiddleware;
 /// The future `reqwest_middleware::Middleware::handle` returns: what
 /// `#[async_trait]` expands to, written out to spare the dependency.
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -173,3 +173,8 @@ pub use request::{
     Attempt, IDEMPOTENCY_KEY, ReplayableBody, ResendCount, ResilientRequest, is_idempotent_method,
 };
 pub use telemetry::{FROM_STATE, NAME, OUTCOME, RETRY_REASON, SHED_REASON, TO_STATE};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -99,3 +99,8 @@ pub use redaction::{
 };
 pub use tracing_appender::non_blocking::WorkerGuard;
 pub use writer::NonBlockingWriter;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -66,3 +66,8 @@ pub use body::GrpcBody;
 pub use client::{GrpcClient, GrpcClientLayer};
 pub use future::ResponseFuture;
 pub use server::{GrpcServer, GrpcServerLayer};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -52,3 +52,8 @@ pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
         .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
         .build()
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
