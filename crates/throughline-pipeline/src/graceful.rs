@@ -86,6 +86,7 @@ pub struct Graceful {
     drain: Duration,
     flush: Duration,
     signals: bool,
+    fail_unflushed: bool,
 }
 
 impl Default for Graceful {
@@ -97,6 +98,7 @@ impl Default for Graceful {
             drain: Duration::from_secs(10),
             flush: Duration::from_secs(5),
             signals: true,
+            fail_unflushed: true,
         }
     }
 }
@@ -138,6 +140,17 @@ impl Graceful {
     /// The longest flushing telemetry may take after draining.
     pub fn flush(mut self, deadline: Duration) -> Self {
         self.flush = deadline;
+        self
+    }
+
+    /// Whether telemetry left unflushed at the flush deadline (a stalled
+    /// collector) makes [`serve`](Self::serve) fail: by default it returns
+    /// [`ServeError::Shutdown`], so a `main` that returns it exits with
+    /// status 1; with `false` it returns `Ok` once the loss is logged (by
+    /// [`Telemetry::shutdown`]'s warning and one more line with the error),
+    /// so the process exits 0.
+    pub fn fail_on_unflushed(mut self, fail: bool) -> Self {
+        self.fail_unflushed = fail;
         self
     }
 
@@ -195,7 +208,12 @@ impl Graceful {
             // Requests still running after the drain deadline are cut off.
             () = drained => {}
         }
-        telemetry.shutdown(self.flush).await?;
-        Ok(())
+        match telemetry.shutdown(self.flush).await {
+            Err(error) if !self.fail_unflushed => {
+                tracing::warn!(%error, "throughline: telemetry was not all flushed; exiting normally as configured");
+                Ok(())
+            }
+            flushed => Ok(flushed?),
+        }
     }
 }

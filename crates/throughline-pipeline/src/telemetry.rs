@@ -315,9 +315,10 @@ impl Providers {
             if let Err(error) = outcome
                 && result.is_ok()
             {
-                // The SDK wraps a processor's timeout in its own error; a
-                // failure once the deadline has passed is the deadline's.
-                let late = started.elapsed() >= deadline;
+                // The SDK wraps a processor's timeout in its own error
+                // ("Shutdown errors: [Timeout(..)]"); a failure once the
+                // deadline has passed is the deadline's too.
+                let late = started.elapsed() >= deadline || error.to_string().contains("Timeout(");
                 result = Err(match error {
                     OTelSdkError::Timeout(_) => ShutdownError::DeadlineExceeded(deadline),
                     _ if late => ShutdownError::DeadlineExceeded(deadline),

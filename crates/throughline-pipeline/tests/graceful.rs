@@ -112,3 +112,47 @@ async fn readiness_turns_false_while_the_listener_still_accepts_for_the_pre_stop
     );
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "then it closed");
 }
+
+/// Serves nothing, starts shutdown at once, and returns how `serve` ended,
+/// with a collector that never answers.
+async fn serve_with_a_stalled_collector(graceful: Graceful) -> Result<(), throughline_pipeline::ServeError> {
+    let receiver = OtlpReceiver::start().await.unwrap();
+    receiver.set_behaviour(throughline_testing::Behaviour::Stall);
+    let endpoint = receiver.grpc_endpoint();
+    let vars = HashMap::from([
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_LOGS_EXPORTER", "none"),
+    ]);
+    let telemetry = Pipeline::from_vars(&vars).unwrap().build().unwrap();
+    telemetry.tracer_provider().unwrap().tracer("graceful-test").in_span("unsent", |_cx| {});
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let lifecycle = Lifecycle::new();
+    lifecycle.start_draining();
+    let served = graceful
+        .on_signals(false)
+        .lifecycle(lifecycle)
+        .drain(Duration::ZERO)
+        .flush(Duration::from_millis(200))
+        .serve(listener, Router::new(), telemetry)
+        .await;
+    receiver.set_behaviour(throughline_testing::Behaviour::Accept);
+    served
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unflushed_telemetry_fails_serve_by_default_and_can_be_made_to_exit_normally() {
+    let failed = serve_with_a_stalled_collector(Graceful::default()).await;
+    assert!(
+        matches!(
+            failed,
+            Err(throughline_pipeline::ServeError::Shutdown(
+                throughline_pipeline::ShutdownError::DeadlineExceeded(_)
+            ))
+        ),
+        "{failed:?}"
+    );
+    serve_with_a_stalled_collector(Graceful::default().fail_on_unflushed(false)).await.unwrap();
+}

@@ -425,12 +425,39 @@ impl Guard {
         app: axum::Router,
         drain: Duration,
     ) -> Result<(), ServeError> {
+        self.serve_with(listener, app, Graceful::default().drain(drain)).await
+    }
+
+    /// [`serve`](Self::serve) with the whole shutdown sequence chosen: the
+    /// pre-stop delay while readiness is already false, the drain and flush
+    /// deadlines, and whether telemetry left unflushed is an error (the
+    /// default: a `main` returning it exits with status 1). Readiness follows
+    /// this guard's [`Health`], whatever lifecycle `graceful` had.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use throughline::pipeline::Graceful;
+    ///
+    /// let guard = throughline::init()?;
+    /// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+    /// let shutdown = Graceful::default()
+    ///     .pre_stop(Duration::from_secs(5)) // the load balancer's probe period
+    ///     .drain(Duration::from_secs(10))
+    ///     .flush(Duration::from_secs(3))
+    ///     .fail_on_unflushed(false); // a stalled collector does not fail the exit
+    /// guard.serve_with(listener, axum::Router::new(), shutdown).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve_with(
+        self,
+        listener: tokio::net::TcpListener,
+        app: axum::Router,
+        graceful: Graceful,
+    ) -> Result<(), ServeError> {
         let app = app.merge(self.health.router());
-        let served = Graceful::default()
-            .lifecycle(self.health.lifecycle().clone())
-            .drain(drain)
-            .serve(listener, app, self.telemetry)
-            .await;
+        let served =
+            graceful.lifecycle(self.health.lifecycle().clone()).serve(listener, app, self.telemetry).await;
         self.log_lines.flush().await;
         served
     }
