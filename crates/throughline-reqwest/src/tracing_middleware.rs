@@ -39,6 +39,8 @@ impl TracingMiddleware {
     pub fn with_instrumentation(instrumentation: ClientInstrumentation) -> Self {
         Self { instrumentation }
     }
+
+    throughline_tower::forward_client_setters!();
 }
 
 // Written out rather than with `#[async_trait]`: it is what the macro

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use throughline_core::{Deadline, deadline};
-use throughline_reqwest::{ClientInstrumentation, TracingMiddleware};
+use throughline_reqwest::TracingMiddleware;
 
 async fn echo_budget() -> (String, ClientWithMiddleware) {
     let app = Router::new().route(
@@ -41,9 +41,8 @@ async fn the_earliest_deadline_is_sent_in_milliseconds() {
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn the_header_can_be_renamed_or_turned_off() {
     let (url, _) = echo_budget().await;
-    let instrumentation = ClientInstrumentation::new().deadline_header(None);
     let client = ClientBuilder::new(reqwest::Client::new())
-        .with(TracingMiddleware::with_instrumentation(instrumentation))
+        .with(TracingMiddleware::new().deadline_header(None))
         .build();
     let request = client.get(&url).with_extension(Deadline::after(Duration::from_secs(1)));
     assert_eq!(request.send().await.unwrap().text().await.unwrap(), "None");

@@ -45,6 +45,8 @@ pub(crate) struct Call {
     started: Instant,
     /// The deadline the server layer makes current while it polls.
     deadline: Option<Deadline>,
+    /// Recorded in the metrics (a server filter may say no).
+    measure: bool,
     finished: bool,
 }
 
@@ -95,7 +97,7 @@ impl Call {
         // `rpc.method` waits for the end, where an unknown method becomes `_OTHER`.
         let original =
             (method.is_none() && traced.recording).then(|| StringValue::from(request.path.to_owned()));
-        Self { metrics, traced, labels, original, started, deadline, finished: false }
+        Self { metrics, traced, labels, original, started, deadline, measure: true, finished: false }
     }
 
     /// The span, to enter around work done for this call.
@@ -214,7 +216,15 @@ impl Call {
             // tracing span closes: the stream is not polled inside the span.
             otel.end_with_timestamp(now);
         }
-        self.metrics.record(&self.labels, seconds);
+        if self.measure {
+            self.metrics.record(&self.labels, seconds);
+        }
+    }
+
+    /// Keeps the call out of the metrics.
+    pub(crate) fn unmeasured(mut self) -> Self {
+        self.measure = false;
+        self
     }
 }
 

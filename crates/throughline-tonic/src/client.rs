@@ -42,7 +42,7 @@ use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::TraceContextExt;
 use throughline_core::Deadline;
 use throughline_propagation::Propagator;
-use throughline_tower::client::{Injection, start_span};
+use throughline_tower::client::{Injection, host_list, start_span};
 use throughline_tower::semconv::Role;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -64,7 +64,11 @@ struct Config {
     server: Option<(StringValue, Option<u16>)>,
     meter: opentelemetry::metrics::Meter,
     metrics: Arc<CallMetrics>,
+    /// Hosts that never receive context metadata.
+    no_propagation: Option<Arc<HostFilter>>,
 }
+
+type HostFilter = dyn Fn(&str) -> bool + Send + Sync;
 
 /// A tower [`Layer`] for gRPC clients, around a `tonic::transport::Channel`
 /// or any `Service<http::Request<B>>` that sends gRPC. See [the module](self).
@@ -89,6 +93,7 @@ impl GrpcClientLayer {
                 server: None,
                 meter,
                 metrics,
+                no_propagation: None,
             }),
         }
     }
@@ -130,6 +135,24 @@ impl GrpcClientLayer {
     pub fn server_address(self, host: impl Into<String>, port: Option<u16>) -> Self {
         let host = StringValue::from(host.into());
         self.with(|c| c.server = Some((host, port)))
+    }
+
+    /// Never sends context metadata to these hosts (the request's authority,
+    /// or the one given by [`server_address`](Self::server_address)): third
+    /// parties that must not see internal trace ids. A name starting with
+    /// `.` matches every subdomain; the others match exactly, ignoring case.
+    /// The deadline (`grpc-timeout`) is still sent: it is the protocol's.
+    pub fn no_propagation_to<I, H>(self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = H>,
+        H: Into<String>,
+    {
+        self.no_propagation_when(host_list(hosts))
+    }
+
+    /// Never sends context metadata to a host for which `skip` is true.
+    pub fn no_propagation_when(self, skip: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.with(|c| c.no_propagation = Some(Arc::new(skip)))
     }
 
     /// Emits the current names only, or the old ones too, whatever
@@ -219,9 +242,6 @@ where
             }
             Err(current) => (current, false),
         };
-        // Sampled out or not, the context goes on: the server continues the
-        // trace, and the sampled flag tells it what was decided.
-        self.config.injection.inject(&cx, request.headers_mut());
         let own = self.config.timeout.map(Deadline::after);
         let inherited = Deadline::earliest(
             request.extensions().get::<Deadline>().copied(),
@@ -238,6 +258,13 @@ where
             )),
             None => self.config.server.clone(),
         };
+        // Sampled out or not, the context goes on, unless the host is one
+        // that must not see it: the server continues the trace, and the
+        // sampled flag tells it what was decided.
+        let host = server.as_ref().map_or("", |(host, _)| host.as_str());
+        if !self.config.no_propagation.as_ref().is_some_and(|skip| skip(host)) {
+            self.config.injection.inject(&cx, request.headers_mut());
+        }
         let call = Call::start(
             self.config.metrics.clone(),
             Traced { span, cx, recording },

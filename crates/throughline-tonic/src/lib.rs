@@ -66,6 +66,8 @@ pub use body::GrpcBody;
 pub use client::{GrpcClient, GrpcClientLayer};
 pub use future::ResponseFuture;
 pub use server::{GrpcServer, GrpcServerLayer};
+/// What a server filter records for a call: throughline-tower's.
+pub use throughline_tower::server::Record;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

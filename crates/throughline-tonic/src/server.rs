@@ -31,7 +31,7 @@ use opentelemetry::trace::TraceContextExt;
 use throughline_core::Deadline;
 use throughline_propagation::Propagator;
 use throughline_tower::semconv::{Role, server_address};
-use throughline_tower::server::{Extraction, TrustPolicy};
+use throughline_tower::server::{Extraction, Record, TrustPolicy};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -44,11 +44,14 @@ use crate::semconv::RpcStability;
 /// The tracing target of the server span, for filters (`RUST_LOG`).
 pub const TARGET: &str = "throughline_tonic::server";
 
+type Filter = dyn Fn(&http::request::Parts) -> Record + Send + Sync;
+
 /// What every call needs from the layer, shared by every clone.
 #[derive(Clone)]
 struct Config {
     extraction: Extraction,
     trust: TrustPolicy,
+    filter: Option<Arc<Filter>>,
     stability: RpcStability,
     meter: opentelemetry::metrics::Meter,
     metrics: Arc<CallMetrics>,
@@ -74,6 +77,7 @@ impl GrpcServerLayer {
             config: Arc::new(Config {
                 extraction: Extraction::default(),
                 trust: TrustPolicy::default(),
+                filter: None,
                 stability,
                 meter,
                 metrics,
@@ -118,6 +122,14 @@ impl GrpcServerLayer {
         self.with(|c| c.trust = trust)
     }
 
+    /// Chooses per call whether to trace and whether to measure it, as
+    /// throughline-tower's `HttpServerLayer::filter` does: health checks and
+    /// reflection, say. A call recorded as `Record::NOTHING` passes through
+    /// untouched (its `Deadline` extension is still set).
+    pub fn filter(self, filter: impl Fn(&http::request::Parts) -> Record + Send + Sync + 'static) -> Self {
+        self.with(|c| c.filter = Some(Arc::new(filter)))
+    }
+
     /// Emits the current names only, or the old ones too, whatever
     /// `OTEL_SEMCONV_STABILITY_OPT_IN` says.
     pub fn semconv_stability(self, stability: RpcStability) -> Self {
@@ -148,6 +160,7 @@ impl fmt::Debug for GrpcServerLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcServerLayer")
             .field("extraction", &self.config.extraction)
+            .field("filter", &self.config.filter.as_ref().map(|_| ".."))
             .field("trust", &self.config.trust)
             .field("stability", &self.config.stability)
             .finish_non_exhaustive()
@@ -202,11 +215,20 @@ where
         if let Some(deadline) = deadline {
             parts.extensions.insert::<Deadline>(deadline);
         }
-        let span = tracing::info_span!(target: TARGET, "grpc.server", otel.kind = "server");
-        // A public caller's context is only a link, from a fresh root.
-        let incoming = self.config.extraction.incoming(&parts.headers, self.config.trust.decide(&parts));
-        // Starts the OpenTelemetry span: this is where the sampler decides.
-        let cx = incoming.start(&span);
+        let record = self.config.filter.as_ref().map_or(Record::EVERYTHING, |filter| filter(&parts));
+        if record == Record::NOTHING {
+            return ResponseFuture::new(self.inner.call(Request::from_parts(parts, body)), None);
+        }
+        let (span, cx) = if record.trace {
+            let span = tracing::info_span!(target: TARGET, "grpc.server", otel.kind = "server");
+            // A public caller's context is only a link, from a fresh root.
+            let incoming = self.config.extraction.incoming(&parts.headers, self.config.trust.decide(&parts));
+            // Starts the OpenTelemetry span: this is where the sampler decides.
+            let cx = incoming.start(&span);
+            (span, cx)
+        } else {
+            (tracing::Span::none(), opentelemetry::Context::new())
+        };
         let recording = cx.span().is_recording();
         // The server's address is a span attribute only: built when it records.
         let server = recording
@@ -220,6 +242,7 @@ where
             deadline,
             started,
         );
+        let call = if record.metrics { call } else { call.unmeasured() };
         let future = self.inner.call(Request::from_parts(parts, body));
         ResponseFuture::new(future, Some(call))
     }

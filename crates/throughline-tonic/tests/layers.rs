@@ -285,3 +285,41 @@ async fn an_unsampled_random_parent_keeps_its_flag_and_tracestate_through_server
     assert!(traceparent.ends_with("-02"), "random kept, unsampled: {traceparent}");
     assert_eq!(header(&headers, "tracestate").as_deref(), Some("a@b@c=1,rojo=2"));
 }
+
+#[tokio::test]
+async fn a_host_excluded_from_propagation_gets_the_deadline_but_no_context() {
+    let _telemetry = Telemetry::install();
+    let (sent, downstream) = recorder();
+    let client = GrpcClientLayer::new()
+        .server_address("api.partner.example", Some(443))
+        .no_propagation_to([".partner.example"])
+        .timeout(Duration::from_secs(1))
+        .layer(downstream);
+    client.oneshot(call("/pkg.S/M")).await.unwrap();
+    let headers = sent.lock().unwrap()[0].clone();
+    assert!(header(&headers, "traceparent").is_none(), "{headers:?}");
+    assert!(header(&headers, "grpc-timeout").is_some(), "the deadline is the protocol's");
+}
+
+#[tokio::test]
+async fn the_server_filter_chooses_span_and_metrics_per_call() {
+    let telemetry = Telemetry::install();
+    let handler = service_fn(|_: Request<Body>| async { Ok::<_, Infallible>(ok()) });
+    let server = telemetry
+        .server_layer()
+        .filter(|parts| match parts.uri.path() {
+            "/grpc.health.v1.Health/Check" => throughline_tonic::Record::NOTHING,
+            "/pkg.S/Traced" => throughline_tonic::Record::TRACE_ONLY,
+            _ => throughline_tonic::Record::EVERYTHING,
+        })
+        .layer(handler);
+    for path in ["/grpc.health.v1.Health/Check", "/pkg.S/Traced", "/pkg.S/M"] {
+        let response = server.clone().oneshot(call(path)).await.unwrap();
+        response.into_body().collect().await.unwrap();
+    }
+    let spans = telemetry.capture.spans();
+    let names: Vec<&str> = spans.all().iter().map(|s| s.name.as_ref()).collect();
+    assert_eq!(names, ["pkg.S/Traced", "pkg.S/M"]);
+    let metrics = telemetry.capture.metrics();
+    assert_eq!(metrics.points("rpc.server.call.duration").len(), 1, "only /pkg.S/M is measured");
+}

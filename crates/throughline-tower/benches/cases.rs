@@ -27,7 +27,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
-use throughline_tower::server::{HttpServerLayer, Instrument};
+use throughline_tower::server::{HttpServerLayer, Record};
 use tower::ServiceExt;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
@@ -189,7 +189,7 @@ pub fn cases() -> Vec<Case> {
             THROUGHLINE_TRACES,
             label,
             &p,
-            users().layer(HttpServerLayer::new().filter(|_| Instrument::TRACE_ONLY)),
+            users().layer(HttpServerLayer::new().filter(|_| Record::TRACE_ONLY)),
         ));
         let tower_http = tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
             use tracing_opentelemetry::OpenTelemetrySpanExt;

@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use throughline_tower::server::{HttpServerLayer, Instrument, TrustPolicy};
+//! use throughline_tower::server::{HttpServerLayer, Record, TrustPolicy};
 //!
 //! let app: Router = Router::new()
 //!     .route("/users/{id}", get(|| async { "alice" }))
@@ -15,8 +15,8 @@
 //!         HttpServerLayer::new()
 //!             .trust(TrustPolicy::trusted_peers(|ip| ip.is_loopback()))
 //!             .filter(|parts| match parts.uri.path() {
-//!                 "/health" => Instrument::NOTHING,
-//!                 _ => Instrument::EVERYTHING,
+//!                 "/health" => Record::NOTHING,
+//!                 _ => Record::EVERYTHING,
 //!             }),
 //!     );
 //! # let _ = app;
@@ -43,6 +43,13 @@ pub mod client;
 mod process_wide;
 pub mod semconv;
 pub mod server;
+
+/// What `forward_client_setters!` names in another crate. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use http::HeaderName;
+    pub use opentelemetry::metrics::MeterProvider;
+}
 
 /// The instrumentation scope of every span and metric of this crate, client
 /// and server side alike.

@@ -111,9 +111,8 @@ async fn no_deadline_is_sent_to_a_host_excluded_from_propagation() {
         get(|headers: HeaderMap| async move { format!("{:?}", headers.get("request-timeout-ms")) }),
     );
     let addr = serve(echo).await;
-    let instrumentation =
-        throughline_tower::client::ClientInstrumentation::new().no_propagation_to(["127.0.0.1"]);
-    let client = HttpClientLayer::with_instrumentation(instrumentation)
+    let client = HttpClientLayer::new()
+        .no_propagation_to(["127.0.0.1"])
         .layer(Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>());
     let request = Request::get(format!("http://{addr}/")).body(Empty::new()).unwrap();
     let sent =

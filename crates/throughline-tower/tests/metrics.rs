@@ -16,7 +16,7 @@ use throughline_tower::semconv::metrics::{
     DURATION_BUCKETS, HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_BODY_SIZE,
     HTTP_SERVER_REQUEST_DURATION, HTTP_SERVER_RESPONSE_BODY_SIZE,
 };
-use throughline_tower::server::{HttpServerLayer, Instrument};
+use throughline_tower::server::{HttpServerLayer, Record};
 
 fn app(layer: HttpServerLayer) -> Router {
     Router::new()
@@ -157,8 +157,8 @@ async fn body_sizes_are_opt_in_and_count_bytes() {
 async fn the_filter_turns_metrics_off() {
     let telemetry = Telemetry::install();
     let layer = telemetry.layer().filter(|parts| match parts.uri.path() {
-        "/health" => Instrument::TRACE_ONLY,
-        _ => Instrument::EVERYTHING,
+        "/health" => Record::TRACE_ONLY,
+        _ => Record::EVERYTHING,
     });
     let addr = serve(app(layer)).await;
     reqwest::get(format!("http://{addr}/health")).await.unwrap().text().await.unwrap();

@@ -14,7 +14,7 @@ use opentelemetry_sdk::trace::Sampler;
 use support::{PARENT_ID, TRACE_ID, TRACEPARENT, Telemetry, int, serve, string, strings};
 use throughline_propagation::TraceContext;
 use throughline_tower::semconv::SemconvStability;
-use throughline_tower::server::{HttpServerLayer, Instrument, Trust, TrustPolicy};
+use throughline_tower::server::{HttpServerLayer, Record, Trust, TrustPolicy};
 use tower::ServiceExt;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -348,9 +348,9 @@ async fn a_sampled_out_request_still_propagates_and_exports_nothing() {
 async fn the_filter_turns_tracing_off() {
     let telemetry = Telemetry::install();
     let layer = telemetry.layer().filter(|parts| match parts.uri.path() {
-        "/health" => Instrument::NOTHING,
-        "/view" => Instrument::METRICS_ONLY,
-        _ => Instrument::EVERYTHING,
+        "/health" => Record::NOTHING,
+        "/view" => Record::METRICS_ONLY,
+        _ => Record::EVERYTHING,
     });
     let addr = serve(app(layer)).await;
 

@@ -124,17 +124,7 @@ impl ClientInstrumentation {
         I: IntoIterator<Item = H>,
         H: Into<String>,
     {
-        let hosts: Vec<String> = hosts.into_iter().map(|h| h.into().to_ascii_lowercase()).collect();
-        self.no_propagation_when(move |host| {
-            hosts.iter().any(|h| match h.strip_prefix('.') {
-                Some(domain) => {
-                    host.len() > domain.len()
-                        && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain)
-                        && host.as_bytes()[host.len() - domain.len() - 1] == b'.'
-                }
-                None => host.eq_ignore_ascii_case(h),
-            })
-        })
+        self.no_propagation_when(host_list(hosts))
     }
 
     /// Never sends context headers to a host for which `skip` is true.
@@ -225,6 +215,27 @@ impl ClientInstrumentation {
             attributes.resend_count(request.resend_count);
         }
         attributes.into_vec()
+    }
+}
+
+/// A predicate over hosts for `no_propagation_to`: a name starting with `.`
+/// matches every subdomain (`.example.com`); the others match exactly,
+/// ignoring case. Shared with throughline-tonic's client layer.
+pub fn host_list<I, H>(hosts: I) -> impl Fn(&str) -> bool + Send + Sync + 'static
+where
+    I: IntoIterator<Item = H>,
+    H: Into<String>,
+{
+    let hosts: Vec<String> = hosts.into_iter().map(|h| h.into().to_ascii_lowercase()).collect();
+    move |host| {
+        hosts.iter().any(|h| match h.strip_prefix('.') {
+            Some(domain) => {
+                host.len() > domain.len()
+                    && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain)
+                    && host.as_bytes()[host.len() - domain.len() - 1] == b'.'
+            }
+            None => host.eq_ignore_ascii_case(h),
+        })
     }
 }
 

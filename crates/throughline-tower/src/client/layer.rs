@@ -47,6 +47,8 @@ impl HttpClientLayer {
     pub fn with_instrumentation(instrumentation: ClientInstrumentation) -> Self {
         Self { instrumentation }
     }
+
+    crate::forward_client_setters!();
 }
 
 impl<S> Layer<S> for HttpClientLayer {

@@ -74,6 +74,7 @@ mod instrumentation;
 mod layer;
 mod metrics;
 mod request;
+mod setters;
 mod span;
 
 pub use body::ResponseBody;
@@ -82,7 +83,9 @@ pub use error::{CONNECT, CONNECTION_RESET, TIMEOUT, error_kind};
 pub use extensions::{SuppressPropagation, UrlTemplate};
 pub use future::ResponseFuture;
 pub use inject::Injection;
-pub use instrumentation::ClientInstrumentation;
+pub use instrumentation::{ClientInstrumentation, host_list};
 pub use layer::{HttpClient, HttpClientLayer};
 pub use request::ClientRequest;
 pub use span::{TARGET, start_span};
+/// The propagator type the client setters take (throughline-propagation's).
+pub use throughline_propagation::Propagator;

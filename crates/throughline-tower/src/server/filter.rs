@@ -1,26 +1,28 @@
 //! Which requests are traced and measured.
 
-/// What the layer does for one request, as the filter decides.
+/// What the layer records for one request, as the filter decides: a span,
+/// the metrics, both or neither. (Named so that it does not clash with
+/// `tracing::Instrument`, which most services import too.)
 ///
 /// ```
 /// use http::request::Parts;
-/// use throughline_tower::server::{HttpServerLayer, Instrument};
+/// use throughline_tower::server::{HttpServerLayer, Record};
 ///
 /// let layer = HttpServerLayer::new().filter(|parts: &Parts| match parts.uri.path() {
-///     "/health" | "/metrics" => Instrument::NOTHING,
-///     _ => Instrument::EVERYTHING,
+///     "/health" | "/metrics" => Record::NOTHING,
+///     _ => Record::EVERYTHING,
 /// });
 /// # let _ = layer;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Instrument {
+pub struct Record {
     /// Extract the context and make a server span.
     pub trace: bool,
     /// Record the request in the metrics.
     pub metrics: bool,
 }
 
-impl Instrument {
+impl Record {
     /// Traced and measured: the default.
     pub const EVERYTHING: Self = Self { trace: true, metrics: true };
     /// Neither: the request passes through untouched.
@@ -31,7 +33,7 @@ impl Instrument {
     pub const METRICS_ONLY: Self = Self { trace: false, metrics: true };
 }
 
-impl Default for Instrument {
+impl Default for Record {
     fn default() -> Self {
         Self::EVERYTHING
     }

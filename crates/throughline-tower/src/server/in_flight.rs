@@ -13,7 +13,7 @@ use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, EXCEPTION_MESSAG
 use throughline_propagation::TraceContext;
 use tracing::Span;
 
-use super::filter::Instrument;
+use super::filter::Record;
 use super::layer::Config;
 use super::metrics::{Labels, Measured};
 use super::span;
@@ -44,8 +44,8 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    /// Starts tracing and measuring `parts`, as `instrument` says.
-    pub(crate) fn start(config: Arc<Config>, parts: &Parts, instrument: Instrument) -> Self {
+    /// Starts tracing and measuring `parts`, as `record` says.
+    pub(crate) fn start(config: Arc<Config>, parts: &Parts, record: Record) -> Self {
         let method = HttpMethod::new(&parts.method);
         let trust = config.trust.decide(parts);
         let scheme = span::scheme(parts, trust);
@@ -54,7 +54,7 @@ impl InFlight {
             config.route.extract(parts).map(|route| StringValue::from(Arc::<str>::from(route.as_ref())));
         // Read next to the span's own start, which tracing-opentelemetry stamps.
         let started = Instant::now();
-        let traced = instrument.trace.then(|| {
+        let traced = record.trace.then(|| {
             let (span, cx, recording) =
                 span::start(&method, config.extraction.incoming(&parts.headers, trust));
             if recording {
@@ -81,14 +81,14 @@ impl InFlight {
             status: None,
             error_type: None,
         };
-        if instrument.metrics {
+        if record.metrics {
             config.metrics.started(&labels);
         }
         Self {
             config,
             traced,
             labels,
-            measure: instrument.metrics,
+            measure: record.metrics,
             started,
             request_body: None,
             response_body: 0,

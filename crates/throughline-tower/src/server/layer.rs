@@ -13,7 +13,7 @@ use tower_layer::Layer;
 
 use super::deadline::Deadlines;
 use super::extract::Extraction;
-use super::filter::Instrument;
+use super::filter::Record;
 use super::metrics::ServerMetrics;
 use super::route::RouteExtractor;
 use super::service::HttpServer;
@@ -21,7 +21,7 @@ use super::trust::TrustPolicy;
 use crate::scope;
 use crate::semconv::{HeaderCapture, Message, QueryRedaction, SemconvStability};
 
-type Filter = dyn Fn(&Parts) -> Instrument + Send + Sync;
+type Filter = dyn Fn(&Parts) -> Record + Send + Sync;
 
 /// Everything a request needs from the layer, shared by every clone.
 #[derive(Clone)]
@@ -105,7 +105,7 @@ impl HttpServerLayer {
     }
 
     /// Chooses per request whether to trace and whether to measure it.
-    pub fn filter(self, filter: impl Fn(&Parts) -> Instrument + Send + Sync + 'static) -> Self {
+    pub fn filter(self, filter: impl Fn(&Parts) -> Record + Send + Sync + 'static) -> Self {
         self.with(|c| c.filter = Some(Arc::new(filter)))
     }
 

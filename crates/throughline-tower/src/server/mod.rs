@@ -78,7 +78,7 @@
 //!   (method, scheme, route template, status code, `error.type`, protocol
 //!   version).
 //! - **Filter.** A predicate turns tracing and/or metrics off per request
-//!   ([`Instrument`]), for health checks and `/metrics`.
+//!   ([`Record`]), for health checks and `/metrics`.
 //! - **Trace id for support.** With
 //!   [`trace_response_header`](HttpServerLayer::trace_response_header), the
 //!   response carries `server-timing: traceparent;desc="00-…-…-01"`. The W3C
@@ -129,7 +129,7 @@ mod trust;
 
 pub use body::ResponseBody;
 pub use extract::{Extraction, Incoming};
-pub use filter::Instrument;
+pub use filter::Record;
 pub use future::ResponseFuture;
 pub use layer::HttpServerLayer;
 pub use route::RouteExtractor;

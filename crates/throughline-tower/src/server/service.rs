@@ -9,7 +9,7 @@ use http_body::Body;
 use tower_service::Service;
 
 use super::body::ResponseBody;
-use super::filter::Instrument;
+use super::filter::Record;
 use super::future::ResponseFuture;
 use super::in_flight::InFlight;
 use super::layer::Config;
@@ -65,9 +65,9 @@ where
         if let Some(deadline) = deadline {
             parts.extensions.insert(deadline);
         }
-        let instrument = self.config.filter.as_ref().map_or(Instrument::EVERYTHING, |filter| filter(&parts));
-        let in_flight = (instrument != Instrument::NOTHING).then(|| {
-            let mut in_flight = InFlight::start(self.config.clone(), &parts, instrument);
+        let record = self.config.filter.as_ref().map_or(Record::EVERYTHING, |filter| filter(&parts));
+        let in_flight = (record != Record::NOTHING).then(|| {
+            let mut in_flight = InFlight::start(self.config.clone(), &parts, record);
             in_flight.request_body_size(known_size(&body, &parts));
             in_flight
         });
