@@ -6,10 +6,15 @@
 //! - [`store`]: SQLite, with busy/locked retried through the resilience API;
 //! - [`payments`]: reqwest with the resilience and tracing middlewares;
 //! - [`inventory`]: tonic with throughline-tonic's client layer;
-//! - [`routes`]: the handlers and what each failure answers.
+//! - [`routes`]: the handlers, the validation and the saga;
+//! - [`error`]: what each failure answers, in one JSON shape;
+//! - [`idempotency`]: `Idempotency-Key` on `POST /orders`;
+//! - [`edge`]: whose trace context orders continues.
 
 pub mod config;
 pub mod edge;
+pub mod error;
+pub mod idempotency;
 pub mod inventory;
 pub mod payments;
 pub mod routes;
@@ -28,6 +33,10 @@ pub struct App {
     pub inventory: inventory::Inventory,
     /// Whose trace context is continued.
     pub edge: edge::Edge,
+    /// The `Idempotency-Key`s seen.
+    pub idempotency: idempotency::Idempotency,
+    /// The sagas running, each in a task of its own, to wait for at shutdown.
+    pub sagas: tokio_util::task::TaskTracker,
 }
 
 impl App {
@@ -38,6 +47,8 @@ impl App {
             payments: payments::Payments::new(config)?,
             inventory: inventory::Inventory::new(&config.inventory_url)?,
             edge: config.edge,
+            idempotency: idempotency::Idempotency::default(),
+            sagas: tokio_util::task::TaskTracker::new(),
         })
     }
 

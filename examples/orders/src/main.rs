@@ -9,8 +9,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let telemetry = throughline::Init::from_env()?.service_name("orders").install()?;
     let config = Config::from_vars(|name| std::env::var(name).ok())?;
     let app = App::new(&config).await?;
-    // Not ready while the payments breaker is open: a balancer sends elsewhere.
-    telemetry.health().add_circuit_breaker(app.payments.breaker().clone());
+    // Readiness is what this replica can serve: with the payments breaker
+    // open it still reads orders and answers POST with 503 + Retry-After,
+    // so it stays ready (every replica shares the same payments).
     let mut router = app.router();
     if let Some(prometheus) = telemetry.prometheus() {
         router = router.route_service("/metrics", prometheus.clone());
@@ -20,5 +21,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(db = %config.db.display(), payments = %config.payments_url, inventory = %config.inventory_url, "orders started");
     // On SIGTERM: refuse new connections, let in-flight orders finish (up to 10 s), flush telemetry.
     telemetry.serve(listener, router, Duration::from_secs(10)).await?;
+    // Sagas whose client left (or whose request the drain cut) still finish.
+    app.sagas.close();
+    if tokio::time::timeout(Duration::from_secs(5), app.sagas.wait()).await.is_err() {
+        eprintln!("orders: {} sagas still running at exit", app.sagas.len());
+    }
     Ok(())
 }

@@ -1,19 +1,27 @@
 //! `POST /orders` and `GET /orders/{id}`, and what their failures answer.
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::get, routing::post};
 use serde::Deserialize;
-use serde_json::json;
+use tracing::Instrument;
 
 use crate::App;
-use crate::payments::PaymentError;
-use crate::store::{Order, StoreError};
+use crate::error::{OrderError, method_not_allowed, not_found};
+use crate::idempotency::{Entry, Idempotency};
+use crate::store::Order;
 
-/// The routes, over the service's clients and store.
+/// The routes, over the service's clients and store; every error, unknown
+/// routes and methods included, in the one JSON shape.
 pub fn router(app: App) -> Router {
-    Router::new().route("/orders", post(create)).route("/orders/{id}", get(read)).with_state(app)
+    Router::new()
+        .route("/orders", post(create))
+        .route("/orders/{id}", get(read))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app)
 }
 
 /// An order as posted.
@@ -27,13 +35,75 @@ pub struct NewOrder {
     pub amount_cents: u64,
 }
 
-/// Stores the order, reserves its stock, charges it (releasing the stock if
-/// the charge fails), then notifies payments.
+impl NewOrder {
+    /// The most a single order may charge: $10 million, well inside SQLite's integers.
+    pub const MAX_AMOUNT_CENTS: u64 = 1_000_000_000;
+    /// The most items of one sku in an order.
+    pub const MAX_QUANTITY: u32 = 10_000;
+
+    /// Checks the order before anything is stored or called: the sku is 1
+    /// to 64 characters of `A-Z a-z 0-9 . _ -`, the quantity 1 to
+    /// [`MAX_QUANTITY`](Self::MAX_QUANTITY), the amount 1 to
+    /// [`MAX_AMOUNT_CENTS`](Self::MAX_AMOUNT_CENTS).
+    pub fn validate(&self) -> Result<(), OrderError> {
+        if !inventory::is_valid_id(&self.sku) {
+            return Err(OrderError::Invalid("sku must be 1 to 64 characters of A-Z a-z 0-9 . _ -"));
+        }
+        if !(1..=Self::MAX_QUANTITY).contains(&self.quantity) {
+            return Err(OrderError::Invalid("quantity must be between 1 and 10000"));
+        }
+        if !(1..=Self::MAX_AMOUNT_CENTS).contains(&self.amount_cents) {
+            return Err(OrderError::Invalid("amount_cents must be between 1 and 1000000000"));
+        }
+        Ok(())
+    }
+}
+
+/// Checks the order and its `Idempotency-Key`, then runs the saga in a task
+/// of its own and answers with its result.
 #[tracing::instrument(skip_all, fields(order.id))]
 async fn create(
     State(app): State<App>,
-    Json(new): Json<NewOrder>,
-) -> Result<(StatusCode, Json<Order>), OrderError> {
+    headers: HeaderMap,
+    body: Result<Json<NewOrder>, JsonRejection>,
+) -> Result<Response, OrderError> {
+    let Json(new) = body?;
+    new.validate()?;
+    let key = Idempotency::key(&headers)?;
+    if let Some(key) = &key {
+        match app.idempotency.claim(key) {
+            None => {}
+            Some(Entry::InProgress) => return Err(OrderError::InProgress),
+            Some(Entry::Done(status, body)) => return Ok((status, Json(body)).into_response()),
+        }
+    }
+    // The handler's future is dropped when the client goes away or the drain
+    // deadline passes; the saga, in a task of its own, still pays or undoes
+    // the order rather than leaving it pending with its stock held.
+    let saga = {
+        let app = app.clone();
+        async move {
+            let result = place(&app, new).await;
+            if let Some(key) = &key {
+                // A failed order was undone: a retry with the key may run again.
+                let answer = result
+                    .as_ref()
+                    .ok()
+                    .map(|order| (StatusCode::CREATED, serde_json::to_value(order).unwrap_or_default()));
+                app.idempotency.finish(key, answer);
+            }
+            result
+        }
+    };
+    match app.sagas.spawn(saga.instrument(tracing::Span::current())).await {
+        Ok(result) => result.map(|order| (StatusCode::CREATED, Json(order)).into_response()),
+        Err(error) => Err(OrderError::Task(error.to_string())),
+    }
+}
+
+/// Stores the order, reserves its stock, charges it (releasing the stock if
+/// the charge fails), then notifies payments.
+async fn place(app: &App, new: NewOrder) -> Result<Order, OrderError> {
     let id = format!("ord-{:016x}", rand::random::<u64>());
     tracing::Span::current().record("order.id", id.as_str());
     let mut order = Order {
@@ -47,8 +117,15 @@ async fn create(
 
     match app.inventory.reserve(&id, &order.sku, order.quantity).await {
         Ok(true) => {}
-        Ok(false) => return Err(fail(&app, &id, OrderError::OutOfStock).await),
-        Err(status) => return Err(fail(&app, &id, OrderError::Inventory(status)).await),
+        Ok(false) => return Err(fail(app, &id, OrderError::OutOfStock).await),
+        Err(status) => {
+            // The reservation may have been taken even so (a deadline that
+            // passed on the way back): release is idempotent, so undo it.
+            if let Err(status) = app.inventory.release(&id).await {
+                tracing::warn!(error = %status.message(), "releasing an uncertain reservation failed");
+            }
+            return Err(fail(app, &id, OrderError::Inventory(status)).await);
+        }
     }
     let receipt = match app.payments.charge(&id, order.amount_cents).await {
         Ok(receipt) => receipt,
@@ -58,7 +135,7 @@ async fn create(
             if let Err(status) = app.inventory.release(&id).await {
                 tracing::warn!(error = %status.message(), "releasing the reservation failed");
             }
-            return Err(fail(&app, &id, OrderError::Payment(error)).await);
+            return Err(fail(app, &id, OrderError::Payment(error)).await);
         }
     };
     app.store.set_status(&id, "paid").await?;
@@ -70,7 +147,7 @@ async fn create(
     if let Err(error) = app.payments.notify(&id).await {
         tracing::warn!(%error, "payment notification failed");
     }
-    Ok((StatusCode::CREATED, Json(order)))
+    Ok(order)
 }
 
 /// Records the order as failed and says why; the original error is what
@@ -85,52 +162,4 @@ async fn fail(app: &App, id: &str, error: OrderError) -> OrderError {
 
 async fn read(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Order>, OrderError> {
     app.store.get(&id).await?.map(Json).ok_or(OrderError::NotFound)
-}
-
-/// Why an order request failed, and what it answers.
-#[derive(Debug, thiserror::Error)]
-pub enum OrderError {
-    /// The database failed after retries: 500.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Not enough stock: 409.
-    #[error("not enough stock")]
-    OutOfStock,
-    /// Inventory refused or could not be reached: 503 when unavailable or
-    /// out of time, 502 otherwise.
-    #[error("inventory: {}", .0.message())]
-    Inventory(tonic::Status),
-    /// The payment failed: the rejection's status (503 with `Retry-After`
-    /// when the breaker is open), or 502.
-    #[error(transparent)]
-    Payment(PaymentError),
-    /// No such order: 404.
-    #[error("no such order")]
-    NotFound,
-}
-
-impl IntoResponse for OrderError {
-    fn into_response(self) -> Response {
-        let mut retry_after = None;
-        let status = match &self {
-            OrderError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            OrderError::OutOfStock => StatusCode::CONFLICT,
-            OrderError::NotFound => StatusCode::NOT_FOUND,
-            OrderError::Inventory(status) => match status.code() {
-                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::BAD_GATEWAY,
-            },
-            OrderError::Payment(PaymentError::Rejected { status, .. }) => {
-                retry_after = status.retry_after_header();
-                status.http
-            }
-            OrderError::Payment(_) => StatusCode::BAD_GATEWAY,
-        };
-        let mut response = (status, Json(json!({"error": self.to_string()}))).into_response();
-        if let Some(wait) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, wait);
-        }
-        response.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
-        response
-    }
 }

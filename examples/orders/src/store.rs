@@ -128,6 +128,17 @@ impl Store {
         .await
     }
 
+    /// How many orders have `status` (`pending`, `paid`, `failed`).
+    pub async fn count_with_status(&self, status: &'static str) -> Result<u64, StoreError> {
+        self.run(move |db| {
+            db.query_row("SELECT COUNT(*) FROM orders WHERE status = ?1", params![status], |row| {
+                row.get::<_, i64>(0)
+            })
+        })
+        .await
+        .map(|count| count as u64)
+    }
+
     /// Runs `statement` on its own connection, on the blocking pool, retrying
     /// transient errors. A connection per statement keeps writers independent,
     /// as in a service with several processes: they meet SQLite's locks, and
