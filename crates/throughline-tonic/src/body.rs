@@ -4,8 +4,10 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use throughline_tower::body::{BodyObserver, ObservedBody};
 use throughline_tower::semconv::Role;
 
 use crate::call::Call;
@@ -17,24 +19,45 @@ pin_project! {
     /// last frame (or when the body reports its end); a body dropped before
     /// that ends the call `CANCELLED`, unless its status was already known
     /// from a trailers-only response.
-    pub struct GrpcBody<B> {
+    pub struct GrpcBody<B>
+    where
+        B: Body,
+    {
         #[pin]
-        inner: B,
-        call: Option<Call>,
-    }
-
-    impl<B> PinnedDrop for GrpcBody<B> {
-        fn drop(this: Pin<&mut Self>) {
-            // Dropping `Call` records the abandoned stream, or the status a
-            // trailers-only response already gave.
-            drop(this.project().call.take());
-        }
+        inner: ObservedBody<B, Call>,
     }
 }
 
-impl<B> GrpcBody<B> {
+impl<B: Body> GrpcBody<B> {
     pub(crate) fn new(inner: B, call: Option<Call>) -> Self {
-        Self { inner, call }
+        Self { inner: ObservedBody::new(inner, call) }
+    }
+}
+
+impl BodyObserver for Call {
+    fn around_poll<R>(&mut self, poll: impl FnOnce() -> R) -> R {
+        if self.role() == Role::Server {
+            // A streaming handler's work happens here, as the stream is
+            // polled: inside its span, with its deadline current.
+            let _entered = self.span().enter();
+            deadline::sync_scope(self.deadline(), poll)
+        } else {
+            poll()
+        }
+    }
+
+    fn on_frame<D: Buf>(&mut self, frame: &Frame<D>) {
+        if let Some(trailers) = frame.trailers_ref() {
+            self.on_trailers(trailers);
+        }
+    }
+
+    fn on_error<E: std::fmt::Display>(&mut self, error: &E) {
+        Call::on_error(self, error);
+    }
+
+    fn on_end(self) {
+        self.end_of_stream();
     }
 }
 
@@ -50,34 +73,7 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let mut this = self.project();
-        let Some(call) = this.call.as_mut() else { return this.inner.poll_frame(cx) };
-        let polled = if call.role() == Role::Server {
-            // A streaming handler's work happens here, as the stream is
-            // polled: inside its span, with its deadline current.
-            let _entered = call.span().enter();
-            let inner = this.inner.as_mut();
-            deadline::sync_scope(call.deadline(), || inner.poll_frame(cx))
-        } else {
-            this.inner.as_mut().poll_frame(cx)
-        };
-        match &polled {
-            Poll::Pending => return polled,
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(trailers) = frame.trailers_ref() {
-                    call.on_trailers(trailers);
-                }
-                if !this.inner.is_end_stream() {
-                    return polled;
-                }
-            }
-            Poll::Ready(Some(Err(error))) => call.on_error(error),
-            Poll::Ready(None) => {}
-        }
-        if let Some(call) = this.call.take() {
-            call.end_of_stream();
-        }
-        polled
+        self.project().inner.poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -89,8 +85,8 @@ where
     }
 }
 
-impl<B> std::fmt::Debug for GrpcBody<B> {
+impl<B: Body> std::fmt::Debug for GrpcBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GrpcBody").field("in_flight", &self.call.is_some()).finish_non_exhaustive()
+        f.debug_struct("GrpcBody").field("in_flight", &self.inner.is_observed()).finish_non_exhaustive()
     }
 }

@@ -220,6 +220,7 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcClient<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: fmt::Display,
+    ResBody: http_body::Body,
 {
     type Response = Response<crate::GrpcBody<ResBody>>;
     type Error = S::Error;

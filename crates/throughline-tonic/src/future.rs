@@ -33,6 +33,7 @@ impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
     E: std::fmt::Display,
+    B: http_body::Body,
 {
     type Output = Result<Response<GrpcBody<B>>, E>;
 

@@ -39,6 +39,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
+pub mod body;
 pub mod client;
 mod process_wide;
 pub mod semconv;

@@ -7,6 +7,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::call::ClientCall;
+use crate::body::{BodyObserver, ObservedBody};
 use crate::semconv::error_type_of;
 
 pin_project! {
@@ -14,30 +15,28 @@ pin_project! {
     /// body, watched for its end. The call ends with the last frame, an
     /// error, or when the body is dropped; a body dropped early is not an
     /// error on a client (the caller had what it needed).
-    pub struct ResponseBody<B> {
-        #[pin]
-        inner: B,
-        call: Option<ClientCall>,
-    }
-}
-
-impl<B> ResponseBody<B> {
-    pub(crate) fn new(inner: B, mut call: Option<ClientCall>) -> Self
+    pub struct ResponseBody<B>
     where
         B: Body,
     {
-        // An empty body may never be polled: the call ends now.
-        if inner.is_end_stream()
-            && let Some(call) = call.take()
-        {
-            call.finish();
-        }
-        Self { inner, call }
+        #[pin]
+        inner: ObservedBody<B, ClientCall>,
+    }
+}
+
+impl<B: Body> ResponseBody<B> {
+    pub(crate) fn new(inner: B, call: Option<ClientCall>) -> Self {
+        Self { inner: ObservedBody::new(inner, call) }
+    }
+}
+
+impl BodyObserver for ClientCall {
+    fn on_error<E: std::fmt::Display>(&mut self, error: &E) {
+        ClientCall::on_error(self, error_type_of::<E>(), error);
     }
 
-    /// The wrapped body, unwrapped; the call ends now.
-    pub fn into_inner(self) -> B {
-        self.inner
+    fn on_end(self) {
+        self.finish();
     }
 }
 
@@ -53,26 +52,7 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let mut this = self.project();
-        let polled = this.inner.as_mut().poll_frame(cx);
-        if this.call.is_none() {
-            return polled;
-        }
-        let ended = match &polled {
-            Poll::Pending => false,
-            Poll::Ready(Some(Ok(_))) => this.inner.is_end_stream(),
-            Poll::Ready(Some(Err(error))) => {
-                if let Some(call) = this.call.as_mut() {
-                    call.on_error(error_type_of::<B::Error>(), error);
-                }
-                true
-            }
-            Poll::Ready(None) => true,
-        };
-        if ended && let Some(call) = this.call.take() {
-            call.finish();
-        }
-        polled
+        self.project().inner.poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -84,8 +64,8 @@ where
     }
 }
 
-impl<B> std::fmt::Debug for ResponseBody<B> {
+impl<B: Body> std::fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody").field("call", &self.call).finish_non_exhaustive()
+        f.debug_struct("ResponseBody").field("call", &self.inner.is_observed()).finish_non_exhaustive()
     }
 }

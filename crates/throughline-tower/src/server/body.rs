@@ -8,6 +8,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::in_flight::InFlight;
+use crate::body::{BodyObserver, ObservedBody};
 
 pin_project! {
     /// The response body of [`HttpServer`](super::HttpServer): the inner body,
@@ -19,52 +20,35 @@ pin_project! {
         B: Body,
     {
         #[pin]
-        inner: Inner<B>,
-        in_flight: Option<InFlight>,
-    }
-
-    impl<B> PinnedDrop for ResponseBody<B>
-    where
-        B: Body,
-    {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            // A body with nothing (more) to send is never polled to its end;
-            // otherwise dropping `InFlight` records the abandoned body.
-            if let Some(in_flight) = this.in_flight.take()
-                && this.inner.is_end_stream()
-            {
-                in_flight.finish();
-            }
-        }
-    }
-}
-
-pin_project! {
-    #[project = InnerProj]
-    enum Inner<B> {
-        Body { #[pin] body: B },
-        // The 500 that answers a caught panic.
-        Empty,
-    }
-}
-
-impl<B: Body> Inner<B> {
-    fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Body { body } => body.is_end_stream(),
-            Self::Empty => true,
-        }
+        inner: ObservedBody<MaybeEmpty<B>, InFlight>,
     }
 }
 
 impl<B: Body> ResponseBody<B> {
     pub(crate) fn new(body: B, in_flight: Option<InFlight>) -> Self {
-        Self { inner: Inner::Body { body }, in_flight }
+        Self { inner: ObservedBody::new(MaybeEmpty::Body { body }, in_flight) }
     }
 
+    /// The body of a response the layer answers itself: the 500 for a caught
+    /// panic, the 504 for a spent deadline.
     pub(crate) fn empty(in_flight: Option<InFlight>) -> Self {
-        Self { inner: Inner::Empty, in_flight }
+        Self { inner: ObservedBody::new(MaybeEmpty::Empty, in_flight) }
+    }
+}
+
+impl BodyObserver for InFlight {
+    fn on_frame<D: Buf>(&mut self, frame: &Frame<D>) {
+        if let Some(data) = frame.data_ref() {
+            self.on_data(data.remaining());
+        }
+    }
+
+    fn on_error<E: std::fmt::Display>(&mut self, error: &E) {
+        InFlight::on_error(self, error);
+    }
+
+    fn on_end(self) {
+        self.finish();
     }
 }
 
@@ -80,29 +64,7 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let mut this = self.project();
-        let polled = match this.inner.as_mut().project() {
-            InnerProj::Body { body } => body.poll_frame(cx),
-            InnerProj::Empty => Poll::Ready(None),
-        };
-        let Some(in_flight) = this.in_flight.as_mut() else { return polled };
-        match &polled {
-            Poll::Pending => return polled,
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    in_flight.on_data(data.remaining());
-                }
-                if !this.inner.is_end_stream() {
-                    return polled;
-                }
-            }
-            Poll::Ready(Some(Err(error))) => in_flight.on_error(error),
-            Poll::Ready(None) => {}
-        }
-        if let Some(in_flight) = this.in_flight.take() {
-            in_flight.finish();
-        }
-        polled
+        self.project().inner.poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -110,15 +72,50 @@ where
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.inner {
-            Inner::Body { body } => body.size_hint(),
-            Inner::Empty => SizeHint::with_exact(0),
-        }
+        self.inner.size_hint()
     }
 }
 
 impl<B: Body> std::fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody").field("in_flight", &self.in_flight.is_some()).finish_non_exhaustive()
+        f.debug_struct("ResponseBody").field("in_flight", &self.inner.is_observed()).finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// The inner body, or none at all.
+    #[project = MaybeEmptyProj]
+    enum MaybeEmpty<B> {
+        Body { #[pin] body: B },
+        Empty,
+    }
+}
+
+impl<B: Body> Body for MaybeEmpty<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        match self.project() {
+            MaybeEmptyProj::Body { body } => body.poll_frame(cx),
+            MaybeEmptyProj::Empty => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Body { body } => body.is_end_stream(),
+            Self::Empty => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Body { body } => body.size_hint(),
+            Self::Empty => SizeHint::with_exact(0),
+        }
     }
 }
