@@ -253,15 +253,13 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
         false
     }
 
-    /// Decides a trace from what it holds; `root` is its local root when it ended.
-    fn decide(&self, trace_id: TraceId, held: &Held, root: Option<&SpanData>) -> Reason {
-        let slow = |root: &SpanData| {
-            let took = root.end_time.duration_since(root.start_time).unwrap_or_default();
-            self.policy.slower_than.is_some_and(|threshold| took >= threshold)
-        };
+    /// Decides a trace from what it holds; `root_took` is how long its local
+    /// root lasted, when that has ended.
+    fn decide(&self, trace_id: TraceId, held: &Held, root_took: Option<Duration>) -> Reason {
+        let slow = |took: Duration| self.policy.slower_than.is_some_and(|threshold| took >= threshold);
         if held.error {
             Reason::Error
-        } else if root.is_some_and(slow) {
+        } else if root_took.is_some_and(slow) {
             Reason::Slow
         } else if within_ratio(trace_id, self.policy.ratio) {
             Reason::Ratio
@@ -324,6 +322,11 @@ impl<P: SpanProcessor> SpanProcessor for TailSamplingProcessor<P> {
         }
         let trace_id = span.span_context.trace_id();
         let is_local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
+        // Read before the lock: the root's duration (not a copy of the
+        // span) and the span's size.
+        let root_took =
+            is_local_root.then(|| span.end_time.duration_since(span.start_time).unwrap_or_default());
+        let bytes = span.encoded_size();
         let forward = {
             let mut state = self.state();
             let mut forward = self.expire(&mut state, false);
@@ -347,10 +350,8 @@ impl<P: SpanProcessor> SpanProcessor for TailSamplingProcessor<P> {
                     since: Instant::now(),
                 });
                 held.error |= matches!(span.status, Status::Error { .. });
-                let root = is_local_root.then(|| span.clone());
                 let mut added = (0, 0);
                 if held.spans.len() < self.policy.max_spans_per_trace {
-                    let bytes = span.encoded_size();
                     held.bytes += bytes;
                     held.spans.push(span);
                     added = (1, bytes);
@@ -363,10 +364,10 @@ impl<P: SpanProcessor> SpanProcessor for TailSamplingProcessor<P> {
                 while (state.spans > self.policy.max_spans || state.bytes > self.policy.max_bytes)
                     && self.evict_oldest(&mut state, &mut forward)
                 {}
-                if let Some(root) = root
+                if root_took.is_some()
                     && let Some(held) = Self::take(&mut state, trace_id)
                 {
-                    let reason = self.decide(trace_id, &held, Some(&root));
+                    let reason = self.decide(trace_id, &held, root_took);
                     forward.extend(self.conclude(&mut state, trace_id, held, reason));
                 }
             }
