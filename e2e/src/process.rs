@@ -103,6 +103,13 @@ impl Service {
         self.child.id()
     }
 
+    /// Another address it printed before its own, as `<label> listening on
+    /// http://ADDR` (payments' admin listener).
+    pub fn printed_address(&self, label: &str) -> Option<SocketAddr> {
+        let prefix = format!("{label} listening on http://");
+        self.log_lines().iter().find_map(|line| line.strip_prefix(&prefix)?.trim().parse().ok())
+    }
+
     /// The lines it wrote to standard output so far.
     pub fn log_lines(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log).unwrap_or_default().lines().map(str::to_owned).collect()

@@ -28,6 +28,8 @@ pub struct System {
     pub receiver: Option<OtlpReceiver>,
     /// The payment gateway.
     pub payments: Service,
+    /// `http://ADDR` of the gateway's admin listener (faults, stats).
+    pub payments_admin: String,
     /// The stock service.
     pub inventory: Service,
     /// The order service.
@@ -72,7 +74,12 @@ impl System {
 
         let mut env = telemetry("payments");
         env.push(("PAYMENTS_ADDR", "127.0.0.1:0".to_owned()));
+        env.push(("PAYMENTS_ADMIN_ADDR", "127.0.0.1:0".to_owned()));
         let payments = Service::start_with_args("payments", "payments", &env, &options.payments_args, dir)?;
+        let payments_admin = payments
+            .printed_address("admin")
+            .map(|addr| format!("http://{addr}"))
+            .ok_or_else(|| "payments did not print its admin address".to_owned())?;
 
         let mut env = telemetry("inventory");
         env.push(("INVENTORY_ADDR", "127.0.0.1:0".to_owned()));
@@ -86,14 +93,14 @@ impl System {
         env.extend(options.orders_env);
         let orders = Service::start("orders", "orders", &env, dir)?;
 
-        Ok(Self { receiver, payments, inventory, orders })
+        Ok(Self { receiver, payments, payments_admin, inventory, orders })
     }
 }
 
 impl System {
     /// Replaces payments' faults (`FaultSpec` as JSON, `{}` for none).
     pub async fn set_faults(&self, client: &reqwest::Client, faults: Value) -> Result<(), String> {
-        let url = format!("{}/admin/faults", self.payments.url());
+        let url = format!("{}/admin/faults", self.payments_admin);
         let answer =
             client.put(url).json(&faults).send().await.map_err(|e| format!("setting faults: {e}"))?;
         answer
@@ -105,7 +112,7 @@ impl System {
 
     /// What payments received so far (its `Stats`).
     pub async fn payments_stats(&self, client: &reqwest::Client) -> Result<Value, String> {
-        let url = format!("{}/admin/stats", self.payments.url());
+        let url = format!("{}/admin/stats", self.payments_admin);
         let answer = client.get(url).send().await.map_err(|e| format!("payments stats: {e}"))?;
         answer.json().await.map_err(|e| format!("payments stats: {e}"))
     }

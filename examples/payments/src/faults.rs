@@ -60,7 +60,42 @@ impl FaultSpec {
             let value = args.next().ok_or_else(|| FaultSpecError(format!("{flag} needs a value")))?;
             spec.set(name, &value)?;
         }
+        spec.validate()?;
         Ok(spec)
+    }
+
+    /// The longest a request may be made to hang or wait: a minute.
+    pub const MAX_DELAY_MS: u64 = 60_000;
+    /// The longest an outage (or the wait before it) may be: an hour.
+    pub const MAX_OUTAGE_MS: u64 = 3_600_000;
+
+    /// Checks what flags, variables and `PUT /admin/faults` all must pass:
+    /// rates from 0 to 1, a hang or latency up to
+    /// [`MAX_DELAY_MS`](Self::MAX_DELAY_MS), an outage up to
+    /// [`MAX_OUTAGE_MS`](Self::MAX_OUTAGE_MS), a latency range whose minimum
+    /// is not above its maximum.
+    pub fn validate(&self) -> Result<(), FaultSpecError> {
+        for (name, rate) in [("error-rate", self.error_rate), ("timeout-rate", self.timeout_rate)] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(FaultSpecError(format!("{name}: {rate} is not a rate from 0 to 1")));
+            }
+        }
+        let (min, max) = self.latency_ms.unwrap_or((0, 0));
+        if min > max {
+            return Err(FaultSpecError(format!("latency-ms: {min}..{max} has MIN above MAX")));
+        }
+        let delays = [
+            ("hang-ms", self.hang_ms, Self::MAX_DELAY_MS),
+            ("latency-ms", self.latency_ms.map(|(_, max)| max), Self::MAX_DELAY_MS),
+            ("outage-after-ms", self.outage_after_ms, Self::MAX_OUTAGE_MS),
+            ("outage-ms", self.outage_ms, Self::MAX_OUTAGE_MS),
+        ];
+        for (name, millis, most) in delays {
+            if let Some(millis) = millis.filter(|ms| *ms > most) {
+                return Err(FaultSpecError(format!("{name}: {millis} is more than {most} ms")));
+            }
+        }
+        Ok(())
     }
 
     fn set(&mut self, name: &str, value: &str) -> Result<(), FaultSpecError> {
