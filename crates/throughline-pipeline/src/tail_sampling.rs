@@ -2,8 +2,8 @@
 //! root has ended, by what happened in it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{SpanId, Status, TraceId};
@@ -179,32 +179,42 @@ impl TailCounts {
     }
 }
 
+#[derive(Default)]
 struct Held {
     spans: Vec<SpanData>,
     bytes: usize,
     error: bool,
-    since: Instant,
 }
 
+/// One stripe of the traces: a trace id always falls in the same one.
 #[derive(Default)]
-struct State {
+struct Shard {
     held: HashMap<TraceId, Held>,
-    /// Spans and bytes in `held`.
-    spans: usize,
-    bytes: usize,
-    /// Held traces, oldest first, to evict and expire; ids of traces decided
-    /// since are skipped, and swept out once they outnumber the held ones.
-    arrival: VecDeque<TraceId>,
     /// Recently decided traces, so late spans follow their trace.
     decided: HashMap<TraceId, bool>,
     decided_order: VecDeque<TraceId>,
 }
 
+/// How many stripes: threads ending spans of different traces rarely meet.
+const SHARDS: usize = 16;
+
 /// The span processor applying [`TailSampling`] in front of `next`.
+///
+/// A span's end takes its trace's stripe lock only; the arrival order
+/// (which trace is oldest) is locked when a trace starts waiting, when one
+/// is decided early, and, without ever waiting for it, to expire old ones.
 pub(crate) struct TailSamplingProcessor<P> {
     policy: TailSampling,
     next: P,
-    state: Mutex<State>,
+    shards: Box<[Mutex<Shard>]>,
+    /// Waiting traces, oldest first, with when they started to wait; ids of
+    /// traces decided since are skipped, and swept out once they outnumber
+    /// the waiting ones.
+    arrival: Mutex<VecDeque<(TraceId, Instant)>>,
+    /// What is held, in all stripes.
+    traces: AtomicUsize,
+    spans: AtomicUsize,
+    bytes: AtomicUsize,
     counts: Arc<TailCounts>,
 }
 
@@ -214,43 +224,46 @@ impl<P> std::fmt::Debug for TailSamplingProcessor<P> {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl<P: SpanProcessor> TailSamplingProcessor<P> {
     pub(crate) fn new(policy: TailSampling, next: P) -> Self {
-        Self { policy, next, state: Mutex::default(), counts: Arc::default() }
+        Self {
+            policy,
+            next,
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            arrival: Mutex::default(),
+            traces: AtomicUsize::new(0),
+            spans: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+            counts: Arc::default(),
+        }
     }
 
     pub(crate) fn counts(&self) -> Arc<TailCounts> {
         self.counts.clone()
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn shard(&self, trace_id: TraceId) -> &Mutex<Shard> {
+        // The low bits of a trace id are random (W3C Level 2).
+        &self.shards[(u128::from_be_bytes(trace_id.to_bytes()) as usize) % SHARDS]
     }
 
-    /// Takes a trace out of those held, keeping the totals and the arrival
-    /// order in step.
-    fn take(state: &mut State, trace_id: TraceId) -> Option<Held> {
-        let held = state.held.remove(&trace_id)?;
-        state.spans -= held.spans.len();
-        state.bytes -= held.bytes;
-        // Behind a long-lived trace at the front, decided ids would pile up.
-        if state.arrival.len() > 2 * state.held.len() + 64 {
-            let State { arrival, held, .. } = state;
-            arrival.retain(|id| held.contains_key(id));
-        }
+    /// Takes a trace out of those held, keeping the totals in step.
+    fn take(&self, shard: &mut Shard, trace_id: TraceId) -> Option<Held> {
+        let held = shard.held.remove(&trace_id)?;
+        self.traces.fetch_sub(1, Ordering::Relaxed);
+        self.spans.fetch_sub(held.spans.len(), Ordering::Relaxed);
+        self.bytes.fetch_sub(held.bytes, Ordering::Relaxed);
         Some(held)
     }
 
-    /// Decides the oldest held trace early, with what it has.
-    fn evict_oldest(&self, state: &mut State, forward: &mut Vec<SpanData>) -> bool {
-        while let Some(oldest) = state.arrival.pop_front() {
-            if let Some(held) = Self::take(state, oldest) {
-                let reason = self.decide(oldest, &held, None);
-                forward.extend(self.conclude(state, oldest, held, reason));
-                return true;
-            }
-        }
-        false
+    fn over_bounds(&self) -> bool {
+        self.traces.load(Ordering::Relaxed) > self.policy.max_traces
+            || self.spans.load(Ordering::Relaxed) > self.policy.max_spans
+            || self.bytes.load(Ordering::Relaxed) > self.policy.max_bytes
     }
 
     /// Decides a trace from what it holds; `root_took` is how long its local
@@ -269,36 +282,71 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
     }
 
     /// Records a decision, and returns the spans to forward when kept.
-    fn conclude(&self, state: &mut State, trace_id: TraceId, held: Held, reason: Reason) -> Vec<SpanData> {
+    fn conclude(&self, shard: &mut Shard, trace_id: TraceId, held: Held, reason: Reason) -> Vec<SpanData> {
         self.counts.record(reason);
-        state.decided.insert(trace_id, reason.keeps());
-        state.decided_order.push_back(trace_id);
-        while state.decided_order.len() > self.policy.max_traces {
-            if let Some(old) = state.decided_order.pop_front() {
-                state.decided.remove(&old);
+        shard.decided.insert(trace_id, reason.keeps());
+        shard.decided_order.push_back(trace_id);
+        while shard.decided_order.len() > self.policy.max_traces.div_ceil(SHARDS) {
+            if let Some(old) = shard.decided_order.pop_front() {
+                shard.decided.remove(&old);
             }
         }
         if reason.keeps() { held.spans } else { Vec::new() }
     }
 
-    /// Decides every held trace that waited too long, or all of them.
-    fn expire(&self, state: &mut State, everything: bool) -> Vec<SpanData> {
-        let mut forward = Vec::new();
-        while let Some(&trace_id) = state.arrival.front() {
-            let Some(held) = state.held.get(&trace_id) else {
-                state.arrival.pop_front();
-                continue;
-            };
-            if !everything && held.since.elapsed() < self.policy.max_wait {
-                break;
-            }
-            state.arrival.pop_front();
-            if let Some(held) = Self::take(state, trace_id) {
-                let reason = self.decide(trace_id, &held, None);
-                forward.extend(self.conclude(state, trace_id, held, reason));
+    /// Decides a waiting trace now, with what it has; false when it was
+    /// decided meanwhile.
+    fn decide_early(&self, trace_id: TraceId, forward: &mut Vec<SpanData>) -> bool {
+        let mut shard = lock(self.shard(trace_id));
+        let Some(held) = self.take(&mut shard, trace_id) else { return false };
+        let reason = self.decide(trace_id, &held, None);
+        forward.extend(self.conclude(&mut shard, trace_id, held, reason));
+        true
+    }
+
+    /// Decides the oldest waiting trace early; false when none waits.
+    fn evict_oldest(&self, forward: &mut Vec<SpanData>) -> bool {
+        loop {
+            let Some((oldest, _)) = lock(&self.arrival).pop_front() else { return false };
+            if self.decide_early(oldest, forward) {
+                return true;
             }
         }
-        forward
+    }
+
+    /// Decides the traces that waited too long, or all of them; when not
+    /// all, only if no other thread holds the arrival order.
+    fn expire(&self, everything: bool, forward: &mut Vec<SpanData>) {
+        loop {
+            let due = {
+                let mut arrival = if everything {
+                    lock(&self.arrival)
+                } else {
+                    match self.arrival.try_lock() {
+                        Ok(arrival) => arrival,
+                        Err(_) => return,
+                    }
+                };
+                match arrival.front() {
+                    Some(&(trace_id, since)) if everything || since.elapsed() >= self.policy.max_wait => {
+                        arrival.pop_front();
+                        trace_id
+                    }
+                    _ => return,
+                }
+            };
+            self.decide_early(due, forward);
+        }
+    }
+
+    /// A trace starts waiting. Ids of traces decided since they arrived are
+    /// swept out once they outnumber the waiting ones.
+    fn arrived(&self, trace_id: TraceId) {
+        let mut arrival = lock(&self.arrival);
+        arrival.push_back((trace_id, Instant::now()));
+        if arrival.len() > 2 * self.traces.load(Ordering::Relaxed) + 64 {
+            arrival.retain(|(id, _)| lock(self.shard(*id)).held.contains_key(id));
+        }
     }
 }
 
@@ -322,64 +370,62 @@ impl<P: SpanProcessor> SpanProcessor for TailSamplingProcessor<P> {
         }
         let trace_id = span.span_context.trace_id();
         let is_local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
-        // Read before the lock: the root's duration (not a copy of the
+        // Read before any lock: the root's duration (not a copy of the
         // span) and the span's size.
         let root_took =
             is_local_root.then(|| span.end_time.duration_since(span.start_time).unwrap_or_default());
         let bytes = span.encoded_size();
-        let forward = {
-            let mut state = self.state();
-            let mut forward = self.expire(&mut state, false);
-            if let Some(&keep) = state.decided.get(&trace_id) {
+        let mut forward = Vec::new();
+        let waits = {
+            let mut shard = lock(self.shard(trace_id));
+            if let Some(&keep) = shard.decided.get(&trace_id) {
                 // A late span of a decided trace follows the decision.
                 if keep {
                     forward.push(span);
                 }
+                false
             } else {
-                if !state.held.contains_key(&trace_id) {
-                    if state.held.len() >= self.policy.max_traces {
-                        // Make room: decide the oldest trace with what it has.
-                        self.evict_oldest(&mut state, &mut forward);
-                    }
-                    state.arrival.push_back(trace_id);
-                }
-                let held = state.held.entry(trace_id).or_insert_with(|| Held {
-                    spans: Vec::new(),
-                    bytes: 0,
-                    error: false,
-                    since: Instant::now(),
-                });
+                let new = !shard.held.contains_key(&trace_id);
+                let held = shard.held.entry(trace_id).or_default();
                 held.error |= matches!(span.status, Status::Error { .. });
-                let mut added = (0, 0);
                 if held.spans.len() < self.policy.max_spans_per_trace {
                     held.bytes += bytes;
                     held.spans.push(span);
-                    added = (1, bytes);
+                    self.spans.fetch_add(1, Ordering::Relaxed);
+                    self.bytes.fetch_add(bytes, Ordering::Relaxed);
                 } else {
                     self.counts.spans_dropped.fetch_add(1, Ordering::Relaxed);
                 }
-                state.spans += added.0;
-                state.bytes += added.1;
-                // Past the totals, the oldest traces are decided early.
-                while (state.spans > self.policy.max_spans || state.bytes > self.policy.max_bytes)
-                    && self.evict_oldest(&mut state, &mut forward)
-                {}
-                if root_took.is_some()
-                    && let Some(held) = Self::take(&mut state, trace_id)
-                {
-                    let reason = self.decide(trace_id, &held, root_took);
-                    forward.extend(self.conclude(&mut state, trace_id, held, reason));
+                if new {
+                    self.traces.fetch_add(1, Ordering::Relaxed);
+                }
+                match root_took {
+                    // The root ended: decided now, it never waits.
+                    Some(took) => {
+                        if let Some(held) = self.take(&mut shard, trace_id) {
+                            let reason = self.decide(trace_id, &held, Some(took));
+                            forward.extend(self.conclude(&mut shard, trace_id, held, reason));
+                        }
+                        false
+                    }
+                    None => new,
                 }
             }
-            forward
         };
+        if waits {
+            self.arrived(trace_id);
+        }
+        // Past a bound, the oldest traces are decided early.
+        while self.over_bounds() && self.evict_oldest(&mut forward) {}
+        self.expire(false, &mut forward);
         for span in forward {
             self.next.on_end(span);
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        let forward = self.expire(&mut self.state(), true);
+        let mut forward = Vec::new();
+        self.expire(true, &mut forward);
         for span in forward {
             self.next.on_end(span);
         }
@@ -387,7 +433,8 @@ impl<P: SpanProcessor> SpanProcessor for TailSamplingProcessor<P> {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let forward = self.expire(&mut self.state(), true);
+        let mut forward = Vec::new();
+        self.expire(true, &mut forward);
         for span in forward {
             self.next.on_end(span);
         }
@@ -427,21 +474,27 @@ mod tests {
         let tracer = provider.tracer("unit");
         let long_lived = opentelemetry::Context::current_with_span(tracer.start("long-lived root"));
         tracer.start_with_context("long-lived child", &long_lived).end();
+        // Quick traces whose child ends first: each waits, then is decided
+        // when its root ends, behind the long-lived one.
         for i in 0..1000 {
-            tracer.start(format!("quick {i}")).end();
+            let quick = opentelemetry::Context::current_with_span(tracer.start(format!("quick {i}")));
+            tracer.start_with_context("quick child", &quick).end();
+            quick.span().end();
         }
         let spans = std::mem::take(&mut *recorded.0.lock().unwrap());
-        assert_eq!(spans.len(), 1001);
+        assert_eq!(spans.len(), 2001);
 
         let tail = TailSamplingProcessor::new(TailSampling::default(), Collect::default());
         for span in spans {
             tail.on_end(span);
         }
-        let state = tail.state();
-        assert_eq!(state.held.len(), 1, "only the long-lived trace waits");
-        assert!(state.arrival.len() <= 2 + 64 + 1, "{} ids behind it", state.arrival.len());
-        assert_eq!(state.decided.len(), 1000, "decided ids are kept, up to max_traces");
-        assert_eq!((state.spans, state.bytes > 0), (1, true));
+        assert_eq!(tail.traces.load(Ordering::Relaxed), 1, "only the long-lived trace waits");
+        assert_eq!(tail.spans.load(Ordering::Relaxed), 1, "the long-lived child");
+        assert!(tail.bytes.load(Ordering::Relaxed) > 0);
+        let waiting = lock(&tail.arrival).len();
+        assert!(waiting <= 2 + 64 + 1, "{waiting} ids behind it");
+        let decided: usize = tail.shards.iter().map(|s| lock(s).decided.len()).sum();
+        assert_eq!(decided, 1000, "decided ids are kept, up to max_traces");
     }
 
     #[test]

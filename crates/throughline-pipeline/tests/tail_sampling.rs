@@ -146,3 +146,30 @@ async fn the_byte_bound_decides_the_oldest_traces_early() {
     assert!((5..=6).contains(&decided), "about half decided early: {decided}");
     telemetry.shutdown(WAIT).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_threads_ending_spans_at_once_lose_no_span() {
+    let receiver = OtlpReceiver::start().await.unwrap();
+    // Every trace kept, and room for fewer spans than two threads have
+    // waiting, so that traces are decided early while the other thread works.
+    let telemetry = pipeline(&receiver, TailSampling::default().sample_ratio(1.0).max_spans(4));
+    std::thread::scope(|scope| {
+        for thread in 0..2 {
+            let telemetry = &telemetry;
+            scope.spawn(move || {
+                for i in 0..300 {
+                    trace(
+                        telemetry,
+                        &format!("thread {thread} trace {i}"),
+                        i % 7 == 0,
+                        Duration::from_millis(1),
+                    );
+                }
+            });
+        }
+    });
+    let stats = telemetry.stats();
+    telemetry.shutdown(WAIT).await.unwrap();
+    assert_eq!(receiver.spans().len(), 2 * 300 * 3, "each span exported once: {stats:?}");
+    assert!(stats.traces_kept >= 600, "{stats:?}");
+}
