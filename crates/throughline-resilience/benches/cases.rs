@@ -15,7 +15,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use failsafe::CircuitBreaker as _;
-use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, CircuitBreakerLayer};
+use throughline_resilience::circuit_breaker::{
+    CircuitBreakerConfig, CircuitBreakerLayer, KeyedCircuitBreaker,
+};
 use throughline_resilience::limit::{ConcurrencyLimitConfig, LimitAlgorithm, Priority};
 use throughline_resilience::retry::{RetryConfig, RetryLayer};
 use throughline_resilience::{AnyError, Outcome, Resilience};
@@ -102,6 +104,25 @@ pub fn cases() -> Vec<Case> {
             let mut service = layer.layer(echo());
             Box::new(move || {
                 black_box(ready(service.call(black_box(1))).is_ok());
+            })
+        }),
+    );
+
+    let operation = "keyed breaker: find a known key's breaker, admit and record a success";
+    let keyed = KeyedCircuitBreaker::new(CircuitBreakerConfig::new("bench"), 64).unwrap();
+    const HOSTS: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    for host in HOSTS {
+        drop(keyed.get(&host));
+    }
+    add(
+        operation,
+        THROUGHLINE,
+        Box::new(move || {
+            let keyed = keyed.clone();
+            let mut next = 0;
+            Box::new(move || {
+                next = (next + 1) % HOSTS.len();
+                black_box(&keyed).get(&HOSTS[next]).try_acquire().unwrap().record(Outcome::Success)
             })
         }),
     );

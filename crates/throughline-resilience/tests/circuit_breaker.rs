@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
 use throughline_resilience::circuit_breaker::{
-    CircuitBreakerConfig, CircuitBreakerLayer, CircuitState, InvalidConfig, KeyedCircuitBreaker,
+    CircuitBreakerConfig, CircuitBreakerLayer, CircuitState, InvalidConfig, KeyedCircuitBreaker, MAX_KEYS,
     SlidingWindow,
 };
 use throughline_resilience::classify::{Failure, Reason};
@@ -225,6 +225,15 @@ async fn keyed_breakers_are_independent_and_bounded() {
     assert!(keyed.get(&"b").try_acquire().is_ok());
     assert_eq!(keyed.get(&"c").name(), "test:_other", "over max_keys, keys share one breaker");
     assert_eq!(keyed.breakers().len(), 2);
+    assert_eq!(keyed.get(&"a").state(), CircuitState::Open, "a known key finds its breaker when full");
+}
+
+#[test]
+fn a_keyed_breaker_allows_one_to_max_keys_keys() {
+    let invalid = |max_keys| KeyedCircuitBreaker::<String>::new(small(), max_keys).unwrap_err();
+    assert_eq!(invalid(0), InvalidConfig::MaxKeys(0));
+    assert_eq!(invalid(MAX_KEYS + 1), InvalidConfig::MaxKeys(MAX_KEYS + 1));
+    assert!(KeyedCircuitBreaker::<String>::new(small(), MAX_KEYS).is_ok());
 }
 
 fn counting_server(

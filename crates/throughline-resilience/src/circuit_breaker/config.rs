@@ -48,6 +48,10 @@ pub enum InvalidConfig {
     /// The open-duration multiplier is below 1 or not finite.
     #[error("open duration multiplier must be a finite number of at least 1, got {0}")]
     Multiplier(f64),
+    /// A keyed breaker must allow 1 to 65 536 keys
+    /// ([`MAX_KEYS`](super::MAX_KEYS)).
+    #[error("a keyed breaker allows 1 to 65536 keys, got {0}")]
+    MaxKeys(usize),
 }
 
 /// How a [`CircuitBreaker`] decides. The defaults:

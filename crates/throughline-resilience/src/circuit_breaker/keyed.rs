@@ -1,12 +1,16 @@
 //! One breaker per key: per host, per shard, per tenant.
 
-use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
 use std::fmt::Display;
-use std::hash::Hash;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::breaker::CircuitBreaker;
 use super::config::{CircuitBreakerConfig, InvalidConfig};
+
+/// The most breakers one [`KeyedCircuitBreaker`] may create.
+pub const MAX_KEYS: usize = 65_536;
 
 /// A breaker per key, created on first use from one configuration, each
 /// named `{name}:{key}` in events and metrics. At most `max_keys` breakers
@@ -14,8 +18,12 @@ use super::config::{CircuitBreakerConfig, InvalidConfig};
 /// `{name}:_other`, so untrusted keys cannot grow memory or metric series
 /// without bound.
 ///
-/// Looking up a key takes a read lock on the map (a write lock the first time
-/// a key is seen); the breaker itself then takes none.
+/// Finding a known key's breaker takes no lock: the breakers sit in a table
+/// made at construction (twice `max_keys` slots, open addressing), and a slot
+/// once filled never changes, so a lookup is a hash and a few atomic loads. A
+/// key seen for the first time takes a lock to create its breaker; once
+/// `max_keys` breakers exist, an unknown key gets the shared one without a
+/// lock. The breaker itself then takes none.
 ///
 /// ```
 /// use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, KeyedCircuitBreaker};
@@ -34,7 +42,13 @@ pub struct KeyedCircuitBreaker<K> {
 
 struct Shared<K> {
     config: CircuitBreakerConfig,
-    breakers: RwLock<HashMap<K, CircuitBreaker>>,
+    /// Linear probing over a power-of-two table at most half full, so every
+    /// probe sequence reaches an empty slot. Only `create` fills slots, one
+    /// at a time under `creating`; readers never wait.
+    slots: Box<[OnceLock<(K, CircuitBreaker)>]>,
+    hasher: RandomState,
+    created: AtomicUsize,
+    creating: Mutex<()>,
     max_keys: usize,
     overflow: CircuitBreaker,
 }
@@ -52,16 +66,23 @@ impl<K> std::fmt::Debug for KeyedCircuitBreaker<K> {
 }
 
 impl<K: Hash + Eq + Clone + Display> KeyedCircuitBreaker<K> {
-    /// Breakers configured by `config`, at most `max_keys` of them.
+    /// Breakers configured by `config`, at most `max_keys` of them (1 to
+    /// [`MAX_KEYS`]; the table of twice that many slots is made here).
     pub fn new(config: CircuitBreakerConfig, max_keys: usize) -> Result<Self, InvalidConfig> {
         config.validate()?;
+        if !(1..=MAX_KEYS).contains(&max_keys) {
+            return Err(InvalidConfig::MaxKeys(max_keys));
+        }
         let mut overflow = config.clone();
         overflow.name = format!("{}:_other", config.name);
         Ok(Self {
             shared: Arc::new(Shared {
                 overflow: overflow.build()?,
                 config,
-                breakers: RwLock::new(HashMap::new()),
+                slots: (0..(2 * max_keys).next_power_of_two()).map(|_| OnceLock::new()).collect(),
+                hasher: RandomState::new(),
+                created: AtomicUsize::new(0),
+                creating: Mutex::new(()),
                 max_keys,
             }),
         })
@@ -70,26 +91,55 @@ impl<K: Hash + Eq + Clone + Display> KeyedCircuitBreaker<K> {
     /// The breaker for `key`, created if new.
     pub fn get(&self, key: &K) -> CircuitBreaker {
         let shared = &*self.shared;
-        if let Some(breaker) = shared.breakers.read().unwrap_or_else(PoisonError::into_inner).get(key) {
-            return breaker.clone();
+        let hash = shared.hasher.hash_one(key);
+        match shared.find(key, hash) {
+            Ok(breaker) => breaker.clone(),
+            // Full: no key is created any more, so a second look is final.
+            Err(_) if shared.created.load(Ordering::Acquire) >= shared.max_keys => {
+                shared.find(key, hash).map_or_else(|_| shared.overflow.clone(), Clone::clone)
+            }
+            Err(_) => shared.create(key, hash),
         }
-        let mut breakers = shared.breakers.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(breaker) = breakers.get(key) {
-            return breaker.clone();
-        }
-        if breakers.len() >= shared.max_keys {
-            return shared.overflow.clone();
-        }
-        let mut config = shared.config.clone();
-        config.name = format!("{}:{key}", shared.config.name);
-        let breaker = CircuitBreaker::from_config(config);
-        breakers.insert(key.clone(), breaker.clone());
-        breaker
     }
 
     /// The breakers created so far, with their keys.
     pub fn breakers(&self) -> Vec<(K, CircuitBreaker)> {
-        let breakers = self.shared.breakers.read().unwrap_or_else(PoisonError::into_inner);
-        breakers.iter().map(|(k, b)| (k.clone(), b.clone())).collect()
+        self.shared.slots.iter().filter_map(OnceLock::get).cloned().collect()
+    }
+}
+
+impl<K: Hash + Eq + Clone + Display> Shared<K> {
+    /// The breaker of `key`, or the index of the empty slot where it would go.
+    #[inline]
+    fn find(&self, key: &K, hash: u64) -> Result<&CircuitBreaker, usize> {
+        let mask = self.slots.len() - 1;
+        let mut index = hash as usize & mask;
+        loop {
+            match self.slots[index].get() {
+                None => return Err(index),
+                Some((known, breaker)) if known == key => return Ok(breaker),
+                Some(_) => index = (index + 1) & mask,
+            }
+        }
+    }
+
+    #[cold]
+    fn create(&self, key: &K, hash: u64) -> CircuitBreaker {
+        let _creating = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another caller may have created it, or the last free place, meanwhile.
+        let empty = match self.find(key, hash) {
+            Ok(breaker) => return breaker.clone(),
+            Err(empty) => empty,
+        };
+        if self.created.load(Ordering::Acquire) >= self.max_keys {
+            return self.overflow.clone();
+        }
+        let mut config = self.config.clone();
+        config.name = format!("{}:{key}", self.config.name);
+        let breaker = CircuitBreaker::from_config(config);
+        // Empty under the lock, and only this function fills slots.
+        let _ = self.slots[empty].set((key.clone(), breaker.clone()));
+        self.created.fetch_add(1, Ordering::Release);
+        breaker
     }
 }

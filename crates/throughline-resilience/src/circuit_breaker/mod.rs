@@ -38,6 +38,6 @@ mod window;
 
 pub use breaker::{CallPermit, CircuitBreaker, CircuitState};
 pub use config::{CircuitBreakerConfig, InvalidConfig, SlidingWindow};
-pub use keyed::KeyedCircuitBreaker;
+pub use keyed::{KeyedCircuitBreaker, MAX_KEYS};
 pub use layer::{ByKey, CircuitBreakerLayer, CircuitBreakerService, ResponseFuture, SelectBreaker};
 pub use window::WindowSnapshot;
