@@ -4,9 +4,11 @@
 //! - [`process`]: a service binary as a child process, stopped by process id;
 //! - [`system`]: payments, inventory and orders wired to an OTLP receiver;
 //! - [`load`]: a bounded load of orders, each the root of a known trace;
+//! - [`abuse`]: a bounded battery of bad requests;
 //! - [`prometheus`]: a real Prometheus server and PromQL queries;
 //! - [`waterfall`]: one trace drawn across the services.
 
+pub mod abuse;
 pub mod load;
 pub mod process;
 pub mod prometheus;

@@ -124,6 +124,11 @@ impl Service {
         status.success().then_some(()).ok_or_else(|| format!("kill -TERM {} failed", self.pid()))
     }
 
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Waits for the process to exit, at most `timeout`.
     pub fn wait(&mut self, timeout: Duration) -> Result<ExitStatus, String> {
         let deadline = Instant::now() + timeout;

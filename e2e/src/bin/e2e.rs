@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use throughline::testing::ReceivedSpan;
+use throughline_e2e::abuse;
 use throughline_e2e::load::{self, Reply};
 use throughline_e2e::prometheus::Prometheus;
 use throughline_e2e::system::{Options, System, descends_from, kind, spans_of};
@@ -65,6 +66,7 @@ async fn checks(dir: &std::path::Path) -> Result<(), String> {
     let client = reqwest::Client::new();
 
     step("one trace across orders, payments and inventory", trace_across_services(&system, &client)).await?;
+    step("abuse while orders flow", abuse(&mut system, &client)).await?;
     step("chaos: 10% timeouts and 10% errors from payments", chaos(&system, &client)).await?;
     step("payments outage: the breaker opens, then closes", outage(&system, &client)).await?;
     step("Prometheus scrapes the RED and resilience metrics", metrics(&prometheus)).await?;
@@ -205,6 +207,98 @@ async fn chaos(system: &System, client: &reqwest::Client) -> Result<(), String> 
         "{notifies} notifications for {created} paid orders: an unkeyed POST was retried"
     );
     ensure!(delta("repeated_notifications") == 0, "an order was notified twice");
+    Ok(())
+}
+
+/// A battery of bad requests while normal orders flow: each bad request is
+/// a 4xx in the one JSON error shape (200 `tracestate` lines may instead be
+/// refused by HTTP itself, 431, before any handler runs), no process dies,
+/// the normal orders' p99 stays within 2x of a run without the abuse,
+/// orders' resident memory returns within 20% of its level before, and no
+/// secret of the battery reaches the collector or a log line.
+async fn abuse(system: &mut System, client: &reqwest::Client) -> Result<(), String> {
+    const ORDERS: usize = 200;
+    const ROUNDS: usize = 5;
+    let url = system.orders.url();
+    let baseline = load::orders(client, &url, ORDERS, 4).await;
+    ensure!(baseline.iter().all(Reply::created), "an order failed before the abuse: {:?}", baseline[0]);
+    let quiet = abuse::p99(baseline.iter().map(|r| r.elapsed).collect());
+    let memory_before = abuse::resident_kib(system.orders.pid()).ok_or("orders' memory is unreadable")?;
+
+    let flow = tokio::spawn({
+        let (client, url) = (client.clone(), url.clone());
+        async move { load::orders(&client, &url, ORDERS, 4).await }
+    });
+    // Bounded: a few rounds of the battery, paced, on a thread and runtime
+    // of its own, so that the driver measuring the orders is not slowed by it.
+    let battery = std::thread::spawn({
+        let url = url.clone();
+        move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = runtime.map_err(|e| e.to_string())?;
+            let (client, payloads) = (abuse::client(), abuse::Payloads::new());
+            Ok::<_, String>(runtime.block_on(async {
+                let mut answers = Vec::new();
+                for _ in 0..ROUNDS {
+                    answers.extend(abuse::battery(&client, &url, &payloads, Duration::from_millis(20)).await);
+                }
+                answers
+            }))
+        }
+    });
+    let answers = tokio::task::spawn_blocking(move || battery.join())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|_| "the battery panicked".to_owned())??;
+    let flow = flow.await.map_err(|e| e.to_string())?;
+    let busy = abuse::p99(flow.iter().map(|r| r.elapsed).collect());
+    println!("  {} bad requests; normal orders' p99 {quiet:.1?} before, {busy:.1?} during", answers.len());
+
+    for answer in &answers {
+        let refused_by_http = answer.what == "200 tracestate headers" && answer.status == Some(431);
+        ensure!(
+            answer.is_shaped_4xx() || refused_by_http,
+            "{}: {:?} {:?}",
+            answer.what,
+            answer.status,
+            answer.body
+        );
+    }
+    for service in [&mut system.orders, &mut system.payments, &mut system.inventory] {
+        ensure!(service.is_running(), "{} died under the abuse", service.name());
+    }
+    ensure!(
+        flow.iter().all(Reply::created),
+        "an order failed during the abuse: {:?}",
+        flow.iter().find(|r| !r.created())
+    );
+    ensure!(busy <= quiet * 2, "normal orders' p99 went from {quiet:?} to {busy:?} under the abuse");
+
+    // Memory: after another quiet run, back within 20% of where it was.
+    load::orders(client, &url, ORDERS, 4).await;
+    let memory_after = abuse::resident_kib(system.orders.pid()).ok_or("orders' memory is unreadable")?;
+    println!("  orders' resident memory {memory_before} KiB before, {memory_after} KiB after");
+    ensure!(
+        memory_after * 10 <= memory_before * 12,
+        "orders kept {memory_after} KiB, from {memory_before} KiB"
+    );
+
+    // Secrets: not in what the collector received, nor in any log line.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let received =
+        system.receiver.as_ref().map(|r| format!("{:?} {:?}", r.spans(), r.logs())).unwrap_or_default();
+    let logs: String = [&system.orders, &system.payments, &system.inventory]
+        .iter()
+        .flat_map(|service| service.log_lines())
+        .collect();
+    for secret in abuse::SECRETS {
+        ensure!(!received.contains(secret), "{secret} reached the collector");
+        ensure!(!logs.contains(secret), "{secret} reached a log line");
+    }
+    ensure!(
+        received.contains("Mozilla/5.0 Bearer [REDACTED]"),
+        "the user agent was not recorded, so the check proves nothing"
+    );
     Ok(())
 }
 
