@@ -1,5 +1,7 @@
 //! Batching with a bounded queue: items are never waited on, and those that
-//! do not fit are dropped and counted.
+//! do not fit are dropped and counted. Each export is bounded in items, in
+//! bytes, in time (its timeout, and the shutdown deadline), and in damage: an
+//! exporter that panics ends the worker loudly, never silently.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -100,6 +102,7 @@ impl<T: EncodedSize + Send + 'static> Batcher<T> {
     /// Starts the worker on the export runtime. If the exporter panics, the
     /// worker answers whoever waits on that export with why, logs it once,
     /// keeps it in [`Counts::died`] and ends.
+    ///
     /// `destination` (an endpoint, "standard output") names where exports go
     /// in errors and logs.
     pub(crate) fn start(
