@@ -4,18 +4,26 @@
 //!
 //! - **Configuration the OpenTelemetry way**: [`Config`] reads the standard
 //!   `OTEL_*` variables (service and resource, exporters, OTLP endpoint,
-//!   headers, timeout and compression per signal, samplers, batch sizes); an
-//!   invalid value is a [`ConfigError`] naming the variable. Code overrides the
-//!   environment through [`PipelineBuilder`].
+//!   headers, timeout, compression and certificates per signal, samplers,
+//!   batch sizes); an invalid, zero or absurd value is a [`ConfigError`]
+//!   naming the variable and the accepted range, never printing a secret.
+//!   Code overrides the environment through [`PipelineBuilder`].
 //! - **Export that never blocks**: every exporter runs on a dedicated thread
 //!   with its own small runtime; spans and logs wait in bounded queues whose
-//!   drops are counted ([`ExportStats`], and the `otel.sdk.*` metrics).
-//! - **OTLP over gRPC and HTTP/protobuf**, a human-readable console exporter,
-//!   and a Prometheus `/metrics` endpoint ([`Prometheus`]).
+//!   drops are counted ([`ExportStats`], [`Telemetry::export_failures`], and
+//!   the `otel.sdk.*` metrics); requests stay under a byte limit.
+//! - **OTLP over gRPC and HTTP/protobuf or JSON**, over TLS (rustls; the
+//!   platform's roots or `OTEL_EXPORTER_OTLP_CERTIFICATE`, client
+//!   certificates), retried by the OTLP rules within the export timeout; a
+//!   human-readable console exporter, and a Prometheus `/metrics` endpoint
+//!   ([`Prometheus`]).
 //! - **Tail sampling** in the process ([`TailSampling`]): whole local traces
-//!   kept when they failed or were slow, a share of the rest.
-//! - **Shutdown that loses nothing**: [`Telemetry::shutdown`] flushes within a
-//!   deadline; [`Graceful`] drains an axum server first.
+//!   kept when they failed or were slow, a share of the rest, in bounded
+//!   memory.
+//! - **Shutdown that keeps its deadline**: [`Telemetry::shutdown`] flushes the
+//!   three signals at once and cuts what is still running at the deadline;
+//!   [`Graceful`] turns readiness false, waits a pre-stop delay, drains an
+//!   axum server, then flushes.
 //!
 //! ```
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
