@@ -10,6 +10,10 @@
 //! | a span handed to another thread over a channel | [`across_threads`] | `across-threads` |
 //! | manual inject and extract with a plain map | [`manual_propagation`] | `manual-propagation` |
 //! | an error recorded on a span | [`record_error`] | `record-error` |
+//!
+//! `compose-layers` is the one program without `init()`: it assembles the
+//! subscriber by hand from throughline-subscriber's layers and the
+//! pipeline's providers; `tests/compose_layers.rs` runs it and reads its output.
 
 use std::collections::HashMap;
 use std::time::Duration;
