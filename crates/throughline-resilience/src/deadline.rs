@@ -29,20 +29,18 @@
 //! # }
 //! ```
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use pin_project_lite::pin_project;
 pub use throughline_core::{Deadline, GrpcTimeoutError};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::classify::BoxError;
-use crate::error::{TimedOut, TimeoutScope};
+use crate::error::TimeoutScope;
 use crate::request::ResilientRequest;
+pub use crate::time_limit::ResponseFuture;
 
 /// Gives each call a [`Deadline`] and fails it with [`TimedOut`] (scope
 /// `Deadline`) when the deadline passes. The outermost stage of a policy.
@@ -98,46 +96,11 @@ where
         let own = self.timeout.map(|t| Deadline::at(started + t));
         let deadline = Deadline::earliest(own, request.deadline());
         let Some(deadline) = deadline else {
-            return ResponseFuture { inner: Some(self.inner.call(request)), sleep: None, started };
+            return ResponseFuture::unlimited(self.inner.call(request), TimeoutScope::Deadline);
         };
         request.set_deadline(deadline);
         // A call that is already out of time is not started.
         let inner = (!deadline.is_expired()).then(|| self.inner.call(request));
-        ResponseFuture { inner, sleep: Some(Box::pin(tokio::time::sleep_until(deadline.instant()))), started }
-    }
-}
-
-pin_project! {
-    /// The future of [`DeadlineService`].
-    pub struct ResponseFuture<F> {
-        #[pin]
-        inner: Option<F>,
-        // Boxed so that a call without a deadline carries no timer.
-        sleep: Option<Pin<Box<Sleep>>>,
-        started: Instant,
-    }
-}
-
-impl<F, T, E> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<T, E>>,
-    E: Into<BoxError>,
-{
-    type Output = Result<T, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Some(inner) = this.inner.as_pin_mut()
-            && let Poll::Ready(result) = inner.poll(cx)
-        {
-            return Poll::Ready(result.map_err(Into::into));
-        }
-        match this.sleep {
-            Some(sleep) => {
-                ready!(sleep.as_mut().poll(cx));
-                Poll::Ready(Err(TimedOut::new(TimeoutScope::Deadline, this.started.elapsed()).into()))
-            }
-            None => Poll::Pending,
-        }
+        ResponseFuture::until(inner, deadline.instant(), TimeoutScope::Deadline, started)
     }
 }

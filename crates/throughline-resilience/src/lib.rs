@@ -157,6 +157,7 @@ mod request;
 pub mod retry;
 pub mod retry_after;
 mod telemetry;
+mod time_limit;
 pub mod timeout;
 
 pub use backoff::{Backoff, Jitter};

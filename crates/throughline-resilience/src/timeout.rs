@@ -22,20 +22,18 @@
 //! # }
 //! ```
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::classify::BoxError;
 use crate::deadline::Deadline;
-use crate::error::{TimedOut, TimeoutScope};
+use crate::error::TimeoutScope;
 use crate::request::ResilientRequest;
+pub use crate::time_limit::ResponseFuture;
 
 /// Fails an attempt that takes longer than `timeout`.
 #[derive(Clone, Copy, Debug)]
@@ -90,46 +88,11 @@ where
 
     fn call(&mut self, mut request: Req) -> Self::Future {
         let Some(timeout) = self.timeout else {
-            return ResponseFuture { inner: self.inner.call(request), sleep: None, timeout: Duration::ZERO };
+            return ResponseFuture::unlimited(self.inner.call(request), TimeoutScope::Attempt);
         };
-        let own = Deadline::at(Instant::now() + timeout);
+        let started = Instant::now();
+        let own = Deadline::at(started + timeout);
         request.set_deadline(request.deadline().map_or(own, |call| call.min(own)));
-        ResponseFuture {
-            inner: self.inner.call(request),
-            sleep: Some(tokio::time::sleep_until(own.instant())),
-            timeout,
-        }
-    }
-}
-
-pin_project! {
-    /// The future of [`Timeout`].
-    pub struct ResponseFuture<F> {
-        #[pin]
-        inner: F,
-        #[pin]
-        sleep: Option<Sleep>,
-        timeout: Duration,
-    }
-}
-
-impl<F, T, E> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<T, E>>,
-    E: Into<BoxError>,
-{
-    type Output = Result<T, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(result) = this.inner.poll(cx) {
-            return Poll::Ready(result.map_err(Into::into));
-        }
-        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
-            Some(Poll::Ready(())) => {
-                Poll::Ready(Err(TimedOut::new(TimeoutScope::Attempt, *this.timeout).into()))
-            }
-            _ => Poll::Pending,
-        }
+        ResponseFuture::until(Some(self.inner.call(request)), own.instant(), TimeoutScope::Attempt, started)
     }
 }
