@@ -1,13 +1,15 @@
 //! The order system as processes: payments, inventory and orders on
-//! 127.0.0.1, exporting to an in-process OTLP receiver (or to the collector
-//! named by `OTEL_EXPORTER_OTLP_ENDPOINT`).
+//! 127.0.0.1, exporting over TLS to an in-process OTLP receiver (or to the
+//! collector named by `OTEL_EXPORTER_OTLP_ENDPOINT`): orders and inventory
+//! over gRPC, payments over HTTP, all verifying the receiver's certificate
+//! against a test authority made for the run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use throughline::testing::{OtlpReceiver, ReceivedSpan};
+use throughline::testing::{OtlpReceiver, PkiFiles, ReceivedSpan, TestPki};
 
 use crate::process::Service;
 
@@ -26,6 +28,8 @@ pub struct Options {
 pub struct System {
     /// The local collector; `None` when exporting elsewhere.
     pub receiver: Option<OtlpReceiver>,
+    /// The test authority's certificate the services trust, while they run.
+    _pki: Option<PkiFiles>,
     /// The payment gateway.
     pub payments: Service,
     /// `http://ADDR` of the gateway's admin listener (faults, stats).
@@ -36,31 +40,54 @@ pub struct System {
     pub orders: Service,
 }
 
+/// Where the services export: all to the same collector, or to the local
+/// receiver over TLS, by gRPC or by HTTP.
+enum Export {
+    Same(Vec<(&'static str, String)>),
+    Tls { grpc: Vec<(&'static str, String)>, http: Vec<(&'static str, String)> },
+}
+
 impl System {
     /// Starts everything, dependencies first; logs and the database go to `dir`.
     pub async fn start(options: Options, dir: &Path) -> Result<Self, String> {
         // The services inherit no OTEL_* variable (see `Service::start`): the
         // export settings are these, and for a collector of the user's, its
         // protocol and headers as the user set them.
-        let (receiver, export) = match options.collector {
+        let (receiver, pki, export) = match options.collector {
             Some(endpoint) => {
                 let mut export = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)];
                 for name in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_HEADERS"] {
                     export.extend(std::env::var(name).ok().map(|value| (name, value)));
                 }
-                (None, export)
+                (None, None, Export::Same(export))
             }
             None => {
-                let receiver = OtlpReceiver::start().await.map_err(|e| format!("OTLP receiver: {e}"))?;
-                let export = vec![
+                let pki = TestPki::generate();
+                let receiver = OtlpReceiver::start_tls(pki.server_tls())
+                    .await
+                    .map_err(|e| format!("OTLP receiver: {e}"))?;
+                let files = pki.files().map_err(|e| format!("the test authority's files: {e}"))?;
+                let ca = ("OTEL_EXPORTER_OTLP_CERTIFICATE", files.ca.display().to_string());
+                let grpc = vec![
                     ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.grpc_endpoint()),
                     ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+                    ca.clone(),
                 ];
-                (Some(receiver), export)
+                let http = vec![
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint()),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+                    ca,
+                ];
+                (Some(receiver), Some(files), Export::Tls { grpc, http })
             }
         };
         let telemetry = |service: &str| {
-            let mut env = export.clone();
+            let mut env = match &export {
+                Export::Same(export) => export.clone(),
+                // One service over each transport.
+                Export::Tls { http, .. } if service == "payments" => http.clone(),
+                Export::Tls { grpc, .. } => grpc.clone(),
+            };
             env.extend([
                 ("OTEL_SERVICE_NAME", service.to_owned()),
                 ("OTEL_METRICS_EXPORTER", "prometheus".to_owned()),
@@ -93,7 +120,7 @@ impl System {
         env.extend(options.orders_env);
         let orders = Service::start("orders", "orders", &env, dir)?;
 
-        Ok(Self { receiver, payments, payments_admin, inventory, orders })
+        Ok(Self { receiver, _pki: pki, payments, payments_admin, inventory, orders })
     }
 }
 
