@@ -74,3 +74,8 @@ pub use pipeline::{Pipeline, PipelineBuilder};
 pub use prometheus::Prometheus;
 pub use tail_sampling::{Reason, TailSampling};
 pub use telemetry::{ExportStats, Telemetry};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -39,3 +39,8 @@ pub use fault::{Fault, FaultLayer, FaultStats, Faults, Latency, Outage};
 pub use pki::{PkiFiles, TestPki};
 pub use received::{Protocol, ReceivedLog, ReceivedMetric, ReceivedSpan, Value};
 pub use receiver::{Behaviour, OtlpReceiver, ReceiverTls, Reply, WaitTimeout};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

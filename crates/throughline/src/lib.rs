@@ -88,3 +88,8 @@ pub use throughline_testing as testing;
 pub use throughline_tonic as tonic;
 #[cfg(feature = "tower")]
 pub use throughline_tower as tower;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
