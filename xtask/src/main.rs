@@ -60,7 +60,18 @@ fn ci() -> Result {
     cargo(&["fmt", "--all", "--check"], &[])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], &[])?;
     // The facade's features build alone: a user pays only for what they turn on.
-    for features in ["", "propagation", "pipeline", "tower", "subscriber", "resilience", "reqwest", "tonic"] {
+    for features in [
+        "",
+        "propagation",
+        "pipeline",
+        "otlp-grpc",
+        "otlp-http",
+        "tower",
+        "subscriber",
+        "resilience",
+        "reqwest",
+        "tonic",
+    ] {
         cargo(&["check", "--package", "throughline", "--no-default-features", "--features", features], &[])?;
     }
     // Libraries, binaries, tests, examples, and every benchmark run once as a smoke test.

@@ -292,8 +292,11 @@ fn violations(graph: &Graph, rules: &[Rule], only: &[Only]) -> Vec<String> {
 }
 
 fn workspace_metadata() -> Value {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace");
-    let output = Command::new(env!("CARGO"))
+    // Read at run time: one clone's test binary may run for another, which
+    // shares its target directory (see `cargo xtask root`).
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test");
+    let workspace = Path::new(&manifest_dir).parent().expect("xtask sits in the workspace").to_path_buf();
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .current_dir(workspace)
         .args(["metadata", "--format-version", "1", "--all-features", "--locked"])
         .output()

@@ -42,7 +42,7 @@
 //! |---|---|---|
 //! | (always) | [`throughline_core`] | the vocabulary the layers share: [`Deadline`] and the current [`deadline`], [`DEADLINE_HEADER`], [`GrpcCode`], [`ResendCount`] |
 //! | `init` (default) | this crate | [`init()`], [`Init`], [`Guard`], [`Health`], [`prelude`] |
-//! | `pipeline` | [`throughline_pipeline`] | OTEL_* configuration, OTLP and Prometheus export, tail sampling, graceful shutdown |
+//! | `pipeline` | [`throughline_pipeline`] | OTEL_* configuration, OTLP and Prometheus export, tail sampling, graceful shutdown; `otlp-grpc` and `otlp-http` (both default) choose the transports compiled |
 //! | `propagation` | [`throughline_propagation`] | strict W3C Trace Context, Baggage, B3, Jaeger and X-Ray codecs and carriers |
 //! | `subscriber` | [`throughline_subscriber`] | tracing-subscriber layers: inherited fields, logfmt and JSON lines with trace ids, log export, span metrics, redaction |
 //! | `opentelemetry` | `throughline_propagation` | the codecs as the OpenTelemetry SDK's `TextMapPropagator` |
@@ -72,7 +72,7 @@ pub use health::Health;
 #[cfg(feature = "init")]
 pub use init::{Guard, Init, InitError, LogFormat, init};
 pub use throughline_core::{DEADLINE_HEADER, Deadline, GrpcCode, ResendCount, deadline};
-#[cfg(feature = "pipeline")]
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub use throughline_pipeline as pipeline;
 #[cfg(feature = "propagation")]
 pub use throughline_propagation as propagation;

@@ -6,8 +6,11 @@ use std::process::Command;
 
 #[test]
 fn the_facade_pulls_one_version_of_each_opentelemetry_crate() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let output = Command::new(env!("CARGO"))
+    // Read at run time: one clone's test binary may run for another, which
+    // shares its target directory.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test");
+    let workspace = Path::new(&manifest_dir).join("../..");
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .current_dir(&workspace)
         .args(["tree", "--package", "throughline", "--all-features", "--edges", "normal", "--prefix", "none"])
         .args(["--format", "{p}", "--locked", "--offline"])

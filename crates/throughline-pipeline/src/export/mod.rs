@@ -10,4 +10,5 @@ pub(crate) mod otlp;
 pub(crate) mod processors;
 pub(crate) mod runtime;
 pub(crate) mod size;
+#[cfg(any(feature = "grpc", feature = "http"))]
 pub(crate) mod tls;

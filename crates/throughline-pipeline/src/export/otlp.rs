@@ -1,18 +1,22 @@
 //! OTLP exporters built from an [`OtlpConfig`], over gRPC or HTTP, plaintext
 //! or TLS as the endpoint's scheme says (see `tls.rs`).
 
+#[cfg(feature = "http")]
 use std::collections::HashMap;
 
-use opentelemetry_otlp::{
-    LogExporter, MetricExporter, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
-};
+#[cfg(feature = "http")]
+use opentelemetry_otlp::WithHttpConfig;
+#[cfg(feature = "grpc")]
+use opentelemetry_otlp::WithTonicConfig;
+use opentelemetry_otlp::{LogExporter, MetricExporter, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::metrics::Temporality;
 use tokio::runtime::Handle;
 
-use crate::config::{Compression, OtlpConfig, OtlpProtocol, Signal};
+use crate::config::{Compression, ConfigError, OtlpConfig, OtlpProtocol, Signal};
 use crate::error::PipelineError;
 use crate::export::activity::ExportActivity;
 use crate::export::http_client::LastError;
+#[cfg(any(feature = "grpc", feature = "http"))]
 use crate::export::tls;
 
 /// An exporter, and for HTTP where its client keeps why a request failed.
@@ -26,11 +30,15 @@ pub(crate) fn span_exporter(
     let _on_export_runtime = runtime.enter();
     let _exporting = ExportActivity::enter();
     let built = match config.protocol {
+        #[cfg(feature = "grpc")]
         OtlpProtocol::Grpc => tonic(SpanExporter::builder().with_tonic(), config)?.build().map(|e| (e, None)),
-        _ => {
+        #[cfg(feature = "http")]
+        OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
             let (builder, last_error) = http(SpanExporter::builder().with_http(), config)?;
             builder.build().map(|e| (e, Some(last_error)))
         }
+        #[allow(unreachable_patterns)]
+        protocol => return Err(not_built(protocol).into()),
     };
     built.map_err(|source| PipelineError::Exporter { signal: Signal::Traces, source })
 }
@@ -43,10 +51,16 @@ pub(crate) fn metric_exporter(
     let _on_export_runtime = runtime.enter();
     let _exporting = ExportActivity::enter();
     let built = match config.protocol {
+        #[cfg(feature = "grpc")]
         OtlpProtocol::Grpc => {
             tonic(MetricExporter::builder().with_tonic(), config)?.with_temporality(temporality).build()
         }
-        _ => http(MetricExporter::builder().with_http(), config)?.0.with_temporality(temporality).build(),
+        #[cfg(feature = "http")]
+        OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
+            http(MetricExporter::builder().with_http(), config)?.0.with_temporality(temporality).build()
+        }
+        #[allow(unreachable_patterns)]
+        protocol => return Err(not_built(protocol).into()),
     };
     built.map_err(|source| PipelineError::Exporter { signal: Signal::Metrics, source })
 }
@@ -58,15 +72,35 @@ pub(crate) fn log_exporter(
     let _on_export_runtime = runtime.enter();
     let _exporting = ExportActivity::enter();
     let built = match config.protocol {
+        #[cfg(feature = "grpc")]
         OtlpProtocol::Grpc => tonic(LogExporter::builder().with_tonic(), config)?.build().map(|e| (e, None)),
-        _ => {
+        #[cfg(feature = "http")]
+        OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
             let (builder, last_error) = http(LogExporter::builder().with_http(), config)?;
             builder.build().map(|e| (e, Some(last_error)))
         }
+        #[allow(unreachable_patterns)]
+        protocol => return Err(not_built(protocol).into()),
     };
     built.map_err(|source| PipelineError::Exporter { signal: Signal::Logs, source })
 }
 
+/// The protocol asked for is one this build left out.
+#[allow(dead_code)] // every protocol is built by default
+fn not_built(protocol: OtlpProtocol) -> ConfigError {
+    let (name, feature) = match protocol {
+        OtlpProtocol::Grpc => ("grpc", "grpc"),
+        OtlpProtocol::HttpProtobuf => ("http/protobuf", "http"),
+        OtlpProtocol::HttpJson => ("http/json", "http"),
+    };
+    ConfigError::new(
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        name,
+        format!("this build has no such transport: turn on throughline-pipeline's `{feature}` feature"),
+    )
+}
+
+#[cfg(feature = "grpc")]
 fn tonic<B: WithExportConfig + WithTonicConfig>(builder: B, config: &OtlpConfig) -> Result<B, PipelineError> {
     let mut metadata = tonic::metadata::MetadataMap::new();
     for (key, value) in &config.headers {
@@ -89,6 +123,7 @@ fn tonic<B: WithExportConfig + WithTonicConfig>(builder: B, config: &OtlpConfig)
     })
 }
 
+#[cfg(feature = "http")]
 fn http<B: WithExportConfig + WithHttpConfig>(
     builder: B,
     config: &OtlpConfig,

@@ -3,16 +3,23 @@
 //! `https` endpoint is always verified: against the platform's roots, or the
 //! authorities of `OTEL_EXPORTER_OTLP_CERTIFICATE` instead.
 
+#[cfg(feature = "http")]
 use std::sync::Arc;
 
+#[cfg(feature = "http")]
 use opentelemetry_http::hyper::HyperClient;
-
-use super::http_client::HttpClient;
+#[cfg(feature = "http")]
 use rustls::RootCertStore;
+#[cfg(feature = "http")]
 use rustls::pki_types::pem::PemObject;
+#[cfg(feature = "http")]
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::{ConfigError, OtlpConfig, TlsConfig};
+#[cfg(feature = "http")]
+use super::http_client::HttpClient;
+#[cfg(feature = "http")]
+use crate::config::OtlpConfig;
+use crate::config::{ConfigError, TlsConfig};
 
 /// The PEM files, read again at build (the configuration checked them).
 struct Pem {
@@ -44,6 +51,7 @@ impl Pem {
 }
 
 /// tonic's settings for an `https` gRPC endpoint.
+#[cfg(feature = "grpc")]
 pub(crate) fn tonic(tls: &TlsConfig) -> Result<tonic::transport::ClientTlsConfig, ConfigError> {
     let pem = Pem::read(tls)?;
     let config = tonic::transport::ClientTlsConfig::new();
@@ -57,6 +65,7 @@ pub(crate) fn tonic(tls: &TlsConfig) -> Result<tonic::transport::ClientTlsConfig
     })
 }
 
+#[cfg(feature = "http")]
 /// The HTTP exporter's client. A `https` URL is always TLS, verified; an
 /// `http` URL, plaintext, as its scheme says.
 pub(crate) fn http_client(config: &OtlpConfig) -> Result<HttpClient, ConfigError> {
@@ -70,22 +79,26 @@ pub(crate) fn http_client(config: &OtlpConfig) -> Result<HttpClient, ConfigError
     Ok(HttpClient::new(HyperClient::new(connector, config.timeout, None)))
 }
 
+#[cfg(feature = "http")]
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+#[cfg(feature = "http")]
 fn builder() -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>, ConfigError> {
     rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|error| ConfigError::new("OTEL_EXPORTER_OTLP_ENDPOINT", "", error.to_string()))
 }
 
+#[cfg(feature = "http")]
 /// No `https` URL reaches this client, but its connector needs a TLS
 /// configuration: one that trusts nothing.
 fn plaintext_only() -> Result<rustls::ClientConfig, ConfigError> {
     Ok(builder()?.with_root_certificates(RootCertStore::empty()).with_no_client_auth())
 }
 
+#[cfg(feature = "http")]
 fn client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, ConfigError> {
     let pem = Pem::read(tls)?;
     let mut roots = RootCertStore::empty();
