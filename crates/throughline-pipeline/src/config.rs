@@ -80,6 +80,10 @@ pub const DURATION_RANGE_MS: std::ops::RangeInclusive<u64> = 1..=3_600_000;
 /// million (a bound on memory, not a preallocation).
 pub const SIZE_RANGE: std::ops::RangeInclusive<u64> = 1..=1_000_000;
 
+/// What the span count limits (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` and the
+/// others of [`SpanLimitsConfig`]) accept: 0 keeps none.
+pub const COUNT_LIMIT_RANGE: std::ops::RangeInclusive<u64> = 0..=1_000_000;
+
 /// A signal: traces, metrics or logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Signal {
@@ -244,6 +248,26 @@ pub struct Config {
     pub metric_export_interval: Duration,
     /// `OTEL_METRIC_EXPORT_TIMEOUT`.
     pub metric_export_timeout: Duration,
+    /// `OTEL_SPAN_*_COUNT_LIMIT` and the others: what one span may hold.
+    pub span_limits: SpanLimitsConfig,
+}
+
+/// How much one span may hold: what is past a limit is dropped (and
+/// counted by the SDK as dropped), so that one request with many
+/// attributes, events or links cannot grow a span without bound. The
+/// defaults are the specification's, 128 each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanLimitsConfig {
+    /// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, else `OTEL_ATTRIBUTE_COUNT_LIMIT`.
+    pub attributes_per_span: u32,
+    /// `OTEL_SPAN_EVENT_COUNT_LIMIT`.
+    pub events_per_span: u32,
+    /// `OTEL_SPAN_LINK_COUNT_LIMIT`.
+    pub links_per_span: u32,
+    /// `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`.
+    pub attributes_per_event: u32,
+    /// `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT`.
+    pub attributes_per_link: u32,
 }
 
 impl Default for Config {
@@ -285,6 +309,7 @@ impl Config {
             metric_export_timeout: read
                 .millis("OTEL_METRIC_EXPORT_TIMEOUT")?
                 .unwrap_or(Duration::from_secs(30)),
+            span_limits: read.span_limits()?,
         })
     }
 }
@@ -626,6 +651,21 @@ impl<V: Vars> Reader<'_, V> {
             certificate: certificate.map(|(_, path)| path),
             client_certificate: client_certificate.map(|(_, path)| path),
             client_key: client_key.map(|(_, path)| path),
+        })
+    }
+
+    fn span_limits(&self) -> Result<SpanLimitsConfig, ConfigError> {
+        let limit = |name: &str| -> Result<Option<u32>, ConfigError> {
+            // The range fits a u32.
+            Ok(self.integer(name, "a number of items", &COUNT_LIMIT_RANGE)?.map(|n| n as u32))
+        };
+        let general = limit("OTEL_ATTRIBUTE_COUNT_LIMIT")?;
+        Ok(SpanLimitsConfig {
+            attributes_per_span: limit("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")?.or(general).unwrap_or(128),
+            events_per_span: limit("OTEL_SPAN_EVENT_COUNT_LIMIT")?.unwrap_or(128),
+            links_per_span: limit("OTEL_SPAN_LINK_COUNT_LIMIT")?.unwrap_or(128),
+            attributes_per_event: limit("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT")?.unwrap_or(128),
+            attributes_per_link: limit("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT")?.unwrap_or(128),
         })
     }
 

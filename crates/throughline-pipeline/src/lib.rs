@@ -67,8 +67,9 @@ mod tail_sampling;
 mod telemetry;
 
 pub use config::{
-    BatchConfig, Compression, Config, ConfigError, DURATION_RANGE_MS, EXPORT_BYTES_RANGE, Env, Exporter,
-    OtlpConfig, OtlpProtocol, SIZE_RANGE, SamplerConfig, Signal, TlsConfig, Vars,
+    BatchConfig, COUNT_LIMIT_RANGE, Compression, Config, ConfigError, DURATION_RANGE_MS, EXPORT_BYTES_RANGE,
+    Env, Exporter, OtlpConfig, OtlpProtocol, SIZE_RANGE, SamplerConfig, Signal, SpanLimitsConfig, TlsConfig,
+    Vars,
 };
 pub use error::{PipelineError, ShutdownError};
 pub use export::activity::is_export_activity;

@@ -233,9 +233,17 @@ impl PipelineBuilder {
         if self.config.traces_exporters.is_empty() {
             return Ok(None);
         }
+        let limits = self.config.span_limits;
         let mut builder = SdkTracerProvider::builder()
             .with_resource(resource.clone())
-            .with_sampler(sampler(self.config.sampler));
+            .with_sampler(sampler(self.config.sampler))
+            .with_span_limits(opentelemetry_sdk::trace::SpanLimits {
+                max_attributes_per_span: limits.attributes_per_span,
+                max_events_per_span: limits.events_per_span,
+                max_links_per_span: limits.links_per_span,
+                max_attributes_per_event: limits.attributes_per_event,
+                max_attributes_per_link: limits.attributes_per_link,
+            });
         for exporter in &self.config.traces_exporters {
             let batcher = match exporter {
                 Exporter::Otlp => {

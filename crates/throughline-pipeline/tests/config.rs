@@ -223,6 +223,7 @@ fn otel_metric_export_interval_and_timeout() {
 const DURATION: &[&str] =
     &["0", "-1", "3600001", "18446744073709551616", "1.5", "10s", "ten", "NaN", "0x10", "+"];
 const SIZE: &[&str] = &["0", "-5", "1000001", "18446744073709551615", "2.0", "many", "1e3"];
+const COUNT_LIMIT: &[&str] = &["-1", "1000001", "18446744073709551615", "1.5", "all", "1e3"];
 
 /// A variable the pipeline reads, values it must refuse, and any variable
 /// the refusal depends on.
@@ -250,6 +251,12 @@ fn bad_values() -> Vec<Case> {
         },
         case("OTEL_METRIC_EXPORT_INTERVAL", DURATION),
         case("OTEL_METRIC_EXPORT_TIMEOUT", DURATION),
+        case("OTEL_ATTRIBUTE_COUNT_LIMIT", COUNT_LIMIT),
+        case("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", COUNT_LIMIT),
+        case("OTEL_SPAN_EVENT_COUNT_LIMIT", COUNT_LIMIT),
+        case("OTEL_SPAN_LINK_COUNT_LIMIT", COUNT_LIMIT),
+        case("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", COUNT_LIMIT),
+        case("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", COUNT_LIMIT),
     ];
     for prefix in ["OTEL_BSP", "OTEL_BLRP"] {
         table.push(case(format!("{prefix}_SCHEDULE_DELAY"), DURATION));
@@ -416,4 +423,35 @@ fn otel_exporter_otlp_certificate_client_certificate_and_client_key() {
     let key_pem = std::fs::read_to_string(&files.client_key).unwrap();
     let body = key_pem.lines().nth(1).unwrap();
     assert!(!format!("{error} {error:?}").contains(body), "a key is never printed: {error}");
+}
+
+#[test]
+fn span_limits_default_to_the_specifications_and_read_their_variables() {
+    let defaults = config(&[]).unwrap().span_limits;
+    assert_eq!(
+        (defaults.attributes_per_span, defaults.events_per_span, defaults.links_per_span),
+        (128, 128, 128)
+    );
+    let general = config(&[("OTEL_ATTRIBUTE_COUNT_LIMIT", "16")]).unwrap().span_limits;
+    assert_eq!(general.attributes_per_span, 16);
+    let limits = config(&[
+        ("OTEL_ATTRIBUTE_COUNT_LIMIT", "16"),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "8"),
+        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "0"),
+        ("OTEL_SPAN_LINK_COUNT_LIMIT", "2"),
+        ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "3"),
+        ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "4"),
+    ])
+    .unwrap()
+    .span_limits;
+    assert_eq!(
+        (
+            limits.attributes_per_span,
+            limits.events_per_span,
+            limits.links_per_span,
+            limits.attributes_per_event,
+            limits.attributes_per_link
+        ),
+        (8, 0, 2, 3, 4)
+    );
 }

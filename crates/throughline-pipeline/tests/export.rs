@@ -295,3 +295,25 @@ async fn a_span_larger_than_any_request_is_cut_down_and_marked_not_lost() {
     assert_eq!(spans[0].attribute("order.id"), Some(Value::Int(42)), "the rest is whole");
     telemetry.shutdown(WAIT).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_span_count_limits_of_the_environment_bound_what_a_span_holds() {
+    let receiver = OtlpReceiver::start().await.unwrap();
+    let limits = [("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2"), ("OTEL_SPAN_EVENT_COUNT_LIMIT", "1")];
+    let telemetry = pipeline(&receiver, "grpc", &limits);
+    let tracer = telemetry.tracer_provider().unwrap().tracer("export-test");
+    tracer.in_span("flooded", |cx| {
+        use opentelemetry::trace::TraceContextExt;
+        let span = cx.span();
+        for i in 0..10 {
+            span.set_attribute(KeyValue::new(format!("key.{i}"), i));
+            span.add_event(format!("event {i}"), vec![]);
+        }
+    });
+    let spans = receiver.wait_for_spans(1, WAIT).await.unwrap();
+    assert_eq!(spans[0].span.attributes.len(), 2, "{:?}", spans[0].span.attributes);
+    assert_eq!(spans[0].span.dropped_attributes_count, 8);
+    assert_eq!(spans[0].span.events.len(), 1);
+    assert_eq!(spans[0].span.dropped_events_count, 9);
+    telemetry.shutdown(Duration::from_secs(5)).await.unwrap();
+}
