@@ -10,7 +10,7 @@ use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION_TYPE};
 use throughline_core::{Deadline, GrpcCode};
-use throughline_tower::semconv::{Role, error_type_of};
+use throughline_tower::semconv::{Role, ValueLength, error_type_of};
 use tracing::Span;
 
 use crate::metrics::{CallMetrics, Labels};
@@ -95,8 +95,9 @@ impl Call {
             server: if metrics.role == Role::Client { request.server } else { None },
         };
         // `rpc.method` waits for the end, where an unknown method becomes `_OTHER`.
-        let original =
-            (method.is_none() && traced.recording).then(|| StringValue::from(request.path.to_owned()));
+        // The path is the caller's: capped before it is recorded.
+        let original = (method.is_none() && traced.recording)
+            .then(|| StringValue::from(ValueLength::from_env().cap(request.path).to_owned()));
         Self { metrics, traced, labels, original, started, deadline, measure: true, finished: false }
     }
 

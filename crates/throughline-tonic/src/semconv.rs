@@ -116,9 +116,17 @@ pub struct GrpcMethod<'a> {
 }
 
 impl<'a> GrpcMethod<'a> {
+    /// The longest path read as a method: real ones are far shorter, and a
+    /// longer one from the network would become a span name and a metric
+    /// label.
+    pub const MAX_PATH_LEN: usize = 512;
+
     /// Parses a request path; `None` unless it is `/{service}/{method}`
-    /// with both parts non-empty.
+    /// with both parts non-empty, at most [`MAX_PATH_LEN`](Self::MAX_PATH_LEN) bytes.
     pub fn parse(path: &'a str) -> Option<Self> {
+        if path.len() > Self::MAX_PATH_LEN {
+            return None;
+        }
         let full = path.strip_prefix('/')?;
         let slash = full.find('/')?;
         let (service, method) = (&full[..slash], &full[slash + 1..]);

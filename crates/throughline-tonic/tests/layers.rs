@@ -177,6 +177,22 @@ async fn a_server_reads_the_callers_context_and_names_a_malformed_path_other() {
 }
 
 #[tokio::test]
+async fn a_huge_valid_looking_path_is_other_and_its_original_capped() {
+    let telemetry = Telemetry::install();
+    let handler = service_fn(|_: Request<Body>| async { Ok::<_, Infallible>(ok()) });
+    let path = format!("/pkg.Service/{}", "m".repeat(10_000));
+    let response = GrpcServerLayer::new().layer(handler).oneshot(call(&path)).await.unwrap();
+    response.into_body().collect().await.unwrap();
+
+    let spans = telemetry.capture.spans();
+    let span = spans.named("grpc");
+    span.assert_attribute("rpc.method", "_OTHER");
+    let original = span.attribute("rpc.method_original").expect("the original, capped").as_str().into_owned();
+    assert_eq!(original.len(), throughline_tower::semconv::ValueLength::DEFAULT.max_chars());
+    assert!(path.starts_with(&original));
+}
+
+#[tokio::test]
 async fn a_stream_dropped_before_its_end_is_cancelled() {
     let telemetry = Telemetry::install();
     let handler = service_fn(|_: Request<Body>| async {
