@@ -48,12 +48,6 @@
 
 #![deny(missing_docs)]
 
-#[cfg(not(any(feature = "grpc", feature = "http")))]
-compile_error!(
-    "throughline-pipeline exports over OTLP and needs a transport: turn on its `grpc` or `http` feature \
-     (both are on by default; in the facade, `otlp-grpc` or `otlp-http`)"
-);
-
 mod config;
 mod error;
 mod export;

@@ -7,7 +7,9 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+#[cfg(any(feature = "grpc", feature = "http"))]
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData};
 
 use crate::config::{Config, ConfigError, Exporter, Signal, Vars};
@@ -15,10 +17,11 @@ use crate::error::PipelineError;
 use crate::export::batch::{Batcher, Counts};
 use crate::export::console::{self, ConsoleExporter, Output};
 use crate::export::deadline::ShutdownDeadline;
+#[cfg(any(feature = "grpc", feature = "http"))]
+use crate::export::on_export_runtime::OnExportRuntime;
+#[cfg(any(feature = "grpc", feature = "http"))]
 use crate::export::otlp;
-use crate::export::processors::{
-    BatchLogProcessor, BatchSpanProcessor, LogSink, OnExportRuntime, SpanSink, SpanTransform,
-};
+use crate::export::processors::{BatchLogProcessor, BatchSpanProcessor, LogSink, SpanSink, SpanTransform};
 use crate::export::runtime::ExportRuntime;
 use crate::prometheus::Prometheus;
 use crate::resource::{ResourceOverrides, resource};
@@ -184,16 +187,23 @@ impl PipelineBuilder {
         runtime: &Arc<ExportRuntime>,
         deadline: &ShutdownDeadline,
     ) -> Result<(Option<SdkMeterProvider>, Option<Prometheus>), PipelineError> {
+        // Only OTLP's reader runs on the export runtime.
+        #[cfg(not(any(feature = "grpc", feature = "http")))]
+        let _ = (runtime, deadline);
         if self.config.metrics_exporters.is_empty() {
             return Ok((None, None));
         }
         let mut builder = SdkMeterProvider::builder().with_resource(resource.clone());
         let mut prometheus = None;
+        #[cfg(any(feature = "grpc", feature = "http"))]
         let periodic = |exporter| {
             PeriodicReader::builder(exporter).with_interval(self.config.metric_export_interval).build()
         };
         for exporter in &self.config.metrics_exporters {
             builder = match exporter {
+                #[cfg(not(any(feature = "grpc", feature = "http")))]
+                Exporter::Otlp => return Err(no_otlp_transport("OTEL_METRICS_EXPORTER").into()),
+                #[cfg(any(feature = "grpc", feature = "http"))]
                 Exporter::Otlp => {
                     let otlp = otlp::metric_exporter(
                         &self.config.otlp_metrics,
@@ -246,6 +256,9 @@ impl PipelineBuilder {
             });
         for exporter in &self.config.traces_exporters {
             let batcher = match exporter {
+                #[cfg(not(any(feature = "grpc", feature = "http")))]
+                Exporter::Otlp => return Err(no_otlp_transport("OTEL_TRACES_EXPORTER").into()),
+                #[cfg(any(feature = "grpc", feature = "http"))]
                 Exporter::Otlp => {
                     let (mut otlp, last_error) =
                         otlp::span_exporter(&self.config.otlp_traces, runtime.handle())?;
@@ -299,6 +312,9 @@ impl PipelineBuilder {
         let mut builder = SdkLoggerProvider::builder().with_resource(resource.clone());
         for exporter in &self.config.logs_exporters {
             let batcher = match exporter {
+                #[cfg(not(any(feature = "grpc", feature = "http")))]
+                Exporter::Otlp => return Err(no_otlp_transport("OTEL_LOGS_EXPORTER").into()),
+                #[cfg(any(feature = "grpc", feature = "http"))]
                 Exporter::Otlp => {
                     let (mut otlp, last_error) =
                         otlp::log_exporter(&self.config.otlp_logs, runtime.handle())?;
@@ -403,4 +419,14 @@ fn observe(meter: &Meter, counters: &Counters) {
 
 fn total(counts: &[Arc<Counts>], pick: fn(&Counts) -> &AtomicU64) -> u64 {
     counts.iter().map(|c| pick(c).load(Ordering::Relaxed)).sum()
+}
+
+/// `otlp` asked for in a build with neither transport.
+#[cfg(not(any(feature = "grpc", feature = "http")))]
+fn no_otlp_transport(variable: &str) -> crate::ConfigError {
+    crate::ConfigError::new(
+        variable,
+        "otlp",
+        "this build has no OTLP transport: turn on throughline-pipeline's `grpc` or `http` feature",
+    )
 }

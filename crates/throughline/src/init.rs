@@ -277,6 +277,7 @@ impl Init {
         let span_metrics = meter.map(SpanMetricsLayer::new);
         // The fmt layer sees a span close before the OpenTelemetry layer ends
         // it, so that close lines still find their ids.
+        #[cfg(not(feature = "tokio-console"))]
         let subscriber = tracing_subscriber::registry()
             .with(filter)
             .with(ContextLayer::new())
@@ -284,6 +285,17 @@ impl Init {
             .with(traces)
             .with(logs)
             .with(span_metrics);
+        // The same layers under the `RUST_LOG` filter, beside tokio-console's,
+        // which must see tokio's own spans whatever `RUST_LOG` says.
+        #[cfg(feature = "tokio-console")]
+        let subscriber = tracing_subscriber::registry().with(console_layer()).with(
+            ContextLayer::new()
+                .and_then(format)
+                .and_then(traces)
+                .and_then(logs)
+                .and_then(span_metrics)
+                .with_filter(filter),
+        );
         tracing::subscriber::set_global_default(subscriber).map_err(|_| InitError::AlreadyInitialized)?;
 
         // throughline's layers and OpenTelemetry's global API alike.
@@ -340,6 +352,37 @@ where
         LogFormat::Off => return None,
     };
     Some(layer)
+}
+
+/// What `init()` says when the `tokio-console` feature is on but the binary
+/// was built without `--cfg tokio_unstable`, when tokio records nothing for
+/// the console to show.
+#[cfg(feature = "tokio-console")]
+pub const TOKIO_CONSOLE_NEEDS_UNSTABLE: &str = "throughline: the tokio-console feature is on, but this binary was \
+     built without RUSTFLAGS=\"--cfg tokio_unstable\": tokio records no task data, so the console layer is \
+     not installed";
+
+/// tokio-console's layer, serving the console on `TOKIO_CONSOLE_BIND`
+/// (127.0.0.1:6669 by default) from a thread of its own; `None`, said once
+/// on standard error, when tokio was built without its task data.
+#[cfg(feature = "tokio-console")]
+fn console_layer<S>() -> Option<impl Layer<S>>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    if !cfg!(tokio_unstable) {
+        eprintln!("{TOKIO_CONSOLE_NEEDS_UNSTABLE}");
+        return None;
+    }
+    Some(console_subscriber::ConsoleLayer::builder().with_default_env().spawn())
+}
+
+#[cfg(all(test, feature = "tokio-console", not(tokio_unstable)))]
+mod tokio_console_tests {
+    #[test]
+    fn without_tokio_unstable_the_console_layer_is_not_installed() {
+        assert!(super::console_layer::<tracing_subscriber::Registry>().is_none());
+    }
 }
 
 fn check_filter(filter: &(&'static str, String)) -> Result<(), ConfigError> {

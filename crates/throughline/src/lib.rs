@@ -51,6 +51,7 @@
 //! | `axum` | `throughline_tower` | `tower`, with `http.route` from axum's `MatchedPath` |
 //! | `testing` | [`throughline_testing`] | in-memory capture, an OTLP receiver, fault injection |
 //! | `reqwest` | `throughline_reqwest` | reqwest-middleware middleware: client spans, context injection with opt-outs, `http.client.request.duration`; with `resilience`, retries with one span per attempt |
+//! | `tokio-console` | console-subscriber | `init()` adds tokio-console's layer, outside the `RUST_LOG` filter, for binaries built with `RUSTFLAGS="--cfg tokio_unstable"`; without that cfg it says so on standard error (`TOKIO_CONSOLE_NEEDS_UNSTABLE`) and installs none |
 //! | `resilience` | `throughline_resilience` | retry with budgets, circuit breakers, load shedding and deadlines, as tower layers and a plain async API |
 //!
 //! Every crate under the facade uses one version of `opentelemetry`; a test
@@ -69,6 +70,8 @@ pub mod prelude;
 
 #[cfg(feature = "init")]
 pub use health::Health;
+#[cfg(feature = "tokio-console")]
+pub use init::TOKIO_CONSOLE_NEEDS_UNSTABLE;
 #[cfg(feature = "init")]
 pub use init::{Guard, Init, InitError, LogFormat, init};
 pub use throughline_core::{DEADLINE_HEADER, Deadline, GrpcCode, ResendCount, deadline};

@@ -6,15 +6,10 @@ use std::time::Duration;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord};
-use opentelemetry_sdk::metrics::Temporality;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
 use super::batch::{Batcher, Counts, Sink};
-use super::deadline::ShutdownDeadline;
 use super::http_client::{self, LastError};
-use super::runtime::ExportRuntime;
 
 /// A change made to every span before it is exported, such as redaction.
 pub type SpanTransform = Arc<dyn Fn(&mut SpanData) + Send + Sync>;
@@ -144,50 +139,5 @@ fn explained(result: OTelSdkResult, last_error: Option<&LastError>) -> OTelSdkRe
             Err(OTelSdkError::InternalFailure(format!("{message} ({cause})")))
         }
         (result, _) => result,
-    }
-}
-
-/// A metric exporter whose exports run on the export runtime, each within a
-/// timeout. The SDK's periodic reader calls it from its own thread, which has
-/// no reactor.
-pub(crate) struct OnExportRuntime<E> {
-    inner: E,
-    runtime: Arc<ExportRuntime>,
-    timeout: Duration,
-    deadline: ShutdownDeadline,
-}
-
-impl<E> OnExportRuntime<E> {
-    pub(crate) fn new(
-        inner: E,
-        runtime: Arc<ExportRuntime>,
-        timeout: Duration,
-        deadline: ShutdownDeadline,
-    ) -> Self {
-        Self { inner, runtime, timeout, deadline }
-    }
-}
-
-impl<E: PushMetricExporter> PushMetricExporter for OnExportRuntime<E> {
-    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        // Never past the shutdown deadline. The timer is created inside the
-        // block: it needs the runtime's context.
-        let until = tokio::time::Instant::from_std(self.deadline.bound(self.timeout));
-        let export = async { tokio::time::timeout_at(until, self.inner.export(metrics)).await };
-        self.runtime
-            .block_on(export)
-            .unwrap_or(Err(opentelemetry_sdk::error::OTelSdkError::Timeout(self.timeout)))
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn temporality(&self) -> Temporality {
-        self.inner.temporality()
     }
 }

@@ -1,6 +1,5 @@
 //! The thread every exporter runs on.
 
-use std::future::Future;
 use std::thread::JoinHandle;
 
 use tokio::runtime::Handle;
@@ -43,7 +42,8 @@ impl ExportRuntime {
 
     /// Runs `future` to completion on the export runtime from a thread that is
     /// not a runtime worker, such as the SDK's metric reader thread.
-    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+    #[cfg(any(feature = "grpc", feature = "http"))]
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         let _exporting = ExportActivity::enter();
         self.handle.block_on(future)
     }
