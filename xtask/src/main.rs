@@ -62,6 +62,7 @@ fn ci() -> Result {
     // The facade's features build alone: a user pays only for what they turn on.
     for features in [
         "",
+        "init",
         "propagation",
         "pipeline",
         "otlp-grpc",
@@ -71,6 +72,7 @@ fn ci() -> Result {
         "resilience",
         "reqwest",
         "tonic",
+        "tokio-console",
     ] {
         cargo(&["check", "--package", "throughline", "--no-default-features", "--features", features], &[])?;
     }
