@@ -4,7 +4,7 @@
 //! [`DeadlineLayer`] gives every call a deadline (the earlier of its own
 //! timeout and a deadline the request already carries, say from an incoming
 //! `grpc-timeout`), stores it in the request as a [`Deadline`] extension, and
-//! fails the call with [`TimedOut`] when it passes. Layers below read it: retry
+//! fails the call with [`TimedOut`](crate::TimedOut) when it passes. Layers below read it: retry
 //! starts no attempt that cannot finish before it, the attempt timeout never
 //! outlives it, and client adapters send the remaining time on
 //! (`grpc-timeout` in throughline-tonic; throughline-core's
@@ -42,7 +42,7 @@ use crate::error::TimeoutScope;
 use crate::request::ResilientRequest;
 pub use crate::time_limit::ResponseFuture;
 
-/// Gives each call a [`Deadline`] and fails it with [`TimedOut`] (scope
+/// Gives each call a [`Deadline`] and fails it with [`TimedOut`](crate::TimedOut) (scope
 /// `Deadline`) when the deadline passes. The outermost stage of a policy.
 #[derive(Clone, Copy, Debug)]
 pub struct DeadlineLayer {

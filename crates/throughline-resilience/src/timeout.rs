@@ -1,6 +1,6 @@
 //! The per-attempt timeout: one slow attempt must not use the whole deadline.
 //!
-//! It fails the attempt with [`TimedOut`] (scope `Attempt`), which retry
+//! It fails the attempt with [`TimedOut`](crate::TimedOut) (scope `Attempt`), which retry
 //! treats as retryable and the breaker counts as a failure. It also writes the
 //! tighter of the call's [`Deadline`] and its own into the request, so the
 //! callee is told the attempt's budget, not the call's.
