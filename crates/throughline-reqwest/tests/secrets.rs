@@ -154,3 +154,10 @@ async fn no_listed_secret_leaves_the_process() {
         assert!(leaked.is_empty(), "{path} leak {leaked:?}:\n{output}");
     }
 }
+
+#[test]
+fn spans_and_logs_redact_the_same_query_keys() {
+    // Two crates, one list: throughline-subscriber does not depend on
+    // throughline-tower, so each names the keys, and this keeps them equal.
+    assert_eq!(throughline_tower::semconv::QueryRedaction::DEFAULT_KEYS, QueryCredentials::DEFAULT_KEYS);
+}
