@@ -115,6 +115,10 @@ impl System {
         let mut env = telemetry("orders");
         env.push(("ORDERS_ADDR", "127.0.0.1:0".to_owned()));
         env.push(("ORDERS_DB", dir.join("orders.db").display().to_string()));
+        // orders also exports its logs and metrics, which the SIGTERM step
+        // counts after the final flush.
+        env.push(("OTEL_LOGS_EXPORTER", "otlp".to_owned()));
+        env.push(("OTEL_METRICS_EXPORTER", "prometheus,otlp".to_owned()));
         env.push(("PAYMENTS_URL", payments.url()));
         env.push(("INVENTORY_URL", inventory.url()));
         env.extend(options.orders_env);

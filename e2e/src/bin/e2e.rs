@@ -469,7 +469,56 @@ async fn shutdown(system: &mut System) -> Result<(), String> {
         let statements = spans.iter().filter(|s| s.name() == "db.statement").count();
         ensure!(statements == 2, "trace {}: {statements} of 2 database statements arrived", reply.trace_id);
     }
+    let Some(receiver) = &system.receiver else { return Ok(()) };
+    // Every log record: each completed order's "order paid" line, in its trace.
+    let logs = receiver.logs();
+    for reply in &answered {
+        let paid = logs.iter().any(|log| {
+            log.trace_id().as_deref() == Some(reply.trace_id.as_str())
+                && log.body().as_deref() == Some("order paid")
+        });
+        ensure!(paid, "trace {}: orders' \"order paid\" log record never arrived", reply.trace_id);
+    }
+    // Every metric point: the last export of orders' request durations counts
+    // as many POST /orders as orders' server spans the receiver holds.
+    let spans = receiver.spans();
+    let traced =
+        spans_of(&spans, "orders", kind::SERVER).iter().filter(|s| s.name() == "POST /orders").count();
+    let measured = receiver
+        .metrics()
+        .iter()
+        .rfind(|m| {
+            m.name() == "http.server.request.duration"
+                && m.resource_attribute("service.name").and_then(|v| v.as_str().map(str::to_owned)).as_deref()
+                    == Some("orders")
+        })
+        .map(post_orders_count);
+    println!(
+        "  POST /orders: {traced} server spans, {measured:?} in orders' last exported request durations"
+    );
+    ensure!(
+        measured == Some(traced as u64),
+        "orders' final metrics count {measured:?} requests, its spans {traced}"
+    );
     Ok(())
+}
+
+/// The requests a duration histogram counted on `POST /orders`, over every status.
+fn post_orders_count(metric: &throughline::testing::ReceivedMetric) -> u64 {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let Some(Data::Histogram(histogram)) = &metric.metric.data else { return 0 };
+    let is = |point: &opentelemetry_proto::tonic::metrics::v1::HistogramDataPoint, key: &str, value: &str| {
+        point.attributes.iter().any(|kv| {
+            kv.key == key && matches!(&kv.value.as_ref().and_then(|v| v.value.as_ref()), Some(Any::StringValue(s)) if s == value)
+        })
+    };
+    histogram
+        .data_points
+        .iter()
+        .filter(|p| is(p, "http.route", "/orders") && is(p, "http.request.method", "POST"))
+        .map(|p| p.count)
+        .sum()
 }
 
 fn count(stats: &Value, field: &str) -> u64 {
