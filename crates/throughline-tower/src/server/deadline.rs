@@ -7,7 +7,7 @@ use http::HeaderName;
 use http::request::Parts;
 use throughline_core::{DEADLINE_HEADER, Deadline};
 
-use super::trust::{Trust, TrustPolicy};
+use super::trust::Trust;
 
 /// Where a request's deadline comes from.
 #[derive(Clone, Debug)]
@@ -28,13 +28,14 @@ impl Default for Deadlines {
 impl Deadlines {
     /// The deadline of the request of `parts`. A public caller cannot set it:
     /// a budget from outside would let anyone cut every downstream call
-    /// short. A malformed value is ignored.
-    pub(crate) fn of(&self, parts: &Parts, trust: &TrustPolicy) -> Option<Deadline> {
+    /// short. A malformed value is ignored. `trust` is asked only when the
+    /// header is there.
+    pub(crate) fn of(&self, parts: &Parts, trust: impl FnOnce() -> Trust) -> Option<Deadline> {
         let own = self.max.map(Deadline::after);
         let Some(value) = self.header.as_ref().and_then(|header| parts.headers.get(header)) else {
             return own;
         };
-        if trust.decide(parts) == Trust::Public {
+        if trust() == Trust::Public {
             return own;
         }
         Deadline::earliest(own, Deadline::from_millis_header(value).ok())

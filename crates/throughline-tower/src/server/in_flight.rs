@@ -17,6 +17,7 @@ use super::filter::Record;
 use super::layer::Config;
 use super::metrics::{Labels, Measured};
 use super::span;
+use super::trust::Trust;
 use crate::semconv::{self, HttpAttributes, HttpMethod, Role, status_error_type};
 
 /// The span of a traced request.
@@ -44,10 +45,10 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    /// Starts tracing and measuring `parts`, as `record` says.
-    pub(crate) fn start(config: Arc<Config>, parts: &Parts, record: Record) -> Self {
+    /// Starts tracing and measuring `parts`, as `record` says, from a
+    /// caller `trust` describes.
+    pub(crate) fn start(config: Arc<Config>, parts: &Parts, record: Record, trust: Trust) -> Self {
         let method = HttpMethod::new(&parts.method);
-        let trust = config.trust.decide(parts);
         let scheme = span::scheme(parts, trust);
         // Routes are few: one shared string serves the span and every metric.
         let route =

@@ -61,13 +61,16 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        let deadline = self.config.deadlines.of(&parts, &self.config.trust);
+        // Decided once, when first needed: a policy may be a caller's predicate.
+        let trust = std::cell::OnceCell::new();
+        let decide = |parts: &Parts| *trust.get_or_init(|| self.config.trust.decide(parts));
+        let deadline = self.config.deadlines.of(&parts, || decide(&parts));
         if let Some(deadline) = deadline {
             parts.extensions.insert(deadline);
         }
         let record = self.config.filter.as_ref().map_or(Record::EVERYTHING, |filter| filter(&parts));
         let in_flight = (record != Record::NOTHING).then(|| {
-            let mut in_flight = InFlight::start(self.config.clone(), &parts, record);
+            let mut in_flight = InFlight::start(self.config.clone(), &parts, record, decide(&parts));
             in_flight.request_body_size(known_size(&body, &parts));
             in_flight
         });
