@@ -31,6 +31,8 @@ pub(crate) struct Traced {
 pub(crate) struct Request<'a> {
     pub(crate) path: &'a str,
     pub(crate) server: Option<(StringValue, Option<u16>)>,
+    /// The bound on values taken from the request, read once by the layer.
+    pub(crate) value_length: ValueLength,
 }
 
 /// A call in flight. Dropping it before [`finish`](Self::finish) means the
@@ -97,7 +99,7 @@ impl Call {
         // `rpc.method` waits for the end, where an unknown method becomes `_OTHER`.
         // The path is the caller's: capped before it is recorded.
         let original = (method.is_none() && traced.recording)
-            .then(|| StringValue::from(ValueLength::from_env().cap(request.path).to_owned()));
+            .then(|| StringValue::from(request.value_length.cap(request.path).to_owned()));
         Self { metrics, traced, labels, original, started, deadline, measure: true, finished: false }
     }
 

@@ -44,6 +44,7 @@ use throughline_core::Deadline;
 use throughline_propagation::Propagator;
 use throughline_tower::client::{Injection, host_list, start_span};
 use throughline_tower::semconv::Role;
+use throughline_tower::semconv::ValueLength;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -64,6 +65,8 @@ struct Config {
     server: Option<(StringValue, Option<u16>)>,
     meter: opentelemetry::metrics::Meter,
     metrics: Arc<CallMetrics>,
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, read when the layer is built.
+    value_length: ValueLength,
     /// Hosts that never receive context metadata.
     no_propagation: Option<Arc<HostFilter>>,
 }
@@ -93,6 +96,7 @@ impl GrpcClientLayer {
                 server: None,
                 meter,
                 metrics,
+                value_length: ValueLength::from_env(),
                 no_propagation: None,
             }),
         }
@@ -269,7 +273,7 @@ where
         let call = Call::start(
             self.config.metrics.clone(),
             Traced { span, cx, recording },
-            call::Request { path: request.uri().path(), server },
+            call::Request { path: request.uri().path(), server, value_length: self.config.value_length },
             None,
             started,
         );

@@ -30,6 +30,7 @@ use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::TraceContextExt;
 use throughline_core::Deadline;
 use throughline_propagation::Propagator;
+use throughline_tower::semconv::ValueLength;
 use throughline_tower::semconv::{Role, server_address};
 use throughline_tower::server::{Extraction, Record, TrustPolicy};
 use tower_layer::Layer;
@@ -55,6 +56,8 @@ struct Config {
     stability: RpcStability,
     meter: opentelemetry::metrics::Meter,
     metrics: Arc<CallMetrics>,
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, read when the layer is built.
+    value_length: ValueLength,
 }
 
 /// A tower [`Layer`] for gRPC servers: `Server::builder().layer(GrpcServerLayer::new())`
@@ -81,6 +84,7 @@ impl GrpcServerLayer {
                 stability,
                 meter,
                 metrics,
+                value_length: ValueLength::from_env(),
             }),
         }
     }
@@ -239,7 +243,7 @@ where
         let call = Call::start(
             self.config.metrics.clone(),
             Traced { span, cx, recording },
-            call::Request { path: parts.uri.path(), server },
+            call::Request { path: parts.uri.path(), server, value_length: self.config.value_length },
             deadline,
             started,
         );
