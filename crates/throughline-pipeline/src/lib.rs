@@ -21,9 +21,8 @@
 //!   kept when they failed or were slow, a share of the rest, in bounded
 //!   memory.
 //! - **Shutdown that keeps its deadline**: [`Telemetry::shutdown`] flushes the
-//!   three signals at once and cuts what is still running at the deadline;
-//!   [`Graceful`] turns readiness false, waits a pre-stop delay, drains an
-//!   axum server, then flushes.
+//!   three signals at once and cuts what is still running at the deadline
+//!   (the facade's `Graceful` drains an axum server first).
 //!
 //! ```
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -51,8 +50,6 @@
 mod config;
 mod error;
 mod export;
-#[cfg(feature = "axum")]
-mod graceful;
 mod pipeline;
 mod prometheus;
 mod resource;
@@ -69,8 +66,6 @@ pub use error::{PipelineError, ShutdownError};
 pub use export::activity::is_export_activity;
 pub use export::failure::ExportFailure;
 pub use export::processors::SpanTransform;
-#[cfg(feature = "axum")]
-pub use graceful::{Graceful, Lifecycle, ServeError, shutdown_signal};
 pub use pipeline::{Pipeline, PipelineBuilder};
 pub use prometheus::Prometheus;
 pub use tail_sampling::{Reason, TailSampling};

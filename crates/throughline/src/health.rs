@@ -7,7 +7,7 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use throughline_pipeline::Lifecycle;
+use crate::graceful::Lifecycle;
 
 type Check = Box<dyn Fn() -> bool + Send + Sync>;
 
@@ -20,7 +20,7 @@ type Check = Box<dyn Fn() -> bool + Send + Sync>;
 ///
 /// ```
 /// use throughline::Health;
-/// use throughline::pipeline::Lifecycle;
+/// use throughline::Lifecycle;
 ///
 /// let health = Health::new(Lifecycle::new());
 /// health.add_check("payments breaker closed", || true);

@@ -6,9 +6,10 @@ use std::time::Duration;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Status, TracerProvider as _};
 use throughline_pipeline::{
-    ConfigError, Env, ExportStats, Graceful, Lifecycle, Pipeline, PipelineBuilder, PipelineError, Prometheus,
-    ServeError, ShutdownError, TailSampling, Telemetry, Vars,
+    ConfigError, Env, ExportStats, Pipeline, PipelineBuilder, PipelineError, Prometheus, ShutdownError,
+    TailSampling, Telemetry, Vars,
 };
+use crate::graceful::{Graceful, Lifecycle, ServeError};
 use throughline_propagation::{Propagator, PropagatorConfigError};
 use throughline_subscriber::{
     ContextLayer, Json, Logfmt, LogsLayer, NonBlockingWriter, Redacted, Redaction, SpanMetricsLayer,
@@ -480,7 +481,7 @@ impl Guard {
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
-    /// use throughline::pipeline::Graceful;
+    /// use throughline::Graceful;
     ///
     /// let guard = throughline::init()?;
     /// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;

@@ -63,11 +63,15 @@
 #[cfg(feature = "init")]
 mod export_filter;
 #[cfg(feature = "init")]
+mod graceful;
+#[cfg(feature = "init")]
 mod health;
 #[cfg(feature = "init")]
 mod init;
 pub mod prelude;
 
+#[cfg(feature = "init")]
+pub use graceful::{Graceful, Lifecycle, ServeError, shutdown_signal};
 #[cfg(feature = "init")]
 pub use health::Health;
 #[cfg(feature = "tokio-console")]

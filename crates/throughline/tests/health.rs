@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::body::Body;
 use http_request::get;
 use throughline::Health;
-use throughline::pipeline::Lifecycle;
+use throughline::Lifecycle;
 use tower::ServiceExt;
 
 mod http_request {

@@ -1,6 +1,6 @@
 //! Graceful shutdown: in-flight requests complete, new ones are refused, and
 //! every span created reaches the receiver.
-#![cfg(feature = "axum")]
+#![cfg(feature = "init")]
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +9,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use opentelemetry::trace::{Tracer as _, TracerProvider as _};
-use throughline_pipeline::{Graceful, Lifecycle, Pipeline};
+use throughline::pipeline::Pipeline;
+use throughline::{Graceful, Lifecycle};
 use throughline_testing::OtlpReceiver;
 use tokio::sync::Notify;
 
@@ -115,7 +116,7 @@ async fn readiness_turns_false_while_the_listener_still_accepts_for_the_pre_stop
 
 /// Serves nothing, starts shutdown at once, and returns how `serve` ended,
 /// with a collector that never answers.
-async fn serve_with_a_stalled_collector(graceful: Graceful) -> Result<(), throughline_pipeline::ServeError> {
+async fn serve_with_a_stalled_collector(graceful: Graceful) -> Result<(), throughline::ServeError> {
     let receiver = OtlpReceiver::start().await.unwrap();
     receiver.set_behaviour(throughline_testing::Behaviour::Stall);
     let endpoint = receiver.grpc_endpoint();
@@ -148,7 +149,7 @@ async fn unflushed_telemetry_fails_serve_by_default_and_can_be_made_to_exit_norm
     assert!(
         matches!(
             failed,
-            Err(throughline_pipeline::ServeError::Shutdown(
+            Err(throughline::ServeError::Shutdown(
                 throughline_pipeline::ShutdownError::DeadlineExceeded(_)
             ))
         ),

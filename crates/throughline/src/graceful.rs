@@ -11,8 +11,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use crate::error::ShutdownError;
-use crate::telemetry::Telemetry;
+use throughline_pipeline::{ShutdownError, Telemetry};
 
 /// Whether the service is draining, shared with whoever needs to know, such as
 /// a readiness check that should fail as soon as shutdown starts.
@@ -167,8 +166,8 @@ impl Graceful {
     /// and flushes `telemetry` within the flush deadline.
     ///
     /// ```no_run
-    /// # async fn demo(telemetry: throughline_pipeline::Telemetry) -> Result<(), Box<dyn std::error::Error>> {
-    /// use throughline_pipeline::Graceful;
+    /// # async fn demo(telemetry: throughline::pipeline::Telemetry) -> Result<(), Box<dyn std::error::Error>> {
+    /// use throughline::Graceful;
     ///
     /// let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
