@@ -35,10 +35,10 @@
 //! # #[cfg(feature = "resilience")] {
 //! use reqwest_middleware::ClientBuilder;
 //! use throughline_reqwest::{ResilienceMiddleware, TracingMiddleware};
-//! use throughline_resilience::{HttpClassifier, Resilience};
+//! use throughline_resilience::{HttpClassifier, Policy};
 //! use throughline_resilience::retry::RetryConfig;
 //!
-//! let policy = Resilience::builder("inventory")
+//! let policy = Policy::builder("inventory")
 //!     .retry(RetryConfig::new("inventory").max_attempts(3))
 //!     .classifier(HttpClassifier::default())
 //!     .build()

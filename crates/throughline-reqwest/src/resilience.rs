@@ -1,4 +1,4 @@
-//! [`ResilienceMiddleware`]: a `throughline_resilience::Resilience` policy
+//! [`ResilienceMiddleware`]: a `throughline_resilience::Policy`
 //! run around the rest of the middleware chain.
 
 use std::future::poll_fn;
@@ -8,15 +8,15 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 use throughline_resilience::{
-    BoxError, Classify, Deadline, IDEMPOTENCY_KEY, ResendCount, Resilience, ResilienceError,
-    ResilientRequest, is_idempotent_method,
+    BoxError, Classify, Deadline, IDEMPOTENCY_KEY, Policy, ResendCount, ResilienceError, ResilientRequest,
+    is_idempotent_method,
 };
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::BoxFuture;
 
-/// Runs each request under a [`Resilience`] policy: retries (only when safe:
+/// Runs each request under a [`Policy`]: retries (only when safe:
 /// an idempotent method or an `Idempotency-Key` header, and a body that can
 /// be cloned), `Retry-After`, the circuit breaker, the deadline and the
 /// attempt timeout, as the policy says.
@@ -30,10 +30,10 @@ use crate::BoxFuture;
 ///
 /// ```
 /// use throughline_reqwest::{ResilienceMiddleware, TracingMiddleware};
-/// use throughline_resilience::{HttpClassifier, Resilience};
+/// use throughline_resilience::{HttpClassifier, Policy};
 /// use throughline_resilience::retry::RetryConfig;
 ///
-/// let policy = Resilience::builder("inventory")
+/// let policy = Policy::builder("inventory")
 ///     .retry(RetryConfig::new("inventory").max_attempts(3))
 ///     .classifier(HttpClassifier::default())
 ///     .build()?;
@@ -54,12 +54,12 @@ use crate::BoxFuture;
 /// (503 with `Retry-After` for an open circuit).
 #[derive(Clone, Debug)]
 pub struct ResilienceMiddleware<C> {
-    policy: Resilience<C>,
+    policy: Policy<C>,
 }
 
 impl<C> ResilienceMiddleware<C> {
     /// The middleware running `policy`.
-    pub fn new(policy: Resilience<C>) -> Self {
+    pub fn new(policy: Policy<C>) -> Self {
         Self { policy }
     }
 }

@@ -11,12 +11,12 @@ use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use support::{attribute, client_spans, serve};
 use throughline_reqwest::{ClientInstrumentation, ResilienceMiddleware, TracingMiddleware};
 use throughline_resilience::retry::RetryConfig;
-use throughline_resilience::{Backoff, HttpClassifier, Resilience};
+use throughline_resilience::{Backoff, HttpClassifier, Policy};
 use throughline_testing::Capture;
 use tracing::Instrument;
 
 fn client(capture: &Capture) -> ClientWithMiddleware {
-    let policy = Resilience::builder("flaky")
+    let policy = Policy::builder("flaky")
         .retry(
             RetryConfig::new("flaky")
                 .max_attempts(3)
@@ -110,15 +110,15 @@ fn unclonable_body() -> http_body_util::Full<bytes::Bytes> {
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn an_open_circuit_is_a_typed_rejection_with_its_answer() {
     use throughline_resilience::RejectionStatus;
-    use throughline_resilience::circuit_breaker::CircuitBreakerConfig;
+    use throughline_resilience::circuit_breaker::BreakerConfig;
 
     // A subscriber, as every test here has: a test without one can leave
     // tracing's per-callsite interest cache at "never" for the others.
     let _default = tracing::subscriber::set_default(Capture::new().subscriber());
     let (addr, calls) = serve().await;
-    let breaker = CircuitBreakerConfig::new("down").build().unwrap();
+    let breaker = BreakerConfig::new("down").build().unwrap();
     breaker.force_open();
-    let policy = Resilience::builder("down")
+    let policy = Policy::builder("down")
         .circuit_breaker(breaker)
         .classifier(HttpClassifier::default())
         .build()

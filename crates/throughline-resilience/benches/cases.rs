@@ -15,12 +15,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use failsafe::CircuitBreaker as _;
-use throughline_resilience::circuit_breaker::{
-    CircuitBreakerConfig, CircuitBreakerLayer, KeyedCircuitBreaker,
-};
-use throughline_resilience::limit::{ConcurrencyLimitConfig, LimitAlgorithm, Priority};
+use throughline_resilience::circuit_breaker::{BreakerConfig, CircuitBreakerLayer, KeyedBreaker};
+use throughline_resilience::limit::{LimitAlgorithm, LimiterConfig, Priority};
 use throughline_resilience::retry::{RetryConfig, RetryLayer};
-use throughline_resilience::{AnyError, Outcome, Resilience};
+use throughline_resilience::{AnyError, Outcome, Policy};
 use tower::{Layer, Service, service_fn};
 
 pub const THROUGHLINE: &str = "throughline";
@@ -62,7 +60,7 @@ pub fn cases() -> Vec<Case> {
     };
 
     let operation = "closed breaker: admit and record a success";
-    let breaker = CircuitBreakerConfig::new("bench").build().unwrap();
+    let breaker = BreakerConfig::new("bench").build().unwrap();
     add(
         operation,
         THROUGHLINE,
@@ -84,7 +82,7 @@ pub fn cases() -> Vec<Case> {
     );
 
     let operation = "closed breaker as a tower layer: one call";
-    let breaker = CircuitBreakerConfig::new("bench").build().unwrap();
+    let breaker = BreakerConfig::new("bench").build().unwrap();
     let layer = CircuitBreakerLayer::new(breaker, AnyError);
     add(
         operation,
@@ -109,7 +107,7 @@ pub fn cases() -> Vec<Case> {
     );
 
     let operation = "keyed breaker: find a known key's breaker, admit and record a success";
-    let keyed = KeyedCircuitBreaker::new(CircuitBreakerConfig::new("bench"), 64).unwrap();
+    let keyed = KeyedBreaker::new(BreakerConfig::new("bench"), 64).unwrap();
     const HOSTS: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
     for host in HOSTS {
         drop(keyed.get(&host));
@@ -141,7 +139,7 @@ pub fn cases() -> Vec<Case> {
     );
 
     let operation = "concurrency limit: admit and release";
-    let limit = ConcurrencyLimitConfig::new("bench", LimitAlgorithm::Fixed(1024)).build().unwrap();
+    let limit = LimiterConfig::new("bench", LimitAlgorithm::Fixed(1024)).build().unwrap();
     add(
         operation,
         THROUGHLINE,
@@ -178,12 +176,12 @@ pub fn cases() -> Vec<Case> {
     cases
 }
 
-fn full_policy() -> Resilience {
-    Resilience::builder("bench")
+fn full_policy() -> Policy {
+    Policy::builder("bench")
         .timeout(Duration::from_secs(10))
         .retry(RetryConfig::new("bench"))
-        .circuit_breaker(CircuitBreakerConfig::new("bench").build().unwrap())
-        .concurrency_limit(ConcurrencyLimitConfig::new("bench", LimitAlgorithm::Fixed(1024)).build().unwrap())
+        .circuit_breaker(BreakerConfig::new("bench").build().unwrap())
+        .concurrency_limit(LimiterConfig::new("bench", LimitAlgorithm::Fixed(1024)).build().unwrap())
         .attempt_timeout(Duration::from_secs(1))
         .build()
         .unwrap()

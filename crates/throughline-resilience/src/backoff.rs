@@ -49,7 +49,7 @@ pub enum Jitter {
 /// A multiplier below 1 or not finite.
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
 #[error("backoff multiplier must be a finite number of at least 1, got {0}")]
-pub struct InvalidMultiplier(pub f64);
+pub struct BackoffError(pub f64);
 
 /// The retry delay schedule. The default is exponential from 50 ms, doubling,
 /// capped at 5 s, with full jitter.
@@ -85,9 +85,9 @@ impl Backoff {
     }
 
     /// The growth factor per retry.
-    pub fn multiplier(mut self, multiplier: f64) -> Result<Self, InvalidMultiplier> {
+    pub fn multiplier(mut self, multiplier: f64) -> Result<Self, BackoffError> {
         if !multiplier.is_finite() || multiplier < 1.0 {
-            return Err(InvalidMultiplier(multiplier));
+            return Err(BackoffError(multiplier));
         }
         self.multiplier = multiplier;
         Ok(self)

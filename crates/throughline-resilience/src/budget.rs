@@ -14,7 +14,7 @@
 //! ```
 //! use throughline_resilience::RetryBudget;
 //!
-//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), throughline_resilience::budget::InvalidBudget> {
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), throughline_resilience::budget::BudgetError> {
 //! let budget = RetryBudget::new(0.25, 0)?; // 25 %, no floor
 //! for _ in 0..8 {
 //!     budget.deposit();
@@ -48,7 +48,7 @@ const BALANCE_MAX: i64 = (1 << (BALANCE_BITS - 1)) - 1;
 
 /// A budget configuration outside what the budget can represent.
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
-pub enum InvalidBudget {
+pub enum BudgetError {
     /// The ratio is not a number between 0 and 1.
     #[error("retry budget ratio must be between 0 and 1, got {0}")]
     Ratio(f64),
@@ -82,17 +82,17 @@ impl Default for RetryBudget {
 impl RetryBudget {
     /// Retries may add `ratio` (0.2 for 20 %) of the request rate plus
     /// `min_per_second`, over a 10 s window.
-    pub fn new(ratio: f64, min_per_second: u32) -> Result<Self, InvalidBudget> {
+    pub fn new(ratio: f64, min_per_second: u32) -> Result<Self, BudgetError> {
         Self::with_window(ratio, min_per_second, Duration::from_secs(10))
     }
 
     /// As [`RetryBudget::new`], over a window of your choice.
-    pub fn with_window(ratio: f64, min_per_second: u32, window: Duration) -> Result<Self, InvalidBudget> {
+    pub fn with_window(ratio: f64, min_per_second: u32, window: Duration) -> Result<Self, BudgetError> {
         if !(0.0..=1.0).contains(&ratio) {
-            return Err(InvalidBudget::Ratio(ratio));
+            return Err(BudgetError::Ratio(ratio));
         }
         if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&window) {
-            return Err(InvalidBudget::Window(window));
+            return Err(BudgetError::Window(window));
         }
         let reserve = (f64::from(min_per_second) * window.as_secs_f64() * SCALE as f64).round() as i64;
         Ok(Self {
@@ -180,11 +180,11 @@ mod tests {
     #[test]
     fn invalid_ratios_and_windows_are_errors() {
         for ratio in [-0.1, 1.5, f64::NAN] {
-            assert!(matches!(RetryBudget::new(ratio, 1), Err(InvalidBudget::Ratio(_))));
+            assert!(matches!(RetryBudget::new(ratio, 1), Err(BudgetError::Ratio(_))));
         }
         assert!(matches!(
             RetryBudget::with_window(0.2, 1, Duration::from_millis(10)),
-            Err(InvalidBudget::Window(_))
+            Err(BudgetError::Window(_))
         ));
     }
 }

@@ -1,7 +1,7 @@
 //! The overall deadline of a call: a value that travels with the request, and
 //! the layer that sets and enforces it.
 //!
-//! [`DeadlineLayer`] gives every call a deadline (the earlier of its own
+//! [`EnforceDeadlineLayer`] gives every call a deadline (the earlier of its own
 //! timeout and a deadline the request already carries, say from an incoming
 //! `grpc-timeout`), stores it in the request as a [`Deadline`] extension, and
 //! fails the call with [`TimedOut`](crate::TimedOut) when it passes. Layers below read it: retry
@@ -45,11 +45,11 @@ pub use crate::time_limit::ResponseFuture;
 /// Gives each call a [`Deadline`] and fails it with [`TimedOut`](crate::TimedOut) (scope
 /// `Deadline`) when the deadline passes. The outermost stage of a policy.
 #[derive(Clone, Copy, Debug)]
-pub struct DeadlineLayer {
+pub struct EnforceDeadlineLayer {
     timeout: Option<Duration>,
 }
 
-impl DeadlineLayer {
+impl EnforceDeadlineLayer {
     /// Every call gets at most `timeout`, or less if the request already
     /// carries an earlier deadline.
     pub fn new(timeout: Duration) -> Self {
@@ -63,21 +63,32 @@ impl DeadlineLayer {
     }
 }
 
-impl<S> Layer<S> for DeadlineLayer {
-    type Service = DeadlineService<S>;
+impl<S> Layer<S> for EnforceDeadlineLayer {
+    type Service = EnforceDeadline<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        DeadlineService { inner, timeout: self.timeout }
+        EnforceDeadline { inner, timeout: self.timeout }
     }
 }
 
-/// The service of [`DeadlineLayer`].
+/// The service of [`EnforceDeadlineLayer`].
 #[derive(Clone, Debug)]
-pub struct DeadlineService<S> {
+pub struct EnforceDeadline<S> {
     inner: S,
     timeout: Option<Duration>,
 }
 
-impl<S, Req> Service<Req> for DeadlineService<S>
+impl EnforceDeadline<()> {
+    /// [`EnforceDeadlineLayer::new`], tower-http style.
+    pub fn layer(timeout: Duration) -> EnforceDeadlineLayer {
+        EnforceDeadlineLayer::new(timeout)
+    }
+}
+
+impl<S> EnforceDeadline<S> {
+    crate::inner_service_accessors!();
+}
+
+impl<S, Req> Service<Req> for EnforceDeadline<S>
 where
     S: Service<Req>,
     S::Error: Into<BoxError>,

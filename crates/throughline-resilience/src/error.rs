@@ -133,7 +133,7 @@ impl TimedOut {
     }
 }
 
-/// The error of the plain async API ([`crate::Resilience::call`]): the
+/// The error of the plain async API ([`crate::Policy::call`]): the
 /// closure's own error, or one of the crate's rejections.
 #[derive(Debug, thiserror::Error)]
 pub enum ResilienceError<E> {

@@ -9,11 +9,11 @@
 //! ```
 //! use std::time::Duration;
 //! use throughline_resilience::http_rejection::HttpRejectionLayer;
-//! use throughline_resilience::limit::{ConcurrencyLimitConfig, ConcurrencyLimitLayer, LimitAlgorithm};
+//! use throughline_resilience::limit::{LimiterConfig, ConcurrencyLimitLayer, LimitAlgorithm};
 //! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! let limit = ConcurrencyLimitConfig::new("api", LimitAlgorithm::Fixed(1)).retry_after(Duration::from_secs(2)).build()?;
+//! let limit = LimiterConfig::new("api", LimitAlgorithm::Fixed(1)).retry_after(Duration::from_secs(2)).build()?;
 //! let mut server = ServiceBuilder::new()
 //!     .layer(HttpRejectionLayer::new().shed_status(http::StatusCode::TOO_MANY_REQUESTS))
 //!     .layer(ConcurrencyLimitLayer::new(limit.clone()))
@@ -78,6 +78,17 @@ impl<S> Layer<S> for HttpRejectionLayer {
 pub struct HttpRejection<S> {
     inner: S,
     shed_status: StatusCode,
+}
+
+impl HttpRejection<()> {
+    /// [`HttpRejectionLayer::new`], tower-http style.
+    pub fn layer() -> HttpRejectionLayer {
+        HttpRejectionLayer::new()
+    }
+}
+
+impl<S> HttpRejection<S> {
+    crate::inner_service_accessors!();
 }
 
 impl<S, Req, B> Service<Req> for HttpRejection<S>

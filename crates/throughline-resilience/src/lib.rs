@@ -5,17 +5,17 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use throughline_resilience::circuit_breaker::CircuitBreakerConfig;
+//! use throughline_resilience::circuit_breaker::BreakerConfig;
 //! use throughline_resilience::retry::RetryConfig;
-//! use throughline_resilience::{HttpClassifier, Resilience};
+//! use throughline_resilience::{HttpClassifier, Policy};
 //! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! let policy = Resilience::builder("inventory")
+//! let policy = Policy::builder("inventory")
 //!     .timeout(Duration::from_secs(2)) // the whole call, retries included
 //!     .retry(RetryConfig::new("inventory").max_attempts(3))
-//!     .circuit_breaker(CircuitBreakerConfig::new("inventory").build()?)
+//!     .circuit_breaker(BreakerConfig::new("inventory").build()?)
 //!     .attempt_timeout(Duration::from_millis(500))
 //!     .classifier(HttpClassifier::default()) // 5xx, 429, 408 and errors are failures
 //!     .build()?;
@@ -35,7 +35,7 @@
 //! ```
 //!
 //! The same policy runs any async call, a database query say, with
-//! [`Resilience::call`]: `policy.call(|| async { db.query(..).await }).await`.
+//! [`Policy::call`]: `policy.call(|| async { db.query(..).await }).await`.
 //!
 //! # The patterns
 //!
@@ -67,12 +67,12 @@
 //!
 //! # Composition order
 //!
-//! A [`Resilience`] policy applies its stages in this order, outermost first,
+//! A [`Policy`] applies its stages in this order, outermost first,
 //! and each position has a reason:
 //!
 //! | stage | why here |
 //! |---|---|
-//! | 1. deadline ([`DeadlineLayer`]) | it bounds everything inside it, backoff waits included; a retry that cannot finish before it is not started |
+//! | 1. deadline ([`EnforceDeadlineLayer`]) | it bounds everything inside it, backoff waits included; a retry that cannot finish before it is not started |
 //! | 2. retry ([`retry::RetryLayer`]) | each attempt goes through the stages below: a retried call is checked by the breaker again and takes a new place in the limit |
 //! | 3. circuit breaker ([`circuit_breaker::CircuitBreakerLayer`]) | it sees every attempt, so one call retried three times is three failures; an open breaker's rejection is not retried (it is [`Outcome::Ignored`]), so retry never spins on an open circuit |
 //! | 4. concurrency limit ([`limit::ConcurrencyLimitLayer`]) | below the breaker, so a rejected call never takes a place; a shed call does not count as the dependency's failure |
@@ -104,7 +104,7 @@
 //!
 //! A reqwest-middleware adapter, for instance, is a loop of a few lines
 //! around `next.run(request.try_clone()?, extensions)`, calling the breaker's
-//! [`CircuitBreaker::try_acquire`] and `HttpClassifier::classify_status`.
+//! [`Breaker::try_acquire`] and `HttpClassifier::classify_status`.
 //!
 //! # Observability
 //!
@@ -117,12 +117,12 @@
 //!   requests and retries refused by the budget are INFO events on the
 //!   current span, which tracing-opentelemetry turns into span events;
 //! - metrics, through the `opentelemetry` API (no-ops until a meter provider
-//!   is installed; pass a meter explicitly with each config's `meter`, or
+//!   is installed; pass one with each config's `meter_provider`, or
 //!   build policies after installing the global provider):
 //!
 //! | metric | type | attributes | meaning |
 //! |---|---|---|---|
-//! | `resilience.calls` | counter | `resilience.name`, `resilience.outcome` = `success` \| `failure` \| `rejected` \| `shed` \| `timeout` | calls through a [`Resilience`] policy |
+//! | `resilience.calls` | counter | `resilience.name`, `resilience.outcome` = `success` \| `failure` \| `rejected` \| `shed` \| `timeout` | calls through a [`Policy`] |
 //! | `resilience.retry.attempts` | counter | `resilience.name`, `resilience.retry.reason` | attempts after the first |
 //! | `resilience.retry.budget_exhausted` | counter | `resilience.name` | retries refused by the budget |
 //! | `resilience.circuit_breaker.state` | gauge | `resilience.name` | 0 closed, 1 half-open, 2 open, 3 forced open, 4 forced closed, 5 disabled |
@@ -141,6 +141,29 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
+/// `get_ref`, `get_mut` and `into_inner` for a service that wraps its `inner`
+/// field, as every tower-http service has them.
+macro_rules! inner_service_accessors {
+    () => {
+        /// The wrapped service.
+        pub fn get_ref(&self) -> &S {
+            &self.inner
+        }
+
+        /// The wrapped service, mutably.
+        pub fn get_mut(&mut self) -> &mut S {
+            &mut self.inner
+        }
+
+        /// The wrapped service, unwrapped.
+        pub fn into_inner(self) -> S {
+            self.inner
+        }
+    };
+}
+pub(crate) use inner_service_accessors;
+
+pub mod attribute;
 pub mod backoff;
 pub mod budget;
 pub mod circuit_breaker;
@@ -162,18 +185,17 @@ pub mod timeout;
 
 pub use backoff::{Backoff, Jitter};
 pub use budget::RetryBudget;
-pub use circuit_breaker::{CircuitBreaker, CircuitState};
+pub use circuit_breaker::{Breaker, CircuitState};
 pub use classify::{AnyError, BoxError, Classify, Outcome};
-pub use deadline::{Deadline, DeadlineLayer};
+pub use deadline::{Deadline, EnforceDeadline, EnforceDeadlineLayer};
 pub use error::{CircuitOpen, RejectionStatus, ResilienceError, Shed, ShedReason, TimedOut, TimeoutScope};
 pub use grpc::{GrpcClassifier, GrpcCode};
 pub use http_classify::HttpClassifier;
-pub use policy::{Resilience, ResilienceBuilder, ResilienceLayer, ResilienceService, ResponseFuture};
-pub use replay_body::{ReplayBody, ReplayBodyLayer};
+pub use policy::{Policy, PolicyBuilder, Resilience, ResilienceLayer, ResponseFuture};
+pub use replay_body::{BufferBody, BufferBodyLayer, ReplayBody};
 pub use request::{
     Attempt, IDEMPOTENCY_KEY, ReplayableBody, ResendCount, ResilientRequest, is_idempotent_method,
 };
-pub use telemetry::{FROM_STATE, NAME, OUTCOME, RETRY_REASON, SHED_REASON, TO_STATE};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

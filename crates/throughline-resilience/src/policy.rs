@@ -6,35 +6,35 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use opentelemetry::metrics::Meter;
+use opentelemetry::metrics::{Meter, MeterProvider};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitBreakerService};
+use crate::circuit_breaker::{Breaker, CircuitBreaker, CircuitBreakerLayer};
 use crate::classify::{AnyError, BoxError, Classify, Outcome, classify};
-use crate::deadline::{DeadlineLayer, DeadlineService};
+use crate::deadline::{EnforceDeadline, EnforceDeadlineLayer};
 use crate::error::{CircuitOpen, ResilienceError, Shed, TimedOut};
-use crate::limit::{AllCritical, ConcurrencyLimit, ConcurrencyLimitLayer, ConcurrencyLimitService};
+use crate::limit::{AllCritical, ConcurrencyLimit, ConcurrencyLimitLayer, Limiter};
 use crate::request::{Attempt, ResilientRequest};
-use crate::retry::{InvalidRetry, Retry, RetryConfig, RetryLayer, RetryPolicy};
+use crate::retry::{Retry, RetryConfig, RetryConfigError, RetryLayer, RetryPolicy};
 use crate::telemetry::{CallOutcome, Telemetry, default_meter};
 use crate::timeout::{Timeout, TimeoutLayer};
 
-/// Builds a [`Resilience`] policy; every stage is optional.
+/// Builds a [`Policy`]; every stage is optional.
 #[derive(Clone, Debug)]
-pub struct ResilienceBuilder<C = AnyError> {
+pub struct PolicyBuilder<C = AnyError> {
     name: String,
     timeout: Option<Duration>,
     retry: Option<RetryConfig>,
-    breaker: Option<CircuitBreaker>,
-    limit: Option<ConcurrencyLimit>,
+    breaker: Option<Breaker>,
+    limit: Option<Limiter>,
     attempt_timeout: Option<Duration>,
     classifier: C,
     meter: Option<Meter>,
 }
 
-impl<C> ResilienceBuilder<C> {
+impl<C> PolicyBuilder<C> {
     /// The overall deadline of a call, retries and waits included.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -49,13 +49,13 @@ impl<C> ResilienceBuilder<C> {
 
     /// Guards each attempt with a circuit breaker (clone one breaker into
     /// every policy that calls the same dependency).
-    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
+    pub fn circuit_breaker(mut self, breaker: Breaker) -> Self {
         self.breaker = Some(breaker);
         self
     }
 
     /// Limits the attempts in flight.
-    pub fn concurrency_limit(mut self, limit: ConcurrencyLimit) -> Self {
+    pub fn concurrency_limit(mut self, limit: Limiter) -> Self {
         self.limit = Some(limit);
         self
     }
@@ -66,15 +66,15 @@ impl<C> ResilienceBuilder<C> {
         self
     }
 
-    /// The meter for `resilience.calls` (default: the global meter provider's).
-    pub fn meter(mut self, meter: Meter) -> Self {
-        self.meter = Some(meter);
+    /// Where `resilience.calls` are recorded (default: the global meter provider).
+    pub fn meter_provider(mut self, provider: &impl MeterProvider) -> Self {
+        self.meter = Some(crate::telemetry::meter_of(provider));
         self
     }
 
     /// What a result means, for retry, the breaker and the adaptive limit alike.
-    pub fn classifier<C2>(self, classifier: C2) -> ResilienceBuilder<C2> {
-        ResilienceBuilder {
+    pub fn classifier<C2>(self, classifier: C2) -> PolicyBuilder<C2> {
+        PolicyBuilder {
             name: self.name,
             timeout: self.timeout,
             retry: self.retry,
@@ -87,7 +87,7 @@ impl<C> ResilienceBuilder<C> {
     }
 
     /// Checks the configuration and builds the policy.
-    pub fn build(self) -> Result<Resilience<C>, InvalidRetry>
+    pub fn build(self) -> Result<Policy<C>, RetryConfigError>
     where
         C: Clone,
     {
@@ -96,7 +96,7 @@ impl<C> ResilienceBuilder<C> {
             Some(retry) => retry,
             None => RetryConfig::new(self.name.clone()).max_attempts(1).without_budget(),
         };
-        Ok(Resilience {
+        Ok(Policy {
             telemetry: Telemetry::new(&self.name, &meter),
             timeout: self.timeout,
             retry: retry.classifier(self.classifier.clone()).build()?,
@@ -110,25 +110,25 @@ impl<C> ResilienceBuilder<C> {
 
 /// A resilience policy: an overall deadline, retry, a circuit breaker, a
 /// concurrency limit and an attempt timeout, composed in the one order that
-/// works, sharing one classifier. Use it as a tower layer ([`Resilience::layer`])
-/// or around any async call ([`Resilience::call`]). Clones share all state.
+/// works, sharing one classifier. Use it as a tower layer ([`Policy::layer`])
+/// or around any async call ([`Policy::call`]). Clones share all state.
 ///
 /// See the [crate docs](crate) for the composition order and why.
 #[derive(Clone, Debug)]
-pub struct Resilience<C = AnyError> {
+pub struct Policy<C = AnyError> {
     telemetry: Telemetry,
     timeout: Option<Duration>,
     retry: RetryPolicy<C>,
-    breaker: Option<CircuitBreaker>,
-    limit: Option<ConcurrencyLimit>,
+    breaker: Option<Breaker>,
+    limit: Option<Limiter>,
     attempt_timeout: Option<Duration>,
     classifier: C,
 }
 
-impl Resilience {
+impl Policy {
     /// A policy named `name` (the `resilience.name` attribute on its metrics).
-    pub fn builder(name: impl Into<String>) -> ResilienceBuilder {
-        ResilienceBuilder {
+    pub fn builder(name: impl Into<String>) -> PolicyBuilder {
+        PolicyBuilder {
             name: name.into(),
             timeout: None,
             retry: None,
@@ -141,7 +141,7 @@ impl Resilience {
     }
 }
 
-impl<C: Clone> Resilience<C> {
+impl<C: Clone> Policy<C> {
     /// The policy as a tower layer, for clients and servers alike.
     pub fn layer(&self) -> ResilienceLayer<C> {
         ResilienceLayer { policy: self.clone() }
@@ -153,7 +153,7 @@ impl<C: Clone> Resilience<C> {
     }
 
     /// The circuit breaker, if the policy has one.
-    pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
+    pub fn circuit_breaker(&self) -> Option<&Breaker> {
         self.breaker.as_ref()
     }
 
@@ -162,11 +162,11 @@ impl<C: Clone> Resilience<C> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use throughline_resilience::{Resilience, ResilienceError};
+    /// use throughline_resilience::{Policy, ResilienceError};
     /// use throughline_resilience::retry::RetryConfig;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-    /// let policy = Resilience::builder("orders-db")
+    /// let policy = Policy::builder("orders-db")
     ///     .timeout(Duration::from_secs(2))
     ///     .retry(RetryConfig::new("orders-db").max_attempts(3))
     ///     .build()
@@ -191,7 +191,7 @@ impl<C: Clone> Resilience<C> {
         self.call_with(|_| call()).await
     }
 
-    /// As [`Resilience::call`], telling the closure which attempt it is and
+    /// As [`Policy::call`], telling the closure which attempt it is and
     /// its deadline, to pass on (a statement timeout, a gRPC deadline).
     pub async fn call_with<F, Fut, T, E>(&self, call: F) -> Result<T, ResilienceError<E>>
     where
@@ -236,22 +236,19 @@ where
     }
 }
 
-/// The tower layer of a [`Resilience`] policy.
+/// The tower layer of a [`Policy`].
 #[derive(Clone, Debug)]
 pub struct ResilienceLayer<C = AnyError> {
-    policy: Resilience<C>,
+    policy: Policy<C>,
 }
 
 /// The stages of a policy, outermost first.
-type Stack<S, C> = DeadlineService<
-    Retry<
-        CircuitBreakerService<ConcurrencyLimitService<Timeout<S>, C, AllCritical>, C, Option<CircuitBreaker>>,
-        C,
-    >,
+type Stack<S, C> = EnforceDeadline<
+    Retry<CircuitBreaker<ConcurrencyLimit<Timeout<S>, C, AllCritical>, C, Option<Breaker>>, C>,
 >;
 
 impl<S, C: Clone> Layer<S> for ResilienceLayer<C> {
-    type Service = ResilienceService<S, C>;
+    type Service = Resilience<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
         let policy = &self.policy;
@@ -261,34 +258,54 @@ impl<S, C: Clone> Layer<S> for ResilienceLayer<C> {
         let breaker = CircuitBreakerLayer::optional(policy.breaker.clone(), policy.classifier.clone());
         let retry = RetryLayer::new(policy.retry.clone());
         let deadline = match policy.timeout {
-            Some(timeout) => DeadlineLayer::new(timeout),
-            None => DeadlineLayer::inherited(),
+            Some(timeout) => EnforceDeadlineLayer::new(timeout),
+            None => EnforceDeadlineLayer::inherited(),
         };
         let stack = deadline.layer(retry.layer(breaker.layer(limit.layer(timeout))));
-        ResilienceService {
-            stack,
-            telemetry: policy.telemetry.clone(),
-            classifier: policy.classifier.clone(),
-        }
+        Resilience { stack, telemetry: policy.telemetry.clone(), classifier: policy.classifier.clone() }
     }
 }
 
 /// The service of a [`ResilienceLayer`]: the policy's stages around `S`,
 /// with each call's outcome counted on `resilience.calls`.
 #[derive(Clone)]
-pub struct ResilienceService<S, C = AnyError> {
+pub struct Resilience<S, C = AnyError> {
     stack: Stack<S, C>,
     telemetry: Telemetry,
     classifier: C,
 }
 
-impl<S, C> std::fmt::Debug for ResilienceService<S, C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResilienceService").field("name", self.telemetry.name()).finish_non_exhaustive()
+impl<C: Clone> Resilience<(), C> {
+    /// [`Policy::layer`], tower-http style.
+    pub fn layer(policy: &Policy<C>) -> ResilienceLayer<C> {
+        policy.layer()
     }
 }
 
-impl<S, C, Req> Service<Req> for ResilienceService<S, C>
+impl<S, C> Resilience<S, C> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        self.stack.get_ref().get_ref().get_ref().get_ref().get_ref()
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.stack.get_mut().get_mut().get_mut().get_mut().get_mut()
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.stack.into_inner().into_inner().into_inner().into_inner().into_inner()
+    }
+}
+
+impl<S, C> std::fmt::Debug for Resilience<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resilience").field("name", self.telemetry.name()).finish_non_exhaustive()
+    }
+}
+
+impl<S, C, Req> Service<Req> for Resilience<S, C>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
@@ -313,7 +330,7 @@ where
 }
 
 pin_project! {
-    /// The future of [`ResilienceService`].
+    /// The future of [`Resilience`].
     pub struct ResponseFuture<F, C> {
         #[pin]
         inner: F,

@@ -1,6 +1,6 @@
 //! Retrying requests whose body is not `Clone`: buffer it, up to a limit.
 //!
-//! [`ReplayBodyLayer`] reads the body of a request that retry may send again
+//! [`BufferBodyLayer`] reads the body of a request that retry may send again
 //! (an idempotent method or an `Idempotency-Key`) into memory, up to `limit`
 //! bytes, and hands the inner service a [`ReplayBody`] that can be replayed.
 //! A body over the limit is streamed on as it is, with what was read put back
@@ -13,14 +13,14 @@
 //! use bytes::Bytes;
 //! use http_body_util::{BodyExt, Full, combinators::BoxBody};
 //! use throughline_resilience::ResilientRequest;
-//! use throughline_resilience::replay_body::{ReplayBody, ReplayBodyLayer};
+//! use throughline_resilience::replay_body::{ReplayBody, BufferBodyLayer};
 //! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 //!
 //! type Body = BoxBody<Bytes, std::convert::Infallible>; // not `Clone`
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! let mut client = ServiceBuilder::new()
-//!     .layer(ReplayBodyLayer::new(64 * 1024))
+//!     .layer(BufferBodyLayer::new(64 * 1024))
 //!     // .layer(RetryLayer::new(policy)) goes here
 //!     .service(service_fn(|request: http::Request<ReplayBody<Body>>| async move {
 //!         assert!(request.try_clone().is_some(), "a small body is replayable");
@@ -168,29 +168,40 @@ impl<B: Body> Body for ReplayBody<B> {
 
 /// Buffers replayable request bodies up to `limit` bytes; see the [module docs](self).
 #[derive(Clone, Copy, Debug)]
-pub struct ReplayBodyLayer {
+pub struct BufferBodyLayer {
     limit: usize,
 }
 
-impl ReplayBodyLayer {
+impl BufferBodyLayer {
     /// Buffers bodies of at most `limit` bytes.
     pub fn new(limit: usize) -> Self {
         Self { limit }
     }
 }
 
-impl<S> Layer<S> for ReplayBodyLayer {
+impl<S> Layer<S> for BufferBodyLayer {
     type Service = BufferBody<S>;
     fn layer(&self, inner: S) -> Self::Service {
         BufferBody { inner, limit: self.limit }
     }
 }
 
-/// The service of [`ReplayBodyLayer`].
+/// The service of [`BufferBodyLayer`].
 #[derive(Clone, Debug)]
 pub struct BufferBody<S> {
     inner: S,
     limit: usize,
+}
+
+impl BufferBody<()> {
+    /// [`BufferBodyLayer::new`], tower-http style.
+    pub fn layer(limit: usize) -> BufferBodyLayer {
+        BufferBodyLayer::new(limit)
+    }
+}
+
+impl<S> BufferBody<S> {
+    crate::inner_service_accessors!();
 }
 
 impl<S, B> Service<http::Request<B>> for BufferBody<S>

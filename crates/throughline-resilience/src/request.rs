@@ -117,7 +117,7 @@ impl<B: ReplayableBody> ResilientRequest for http::Request<B> {
     }
 }
 
-/// What a closure run by the plain async API ([`crate::Resilience::call_with`])
+/// What a closure run by the plain async API ([`crate::Policy::call_with`])
 /// learns about its attempt.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Attempt {

@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use opentelemetry::metrics::Meter;
+use opentelemetry::metrics::{Meter, MeterProvider};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower_layer::Layer;
@@ -59,7 +59,7 @@ use crate::telemetry::{Telemetry, default_meter};
 
 /// A retry configuration outside its range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidRetry {
+pub enum RetryConfigError {
     /// `max_attempts` must count at least the first attempt.
     #[error("max_attempts must be at least 1")]
     NoAttempts,
@@ -143,13 +143,13 @@ impl<C> RetryConfig<C> {
         self
     }
 
-    /// The meter for the policy's metrics (default: the global meter provider's).
-    pub fn meter(mut self, meter: Meter) -> Self {
-        self.meter = Some(meter);
+    /// Where the policy's metrics are recorded (default: the global meter provider).
+    pub fn meter_provider(mut self, provider: &impl MeterProvider) -> Self {
+        self.meter = Some(crate::telemetry::meter_of(provider));
         self
     }
 
-    /// What a result means; shared with the circuit breaker in a [`crate::Resilience`] policy.
+    /// What a result means; shared with the circuit breaker in a [`crate::Policy`].
     pub fn classifier<C2>(self, classifier: C2) -> RetryConfig<C2> {
         RetryConfig {
             name: self.name,
@@ -165,9 +165,9 @@ impl<C> RetryConfig<C> {
     }
 
     /// Checks the configuration and builds the policy.
-    pub fn build(self) -> Result<RetryPolicy<C>, InvalidRetry> {
+    pub fn build(self) -> Result<RetryPolicy<C>, RetryConfigError> {
         if self.max_attempts == 0 {
-            return Err(InvalidRetry::NoAttempts);
+            return Err(RetryConfigError::NoAttempts);
         }
         let telemetry = Telemetry::new(&self.name, &self.meter.unwrap_or_else(default_meter));
         Ok(RetryPolicy {
@@ -248,6 +248,17 @@ impl<S, C> Layer<S> for RetryLayer<C> {
 pub struct Retry<S, C = AnyError> {
     inner: S,
     policy: RetryPolicy<C>,
+}
+
+impl<C> Retry<(), C> {
+    /// [`RetryLayer::new`], tower-http style.
+    pub fn layer(policy: RetryPolicy<C>) -> RetryLayer<C> {
+        RetryLayer::new(policy)
+    }
+}
+
+impl<S, C> Retry<S, C> {
+    crate::inner_service_accessors!();
 }
 
 impl<S: Clone, C> Clone for Retry<S, C> {

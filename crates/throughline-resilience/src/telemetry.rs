@@ -4,21 +4,10 @@
 
 use std::sync::Arc;
 
-use opentelemetry::metrics::{Counter, Gauge, Meter};
+use opentelemetry::metrics::{Counter, Gauge, Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue, global};
 
-/// The attribute naming a policy, breaker or limiter.
-pub const NAME: &str = "resilience.name";
-/// The outcome of a call on `resilience.calls`.
-pub const OUTCOME: &str = "resilience.outcome";
-/// Why an attempt was retried, on `resilience.retry.attempts`.
-pub const RETRY_REASON: &str = "resilience.retry.reason";
-/// The states of a transition on `resilience.circuit_breaker.transitions`.
-pub const FROM_STATE: &str = "resilience.circuit_breaker.from";
-/// See [`FROM_STATE`].
-pub const TO_STATE: &str = "resilience.circuit_breaker.to";
-/// Why a request was shed, on `resilience.shed`.
-pub const SHED_REASON: &str = "resilience.shed.reason";
+use crate::attribute::{FROM_STATE, NAME, OUTCOME, RETRY_REASON, SHED_REASON, TO_STATE};
 
 /// The outcome of one call through a policy, the `resilience.outcome` attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,10 +57,17 @@ struct Instruments {
 
 /// The meter of the crate's instrumentation scope from the global provider.
 pub(crate) fn default_meter() -> Meter {
-    let scope = InstrumentationScope::builder("throughline-resilience")
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .build();
-    global::meter_with_scope(scope)
+    global::meter_with_scope(scope())
+}
+
+/// The meter of `provider` under this crate's instrumentation scope, what
+/// every config's `meter_provider` setter keeps.
+pub(crate) fn meter_of(provider: &impl MeterProvider) -> Meter {
+    provider.meter_with_scope(scope())
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder("throughline-resilience").with_version(env!("CARGO_PKG_VERSION")).build()
 }
 
 impl Telemetry {

@@ -1,5 +1,5 @@
 //! [`ResponseFuture`]: a call that fails with [`TimedOut`] when its time is
-//! up. The one timer future of [`DeadlineService`](crate::deadline::DeadlineService)
+//! up. The one timer future of [`EnforceDeadline`](crate::deadline::EnforceDeadline)
 //! (the whole call) and [`Timeout`](crate::timeout::Timeout) (one attempt).
 
 use std::future::Future;

@@ -72,6 +72,17 @@ pub struct Timeout<S> {
     timeout: Option<Duration>,
 }
 
+impl Timeout<()> {
+    /// [`TimeoutLayer::new`], tower-http style.
+    pub fn layer(timeout: Duration) -> TimeoutLayer {
+        TimeoutLayer::new(timeout)
+    }
+}
+
+impl<S> Timeout<S> {
+    crate::inner_service_accessors!();
+}
+
 impl<S, Req> Service<Req> for Timeout<S>
 where
     S: Service<Req>,

@@ -15,12 +15,12 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use throughline_resilience::circuit_breaker::{
-    CircuitBreakerConfig, CircuitBreakerLayer, KeyedCircuitBreaker, SlidingWindow,
+    BreakerConfig, CircuitBreakerLayer, KeyedBreaker, SlidingWindow,
 };
 use throughline_resilience::classify::{Failure, Reason};
-use throughline_resilience::limit::{ConcurrencyLimitConfig, LimitAlgorithm, Priority};
+use throughline_resilience::limit::{LimitAlgorithm, LimiterConfig, Priority};
 use throughline_resilience::retry::RetryConfig;
-use throughline_resilience::{AnyError, CircuitBreaker, Outcome, Resilience};
+use throughline_resilience::{AnyError, Breaker, Outcome, Policy};
 use tower::{Layer, Service, service_fn};
 
 const FAIL: Outcome = Outcome::Failure(Failure::retryable(Reason::Error));
@@ -47,8 +47,8 @@ fn ready<F: Future>(future: F) -> F::Output {
 
 /// A breaker that stays closed through the failures the tests record: the
 /// window never reaches its minimum failure rate.
-fn closed(window: SlidingWindow) -> CircuitBreaker {
-    CircuitBreakerConfig::new("allocations").window(window).min_calls(10).failure_rate(1.0).build().unwrap()
+fn closed(window: SlidingWindow) -> Breaker {
+    BreakerConfig::new("allocations").window(window).min_calls(10).failure_rate(1.0).build().unwrap()
 }
 
 #[test]
@@ -72,7 +72,7 @@ fn the_closed_breaker_admits_and_records_without_allocating() {
 
 #[test]
 fn the_closed_breaker_measuring_slow_calls_does_not_allocate() {
-    let breaker = CircuitBreakerConfig::new("allocations")
+    let breaker = BreakerConfig::new("allocations")
         .slow_calls(Duration::from_secs(1), 0.5)
         .min_calls(10)
         .failure_rate(1.0)
@@ -105,7 +105,7 @@ fn the_closed_breaker_as_a_tower_layer_does_not_allocate() {
 
 #[test]
 fn a_known_key_finds_its_breaker_without_allocating() {
-    let keyed = KeyedCircuitBreaker::new(CircuitBreakerConfig::new("allocations"), 4).unwrap();
+    let keyed = KeyedBreaker::new(BreakerConfig::new("allocations"), 4).unwrap();
     for host in ["a", "b", "c", "d"] {
         drop(keyed.get(&host));
     }
@@ -119,7 +119,7 @@ fn a_known_key_finds_its_breaker_without_allocating() {
 
 #[test]
 fn the_concurrency_limit_admits_and_releases_without_allocating() {
-    let limit = ConcurrencyLimitConfig::new("allocations", LimitAlgorithm::Fixed(8)).build().unwrap();
+    let limit = LimiterConfig::new("allocations", LimitAlgorithm::Fixed(8)).build().unwrap();
     let count = allocations(|| {
         let mut permit = black_box(&limit).try_acquire(Priority::Critical).unwrap();
         permit.record(Outcome::Success);
@@ -130,12 +130,10 @@ fn the_concurrency_limit_admits_and_releases_without_allocating() {
 
 #[test]
 fn a_policy_without_timeouts_succeeds_without_allocating() {
-    let policy = Resilience::builder("allocations")
+    let policy = Policy::builder("allocations")
         .retry(RetryConfig::new("allocations"))
         .circuit_breaker(closed(SlidingWindow::Count(100)))
-        .concurrency_limit(
-            ConcurrencyLimitConfig::new("allocations", LimitAlgorithm::Fixed(8)).build().unwrap(),
-        )
+        .concurrency_limit(LimiterConfig::new("allocations", LimitAlgorithm::Fixed(8)).build().unwrap())
         .build()
         .unwrap();
     let count = allocations(|| {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use http::Request;
 use throughline_resilience::retry::RetryConfig;
-use throughline_resilience::{Backoff, HttpClassifier, Resilience};
+use throughline_resilience::{Backoff, HttpClassifier, Policy};
 use tower::{Layer, Service, ServiceExt};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -53,7 +53,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Spans {
 async fn each_attempt_is_a_span_with_its_number_reason_and_resend_count() {
     let spans = Spans::default();
     let _guard = tracing::subscriber::set_default(Registry::default().with(spans.clone()));
-    let policy = Resilience::builder("spans")
+    let policy = Policy::builder("spans")
         .retry(
             RetryConfig::new("spans")
                 .max_attempts(3)

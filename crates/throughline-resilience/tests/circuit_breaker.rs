@@ -7,22 +7,22 @@ use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
 use throughline_resilience::circuit_breaker::{
-    CircuitBreakerConfig, CircuitBreakerLayer, CircuitState, InvalidConfig, KeyedCircuitBreaker, MAX_KEYS,
+    BreakerConfig, BreakerConfigError, CircuitBreakerLayer, CircuitState, KeyedBreaker, MAX_KEYS,
     SlidingWindow,
 };
 use throughline_resilience::classify::{Failure, Reason};
 use throughline_resilience::http_rejection::HttpRejectionLayer;
-use throughline_resilience::{CircuitBreaker, CircuitOpen, HttpClassifier, Outcome};
+use throughline_resilience::{Breaker, CircuitOpen, HttpClassifier, Outcome};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
 const FAIL: Outcome = Outcome::Failure(Failure::retryable(Reason::Error));
 
-fn breaker(config: CircuitBreakerConfig) -> CircuitBreaker {
+fn breaker(config: BreakerConfig) -> Breaker {
     config.build().unwrap()
 }
 
-fn small() -> CircuitBreakerConfig {
-    CircuitBreakerConfig::new("test")
+fn small() -> BreakerConfig {
+    BreakerConfig::new("test")
         .window(SlidingWindow::Count(10))
         .min_calls(4)
         .failure_rate(0.5)
@@ -30,13 +30,13 @@ fn small() -> CircuitBreakerConfig {
         .half_open_probes(2)
 }
 
-fn record(breaker: &CircuitBreaker, outcomes: &[Outcome]) {
+fn record(breaker: &Breaker, outcomes: &[Outcome]) {
     for outcome in outcomes {
         breaker.try_acquire().unwrap().record(*outcome);
     }
 }
 
-fn open(breaker: &CircuitBreaker) {
+fn open(breaker: &Breaker) {
     record(breaker, &[FAIL; 4]);
     assert_eq!(breaker.state(), CircuitState::Open);
 }
@@ -195,32 +195,32 @@ async fn a_result_from_before_a_transition_is_not_counted() {
 
 #[test]
 fn invalid_configurations_are_typed_errors() {
-    let invalid = |config: CircuitBreakerConfig| config.build().unwrap_err();
-    assert!(matches!(invalid(small().failure_rate(0.0)), InvalidConfig::Rate { .. }));
-    assert!(matches!(invalid(small().failure_rate(1.5)), InvalidConfig::Rate { .. }));
+    let invalid = |config: BreakerConfig| config.build().unwrap_err();
+    assert!(matches!(invalid(small().failure_rate(0.0)), BreakerConfigError::Rate { .. }));
+    assert!(matches!(invalid(small().failure_rate(1.5)), BreakerConfigError::Rate { .. }));
     assert!(matches!(
         invalid(small().slow_calls(Duration::from_secs(1), f64::NAN)),
-        InvalidConfig::Rate { .. }
+        BreakerConfigError::Rate { .. }
     ));
-    assert_eq!(invalid(small().window(SlidingWindow::Count(0))), InvalidConfig::WindowSize(0));
+    assert_eq!(invalid(small().window(SlidingWindow::Count(0))), BreakerConfigError::WindowSize(0));
     assert_eq!(
         invalid(small().min_calls(11)),
-        InvalidConfig::MinCallsAboveWindow { min_calls: 11, window: 10 }
+        BreakerConfigError::MinCallsAboveWindow { min_calls: 11, window: 10 }
     );
     assert!(matches!(
         invalid(small().window(SlidingWindow::Time(Duration::ZERO))),
-        InvalidConfig::WindowDuration(_)
+        BreakerConfigError::WindowDuration(_)
     ));
-    assert_eq!(invalid(small().half_open_probes(0)), InvalidConfig::Probes(0));
+    assert_eq!(invalid(small().half_open_probes(0)), BreakerConfigError::Probes(0));
     assert!(matches!(
         invalid(small().growing_open_duration(0.5, Duration::from_secs(1))),
-        InvalidConfig::Multiplier(_)
+        BreakerConfigError::Multiplier(_)
     ));
 }
 
 #[tokio::test(start_paused = true)]
 async fn keyed_breakers_are_independent_and_bounded() {
-    let keyed = KeyedCircuitBreaker::new(small(), 2).unwrap();
+    let keyed = KeyedBreaker::new(small(), 2).unwrap();
     open(&keyed.get(&"a"));
     assert!(keyed.get(&"b").try_acquire().is_ok());
     assert_eq!(keyed.get(&"c").name(), "test:_other", "over max_keys, keys share one breaker");
@@ -230,10 +230,10 @@ async fn keyed_breakers_are_independent_and_bounded() {
 
 #[test]
 fn a_keyed_breaker_allows_one_to_max_keys_keys() {
-    let invalid = |max_keys| KeyedCircuitBreaker::<String>::new(small(), max_keys).unwrap_err();
-    assert_eq!(invalid(0), InvalidConfig::MaxKeys(0));
-    assert_eq!(invalid(MAX_KEYS + 1), InvalidConfig::MaxKeys(MAX_KEYS + 1));
-    assert!(KeyedCircuitBreaker::<String>::new(small(), MAX_KEYS).is_ok());
+    let invalid = |max_keys| KeyedBreaker::<String>::new(small(), max_keys).unwrap_err();
+    assert_eq!(invalid(0), BreakerConfigError::MaxKeys(0));
+    assert_eq!(invalid(MAX_KEYS + 1), BreakerConfigError::MaxKeys(MAX_KEYS + 1));
+    assert!(KeyedBreaker::<String>::new(small(), MAX_KEYS).is_ok());
 }
 
 fn counting_server(
@@ -282,7 +282,7 @@ async fn a_server_answers_an_open_breaker_with_503_and_retry_after() {
 
 #[tokio::test(start_paused = true)]
 async fn a_keyed_layer_opens_only_the_failing_hosts_breaker() {
-    let keyed = KeyedCircuitBreaker::new(small(), 16).unwrap();
+    let keyed = KeyedBreaker::new(small(), 16).unwrap();
     let server = service_fn(|request: Request<String>| {
         let status = if request.uri().host() == Some("down") { 503 } else { 200 };
         std::future::ready(Ok::<_, std::io::Error>(

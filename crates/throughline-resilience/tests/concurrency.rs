@@ -14,14 +14,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use opentelemetry::metrics::MeterProvider;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use throughline_resilience::circuit_breaker::{
-    CircuitBreakerConfig, CircuitState, KeyedCircuitBreaker, SlidingWindow, WindowSnapshot,
+    BreakerConfig, CircuitState, KeyedBreaker, SlidingWindow, WindowSnapshot,
 };
 use throughline_resilience::classify::{Failure, Reason};
-use throughline_resilience::limit::{ConcurrencyLimitConfig, LimitAlgorithm, Priority};
+use throughline_resilience::limit::{LimitAlgorithm, LimiterConfig, Priority};
 use throughline_resilience::{Outcome, ShedReason};
 use tokio::runtime::Runtime;
 
@@ -80,13 +79,13 @@ fn half_open_admits_exactly_the_configured_probes_from_many_threads() {
     let _context = runtime.enter();
     for probes in [1, 3, 8] {
         let transitions = Transitions::new();
-        let breaker = CircuitBreakerConfig::new("probes")
+        let breaker = BreakerConfig::new("probes")
             .window(SlidingWindow::Count(10))
             .min_calls(10)
             .failure_rate(0.5)
             .open_duration(OPEN_FOR)
             .half_open_probes(probes)
-            .meter(transitions.provider.meter("test"))
+            .meter_provider(&transitions.provider)
             .build()
             .unwrap();
         for round in 0..ROUNDS {
@@ -148,7 +147,7 @@ fn half_open_admits_exactly_the_configured_probes_from_many_threads() {
 fn a_cancelled_probe_frees_its_slot_for_another_thread() {
     let runtime = paused_clock();
     let _context = runtime.enter();
-    let breaker = CircuitBreakerConfig::new("cancelled")
+    let breaker = BreakerConfig::new("cancelled")
         .window(SlidingWindow::Count(10))
         .min_calls(10)
         .open_duration(OPEN_FOR)
@@ -192,12 +191,12 @@ fn a_breaker_opened_under_load_reports_one_transition_and_rejects_everyone() {
     let runtime = paused_clock();
     let _context = runtime.enter();
     let transitions = Transitions::new();
-    let breaker = CircuitBreakerConfig::new("under load")
+    let breaker = BreakerConfig::new("under load")
         .window(SlidingWindow::Count(100))
         .min_calls(20)
         .failure_rate(0.5)
         .open_duration(OPEN_FOR)
-        .meter(transitions.provider.meter("test"))
+        .meter_provider(&transitions.provider)
         .build()
         .unwrap();
     let (admitted, rejected) = (AtomicUsize::new(0), AtomicUsize::new(0));
@@ -235,7 +234,7 @@ fn a_breaker_opened_under_load_reports_one_transition_and_rejects_everyone() {
 #[test]
 fn the_count_window_agrees_with_its_slots_after_racing_writers() {
     let breaker =
-        CircuitBreakerConfig::new("window").window(SlidingWindow::Count(100)).min_calls(100).build().unwrap();
+        BreakerConfig::new("window").window(SlidingWindow::Count(100)).min_calls(100).build().unwrap();
     // Counted, never rejected: the window fills with what the threads record.
     breaker.force_closed();
     let record_from_every_thread = |outcome: Outcome| {
@@ -263,11 +262,8 @@ fn the_count_window_agrees_with_its_slots_after_racing_writers() {
 fn a_keyed_breaker_makes_one_breaker_per_key_from_many_threads() {
     const KEYS: usize = 64;
     const MAX_KEYS: usize = 48;
-    let keyed = KeyedCircuitBreaker::new(
-        CircuitBreakerConfig::new("keyed").window(SlidingWindow::Count(10_000)),
-        MAX_KEYS,
-    )
-    .unwrap();
+    let keyed = KeyedBreaker::new(BreakerConfig::new("keyed").window(SlidingWindow::Count(10_000)), MAX_KEYS)
+        .unwrap();
     let start = Barrier::new(THREADS);
     std::thread::scope(|scope| {
         for thread in 0..THREADS {
@@ -309,7 +305,7 @@ fn every_queued_waiter_is_served_when_places_free_up() {
     const LIMIT: usize = 2;
     let runtime = workers();
     // Waits long enough that a timeout can only mean a lost wake-up.
-    let limit = ConcurrencyLimitConfig::new("queue", LimitAlgorithm::Fixed(LIMIT))
+    let limit = LimiterConfig::new("queue", LimitAlgorithm::Fixed(LIMIT))
         .queue(TASKS, Duration::from_secs(60))
         .build()
         .unwrap();
@@ -355,7 +351,7 @@ fn queued_waiters_are_served_or_time_out_and_the_queue_empties() {
     const TASKS: usize = 32;
     const CALLS: usize = 20;
     let runtime = workers();
-    let limit = ConcurrencyLimitConfig::new("timeouts", LimitAlgorithm::Fixed(1))
+    let limit = LimiterConfig::new("timeouts", LimitAlgorithm::Fixed(1))
         .queue(8, Duration::from_millis(2))
         .build()
         .unwrap();
@@ -419,12 +415,12 @@ fn queued_waiters_are_served_or_time_out_and_the_queue_empties() {
 
 #[tokio::test(start_paused = true)]
 async fn a_waiter_woken_then_cancelled_passes_the_wake_up_on() {
-    let limit = ConcurrencyLimitConfig::new("hand-off", LimitAlgorithm::Fixed(1))
+    let limit = LimiterConfig::new("hand-off", LimitAlgorithm::Fixed(1))
         .queue(4, Duration::from_secs(10))
         .build()
         .unwrap();
     let held = limit.try_acquire(Priority::Critical).unwrap();
-    let waiter = |limit: throughline_resilience::limit::ConcurrencyLimit| {
+    let waiter = |limit: throughline_resilience::limit::Limiter| {
         tokio::spawn(
             async move { limit.acquire(Priority::Critical).await.map(|_| tokio::time::Instant::now()) },
         )

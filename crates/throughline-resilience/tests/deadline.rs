@@ -8,7 +8,7 @@ use http::{Request, Response};
 use throughline_resilience::retry::RetryConfig;
 use throughline_resilience::timeout::TimeoutLayer;
 use throughline_resilience::{
-    Backoff, Deadline, DeadlineLayer, HttpClassifier, Resilience, TimedOut, TimeoutScope,
+    Backoff, Deadline, EnforceDeadlineLayer, HttpClassifier, Policy, TimedOut, TimeoutScope,
 };
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -26,7 +26,7 @@ async fn the_deadline_is_written_into_the_request_and_enforced() {
             Ok::<_, std::io::Error>(Response::new(()))
         }
     });
-    let mut service = DeadlineLayer::new(Duration::from_secs(2)).layer(slow);
+    let mut service = EnforceDeadlineLayer::new(Duration::from_secs(2)).layer(slow);
     let started = Instant::now();
     let error = service.ready().await.unwrap().call(Request::new(())).await.unwrap_err();
     let timeout = error.downcast_ref::<TimedOut>().unwrap();
@@ -42,7 +42,7 @@ async fn an_earlier_inherited_deadline_wins_and_an_expired_one_is_not_started() 
         record.lock().unwrap().push(request.extensions().get::<Deadline>().unwrap().remaining());
         std::future::ready(Ok::<_, std::io::Error>(Response::new(())))
     });
-    let mut service = DeadlineLayer::new(Duration::from_secs(10)).layer(service);
+    let mut service = EnforceDeadlineLayer::new(Duration::from_secs(10)).layer(service);
     let mut request = Request::new(());
     request.extensions_mut().insert(Deadline::after(Duration::from_secs(1)));
     service.ready().await.unwrap().call(request).await.unwrap();
@@ -63,7 +63,7 @@ async fn the_attempt_timeout_tightens_the_deadline_the_callee_sees() {
         std::future::ready(Ok::<_, std::io::Error>(Response::new(())))
     });
     let mut service =
-        DeadlineLayer::new(Duration::from_secs(10)).layer(TimeoutLayer::new(300 * MS).layer(service));
+        EnforceDeadlineLayer::new(Duration::from_secs(10)).layer(TimeoutLayer::new(300 * MS).layer(service));
     service.ready().await.unwrap().call(Request::new(())).await.unwrap();
     assert_eq!(*seen.lock().unwrap(), Some(300 * MS));
 }
@@ -83,7 +83,7 @@ async fn a_retry_that_cannot_finish_before_the_deadline_is_not_started() {
             Ok::<_, std::io::Error>(Response::builder().status(503).body(String::new()).unwrap())
         }
     });
-    let policy = Resilience::builder("deadline")
+    let policy = Policy::builder("deadline")
         .timeout(Duration::from_secs(1))
         .retry(
             RetryConfig::new("deadline")
@@ -119,7 +119,7 @@ async fn attempt_timeouts_are_retried_within_the_deadline() {
             Ok::<_, std::io::Error>(Response::new(String::new()))
         }
     });
-    let policy = Resilience::builder("hang")
+    let policy = Policy::builder("hang")
         .timeout(Duration::from_secs(2))
         .retry(RetryConfig::new("hang").backoff(Backoff::constant(10 * MS)).without_budget())
         .attempt_timeout(200 * MS)

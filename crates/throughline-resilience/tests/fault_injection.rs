@@ -20,10 +20,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, SlidingWindow};
-use throughline_resilience::replay_body::{ReplayBody, ReplayBodyLayer};
+use throughline_resilience::circuit_breaker::{BreakerConfig, SlidingWindow};
+use throughline_resilience::replay_body::{BufferBodyLayer, ReplayBody};
 use throughline_resilience::retry::RetryConfig;
-use throughline_resilience::{Backoff, CircuitOpen, CircuitState, HttpClassifier, Resilience, RetryBudget};
+use throughline_resilience::{Backoff, CircuitOpen, CircuitState, HttpClassifier, Policy, RetryBudget};
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -70,7 +70,7 @@ async fn start_server(faults: Arc<Faults>) -> std::net::SocketAddr {
 async fn under_faults_retries_are_safe_and_budgeted_and_the_breaker_follows_the_outage() {
     let faults = Arc::new(Faults::default());
     let address = start_server(faults.clone()).await;
-    let breaker = CircuitBreakerConfig::new("fault")
+    let breaker = BreakerConfig::new("fault")
         .window(SlidingWindow::Count(20))
         .min_calls(10)
         .failure_rate(0.5)
@@ -79,7 +79,7 @@ async fn under_faults_retries_are_safe_and_budgeted_and_the_breaker_follows_the_
         .build()
         .unwrap();
     let budget = RetryBudget::new(0.2, 0).unwrap();
-    let policy = Resilience::builder("fault")
+    let policy = Policy::builder("fault")
         .timeout(Duration::from_secs(5))
         .retry(
             RetryConfig::new("fault")
@@ -93,7 +93,7 @@ async fn under_faults_retries_are_safe_and_budgeted_and_the_breaker_follows_the_
         .build()
         .unwrap();
     let http: Client<_, ReplayBody<Full<Bytes>>> = Client::builder(TokioExecutor::new()).build_http();
-    let client = ServiceBuilder::new().layer(ReplayBodyLayer::new(1024)).layer(policy.layer()).service(http);
+    let client = ServiceBuilder::new().layer(BufferBodyLayer::new(1024)).layer(policy.layer()).service(http);
 
     let next_id = Arc::new(AtomicU64::new(0));
     let call = |method: Method| {

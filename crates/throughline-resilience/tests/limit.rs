@@ -6,14 +6,14 @@ use std::time::Duration;
 use http::{Request, Response, StatusCode};
 use throughline_resilience::http_rejection::HttpRejectionLayer;
 use throughline_resilience::limit::{
-    Aimd, ConcurrencyLimitConfig, ConcurrencyLimitLayer, InvalidLimit, LimitAlgorithm, Priority,
+    Aimd, ConcurrencyLimitLayer, LimitAlgorithm, LimiterConfig, LimiterConfigError, Priority,
 };
 use throughline_resilience::{GrpcCode, HttpClassifier, RejectionStatus, Shed, ShedReason};
 use tokio::sync::oneshot;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
-fn fixed(n: usize) -> ConcurrencyLimitConfig {
-    ConcurrencyLimitConfig::new("test", LimitAlgorithm::Fixed(n))
+fn fixed(n: usize) -> LimiterConfig {
+    LimiterConfig::new("test", LimitAlgorithm::Fixed(n))
 }
 
 #[tokio::test(start_paused = true)]
@@ -78,20 +78,22 @@ async fn sheddable_calls_are_shed_before_critical_ones() {
 
 #[test]
 fn invalid_limits_are_typed_errors() {
-    assert!(matches!(fixed(0).build(), Err(InvalidLimit::Bounds { .. })));
-    let aimd = |a: Aimd| ConcurrencyLimitConfig::new("t", LimitAlgorithm::Aimd(a)).build();
-    assert!(matches!(aimd(Aimd { min: 5, initial: 2, ..Aimd::default() }), Err(InvalidLimit::Bounds { .. })));
-    assert!(matches!(aimd(Aimd { backoff: 1.0, ..Aimd::default() }), Err(InvalidLimit::Factor { .. })));
-    assert!(matches!(fixed(1).sheddable_share(0.0).build(), Err(InvalidLimit::Factor { .. })));
-    assert!(matches!(fixed(1).queue(0, Duration::from_secs(1)).build(), Err(InvalidLimit::EmptyQueue)));
+    assert!(matches!(fixed(0).build(), Err(LimiterConfigError::Bounds { .. })));
+    let aimd = |a: Aimd| LimiterConfig::new("t", LimitAlgorithm::Aimd(a)).build();
+    assert!(matches!(
+        aimd(Aimd { min: 5, initial: 2, ..Aimd::default() }),
+        Err(LimiterConfigError::Bounds { .. })
+    ));
+    assert!(matches!(aimd(Aimd { backoff: 1.0, ..Aimd::default() }), Err(LimiterConfigError::Factor { .. })));
+    assert!(matches!(fixed(1).sheddable_share(0.0).build(), Err(LimiterConfigError::Factor { .. })));
+    assert!(matches!(fixed(1).queue(0, Duration::from_secs(1)).build(), Err(LimiterConfigError::EmptyQueue)));
 }
 
 #[tokio::test(start_paused = true)]
 async fn aimd_backs_off_on_503_and_grows_on_success_through_the_layer() {
-    let limit =
-        ConcurrencyLimitConfig::new("aimd", LimitAlgorithm::Aimd(Aimd { initial: 10, ..Aimd::default() }))
-            .build()
-            .unwrap();
+    let limit = LimiterConfig::new("aimd", LimitAlgorithm::Aimd(Aimd { initial: 10, ..Aimd::default() }))
+        .build()
+        .unwrap();
     let overloaded = service_fn(|request: Request<String>| {
         let status = if request.uri().path() == "/busy" { 503 } else { 200 };
         std::future::ready(Ok::<_, std::io::Error>(

@@ -8,13 +8,12 @@ use support::status_server;
 use std::time::Duration;
 
 use http::Request;
-use opentelemetry::metrics::MeterProvider;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, SlidingWindow};
-use throughline_resilience::limit::{ConcurrencyLimitConfig, LimitAlgorithm, Priority};
+use throughline_resilience::circuit_breaker::{BreakerConfig, SlidingWindow};
+use throughline_resilience::limit::{LimitAlgorithm, LimiterConfig, Priority};
 use throughline_resilience::retry::RetryConfig;
-use throughline_resilience::{Backoff, HttpClassifier, Resilience};
+use throughline_resilience::{Backoff, HttpClassifier, Policy};
 use tower::{Layer, Service, ServiceExt};
 
 struct Metrics {
@@ -67,23 +66,22 @@ impl Metrics {
 #[tokio::test(start_paused = true)]
 async fn calls_retries_and_breaker_transitions_follow_the_schema() {
     let metrics = Metrics::new();
-    let meter = metrics.provider.meter("test");
-    let breaker = CircuitBreakerConfig::new("payments")
+    let breaker = BreakerConfig::new("payments")
         .window(SlidingWindow::Count(4))
         .min_calls(4)
-        .meter(meter.clone())
+        .meter_provider(&metrics.provider)
         .build()
         .unwrap();
-    let policy = Resilience::builder("payments")
+    let policy = Policy::builder("payments")
         .retry(
             RetryConfig::new("payments")
                 .max_attempts(2)
                 .backoff(Backoff::constant(Duration::from_millis(1)))
-                .meter(meter.clone()),
+                .meter_provider(&metrics.provider),
         )
         .circuit_breaker(breaker)
         .classifier(HttpClassifier::default())
-        .meter(meter)
+        .meter_provider(&metrics.provider)
         .build()
         .unwrap();
     let mut client = policy.layer().layer(status_server(vec![503, 200, 500, 500, 500, 500]));
@@ -109,9 +107,10 @@ async fn calls_retries_and_breaker_transitions_follow_the_schema() {
 #[tokio::test(start_paused = true)]
 async fn shed_requests_budget_exhaustion_and_the_limit_are_metrics() {
     let metrics = Metrics::new();
-    let meter = metrics.provider.meter("test");
-    let limit =
-        ConcurrencyLimitConfig::new("api", LimitAlgorithm::Fixed(1)).meter(meter.clone()).build().unwrap();
+    let limit = LimiterConfig::new("api", LimitAlgorithm::Fixed(1))
+        .meter_provider(&metrics.provider)
+        .build()
+        .unwrap();
     let _held = limit.try_acquire(Priority::Critical).unwrap();
     let _ = limit.try_acquire(Priority::Critical).unwrap_err();
     let _ = limit.try_acquire(Priority::Sheddable).unwrap_err();
@@ -123,11 +122,11 @@ async fn shed_requests_budget_exhaustion_and_the_limit_are_metrics() {
     assert_eq!(metrics.value("resilience.shed", &[name, ("resilience.shed.reason", "sheddable")]), Some(1));
     assert_eq!(metrics.value("resilience.concurrency.limit", &[name]), Some(1));
 
-    let policy = Resilience::builder("db")
+    let policy = Policy::builder("db")
         .retry(
             RetryConfig::new("db")
                 .budget(throughline_resilience::RetryBudget::new(0.0, 0).unwrap())
-                .meter(meter),
+                .meter_provider(&metrics.provider),
         )
         .build()
         .unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use throughline_resilience::Outcome;
-use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, CircuitState, SlidingWindow};
+use throughline_resilience::circuit_breaker::{BreakerConfig, CircuitState, SlidingWindow};
 use throughline_resilience::classify::{Failure, Reason};
 
 #[derive(Clone, Copy, Debug)]
@@ -120,7 +120,7 @@ proptest! {
     fn the_breaker_behaves_as_its_model(config in config(), ops in ops()) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
         runtime.block_on(async {
-            let breaker = CircuitBreakerConfig::new("model")
+            let breaker = BreakerConfig::new("model")
                 .window(SlidingWindow::Count(config.window as u32))
                 .min_calls(config.min_calls as u32)
                 .failure_rate(config.rate_percent as f64 / 100.0)

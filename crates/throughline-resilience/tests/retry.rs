@@ -8,11 +8,9 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use throughline_resilience::replay_body::{ReplayBody, ReplayBodyLayer};
+use throughline_resilience::replay_body::{BufferBodyLayer, ReplayBody};
 use throughline_resilience::retry::{RetryConfig, RetryLayer};
-use throughline_resilience::{
-    Backoff, BoxError, HttpClassifier, Jitter, ResendCount, Resilience, RetryBudget,
-};
+use throughline_resilience::{Backoff, BoxError, HttpClassifier, Jitter, Policy, ResendCount, RetryBudget};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
@@ -209,7 +207,7 @@ async fn a_buffered_body_is_replayed_byte_for_byte() {
         }
     });
     let mut client = ServiceBuilder::new()
-        .layer(ReplayBodyLayer::new(1024))
+        .layer(BufferBodyLayer::new(1024))
         .layer(RetryLayer::new(http_policy(3, Backoff::constant(MS)).build().unwrap()))
         .service(inner);
     let request =
@@ -232,7 +230,7 @@ async fn a_body_over_the_limit_is_sent_once_and_whole() {
         }
     });
     let mut client = ServiceBuilder::new()
-        .layer(ReplayBodyLayer::new(4))
+        .layer(BufferBodyLayer::new(4))
         .layer(RetryLayer::new(http_policy(3, Backoff::constant(MS)).build().unwrap()))
         .service(inner);
     let request =
@@ -243,7 +241,7 @@ async fn a_body_over_the_limit_is_sent_once_and_whole() {
 
 #[tokio::test(start_paused = true)]
 async fn the_plain_api_retries_errors_and_returns_the_last_one() {
-    let policy = Resilience::builder("db")
+    let policy = Policy::builder("db")
         .retry(RetryConfig::new("db").max_attempts(3).backoff(Backoff::constant(5 * MS)).without_budget())
         .build()
         .unwrap();
@@ -260,7 +258,7 @@ async fn the_plain_api_retries_errors_and_returns_the_last_one() {
 
 #[tokio::test(start_paused = true)]
 async fn the_plain_api_tells_the_closure_its_attempt() {
-    let policy = Resilience::builder("db")
+    let policy = Policy::builder("db")
         .retry(RetryConfig::new("db").max_attempts(2).backoff(Backoff::constant(MS)).without_budget())
         .build()
         .unwrap();

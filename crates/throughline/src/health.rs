@@ -3,11 +3,11 @@
 
 use std::sync::{Arc, RwLock};
 
+use crate::graceful::Lifecycle;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use crate::graceful::Lifecycle;
 
 type Check = Box<dyn Fn() -> bool + Send + Sync>;
 
@@ -59,7 +59,7 @@ impl Health {
     /// a service whose critical dependency is down should not take traffic it
     /// can only refuse.
     #[cfg(feature = "resilience")]
-    pub fn add_circuit_breaker(&self, breaker: throughline_resilience::CircuitBreaker) {
+    pub fn add_circuit_breaker(&self, breaker: throughline_resilience::Breaker) {
         use throughline_resilience::CircuitState;
         let name = format!("circuit breaker {}", breaker.name());
         self.add_check(name, move || {

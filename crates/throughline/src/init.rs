@@ -3,13 +3,13 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use crate::graceful::{Graceful, Lifecycle, ServeError};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Status, TracerProvider as _};
 use throughline_pipeline::{
     ConfigError, Env, ExportStats, Pipeline, PipelineBuilder, PipelineError, Prometheus, ShutdownError,
     TailSampling, Telemetry, Vars,
 };
-use crate::graceful::{Graceful, Lifecycle, ServeError};
 use throughline_propagation::{Propagator, PropagatorConfigError};
 use throughline_subscriber::{
     ContextLayer, Json, Logfmt, LogsLayer, NonBlockingWriter, Redacted, Redaction, SpanMetricsLayer,

@@ -149,9 +149,7 @@ async fn unflushed_telemetry_fails_serve_by_default_and_can_be_made_to_exit_norm
     assert!(
         matches!(
             failed,
-            Err(throughline::ServeError::Shutdown(
-                throughline_pipeline::ShutdownError::DeadlineExceeded(_)
-            ))
+            Err(throughline::ServeError::Shutdown(throughline::pipeline::ShutdownError::DeadlineExceeded(_)))
         ),
         "{failed:?}"
     );

@@ -51,10 +51,10 @@ async fn a_failing_check_makes_the_service_not_ready() {
 #[cfg(feature = "resilience")]
 #[tokio::test]
 async fn an_open_circuit_breaker_makes_the_service_not_ready() {
-    use throughline::resilience::circuit_breaker::CircuitBreakerConfig;
+    use throughline::resilience::circuit_breaker::BreakerConfig;
 
     let health = Health::new(Lifecycle::new());
-    let breaker = CircuitBreakerConfig::new("payments").build().unwrap();
+    let breaker = BreakerConfig::new("payments").build().unwrap();
     health.add_circuit_breaker(breaker.clone());
     assert!(health.is_ready());
     breaker.force_open();

@@ -8,9 +8,9 @@ use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde::Deserialize;
 use serde_json::json;
 use throughline::reqwest::{ResilienceMiddleware, TracingMiddleware, UrlTemplate};
-use throughline::resilience::circuit_breaker::{CircuitBreakerConfig, SlidingWindow};
+use throughline::resilience::circuit_breaker::{BreakerConfig, SlidingWindow};
 use throughline::resilience::retry::RetryConfig;
-use throughline::resilience::{Backoff, CircuitBreaker, HttpClassifier, Jitter, RejectionStatus, Resilience};
+use throughline::resilience::{Backoff, Breaker, HttpClassifier, Jitter, Policy, RejectionStatus};
 
 use crate::config::Config;
 
@@ -49,13 +49,13 @@ pub enum PaymentError {
 pub struct Payments {
     http: ClientWithMiddleware,
     url: String,
-    breaker: CircuitBreaker,
+    breaker: Breaker,
 }
 
 impl Payments {
     /// A client for the payments service at `config.payments_url`.
     pub fn new(config: &Config) -> Result<Self, Box<dyn std::error::Error>> {
-        let breaker = CircuitBreakerConfig::new("payments")
+        let breaker = BreakerConfig::new("payments")
             // Wide enough that 20% of failures never reach 50% by chance.
             .window(SlidingWindow::Count(50))
             .min_calls(20)
@@ -63,7 +63,7 @@ impl Payments {
             .open_duration(config.breaker_open)
             .half_open_probes(2)
             .build()?;
-        let policy = Resilience::builder("payments")
+        let policy = Policy::builder("payments")
             .timeout(Duration::from_secs(2))
             .retry(
                 RetryConfig::new("payments").max_attempts(3).backoff(
@@ -84,7 +84,7 @@ impl Payments {
     }
 
     /// The breaker, for the readiness check.
-    pub fn breaker(&self) -> &CircuitBreaker {
+    pub fn breaker(&self) -> &Breaker {
         &self.breaker
     }
 

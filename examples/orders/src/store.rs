@@ -1,5 +1,5 @@
 //! Orders in SQLite. Every statement runs on the blocking pool under a
-//! [`Resilience`] policy that retries what SQLite calls transient (the
+//! [`Policy`] that retries what SQLite calls transient (the
 //! database busy or a table locked by another writer) and nothing else.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use throughline::resilience::classify::{Failure, Reason};
 use throughline::resilience::retry::RetryConfig;
-use throughline::resilience::{Backoff, BoxError, Classify, Outcome, Resilience, ResilienceError};
+use throughline::resilience::{Backoff, BoxError, Classify, Outcome, Policy, ResilienceError};
 
 /// An order as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,13 +53,13 @@ enum AttemptError {
 #[derive(Clone)]
 pub struct Store {
     path: PathBuf,
-    policy: Resilience<Transient>,
+    policy: Policy<Transient>,
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path`.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let policy = Resilience::builder("orders-db")
+        let policy = Policy::builder("orders-db")
             .timeout(Duration::from_secs(2))
             .retry(
                 // Lock waits are local and bounded by the attempts: no budget to share.

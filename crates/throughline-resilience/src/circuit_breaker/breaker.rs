@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::config::{CircuitBreakerConfig, SlidingWindow};
+use super::config::{BreakerConfig, SlidingWindow};
 use super::window::{Window, WindowSnapshot, outcome_bits};
 use crate::classify::{Failure, Outcome, Reason};
 use crate::error::{CircuitOpen, ResilienceError};
@@ -40,11 +40,11 @@ pub enum CircuitState {
     HalfOpen,
     /// Calls are rejected until the open duration has passed.
     Open,
-    /// Held open by [`CircuitBreaker::force_open`].
+    /// Held open by [`Breaker::force_open`].
     ForcedOpen,
-    /// Held closed by [`CircuitBreaker::force_closed`]: calls are counted, never rejected.
+    /// Held closed by [`Breaker::force_closed`]: calls are counted, never rejected.
     ForcedClosed,
-    /// Switched off by [`CircuitBreaker::disable`]: calls pass, nothing is counted.
+    /// Switched off by [`Breaker::disable`]: calls pass, nothing is counted.
     Disabled,
 }
 
@@ -90,11 +90,11 @@ impl CircuitState {
 ///
 /// ```
 /// use std::time::Duration;
-/// use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, CircuitState};
+/// use throughline_resilience::circuit_breaker::{BreakerConfig, CircuitState};
 /// use throughline_resilience::classify::{Failure, Outcome, Reason};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let breaker = CircuitBreakerConfig::new("ledger").min_calls(2).window(
+/// let breaker = BreakerConfig::new("ledger").min_calls(2).window(
 ///     throughline_resilience::circuit_breaker::SlidingWindow::Count(2),
 /// ).open_duration(Duration::from_secs(5)).build()?;
 ///
@@ -108,13 +108,13 @@ impl CircuitState {
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct CircuitBreaker {
+pub struct Breaker {
     pub(super) core: Arc<Core>,
 }
 
-impl std::fmt::Debug for CircuitBreaker {
+impl std::fmt::Debug for Breaker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CircuitBreaker")
+        f.debug_struct("Breaker")
             .field("name", &self.core.telemetry.name())
             .field("state", &self.state())
             .field("window", &self.snapshot())
@@ -152,8 +152,8 @@ fn ppm(rate: f64) -> u64 {
     (rate * 1_000_000.0).round() as u64
 }
 
-impl CircuitBreaker {
-    pub(super) fn from_config(config: CircuitBreakerConfig) -> Self {
+impl Breaker {
+    pub(super) fn from_config(config: BreakerConfig) -> Self {
         let epoch = Instant::now();
         let meter = config.meter.unwrap_or_else(default_meter);
         let telemetry = Telemetry::new(&config.name, &meter);
@@ -219,7 +219,7 @@ impl CircuitBreaker {
         result.map_err(ResilienceError::Inner)
     }
 
-    /// Holds the breaker open until [`CircuitBreaker::reset`]: for maintenance
+    /// Holds the breaker open until [`Breaker::reset`]: for maintenance
     /// or a dependency known to be down.
     pub fn force_open(&self) {
         self.core.force(FORCED_OPEN);
@@ -257,7 +257,7 @@ impl CircuitBreaker {
 #[derive(Debug)]
 #[must_use = "a permit records the call's outcome; dropping it discards the call"]
 pub struct CallPermit<'a> {
-    breaker: &'a CircuitBreaker,
+    breaker: &'a Breaker,
     ticket: Option<Ticket>,
 }
 

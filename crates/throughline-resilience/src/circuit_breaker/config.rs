@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use opentelemetry::metrics::Meter;
+use opentelemetry::metrics::{Meter, MeterProvider};
 
-use super::CircuitBreaker;
+use super::Breaker;
 
 /// Over which calls the failure and slow-call rates are measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub enum SlidingWindow {
 /// A configuration value out of its range.
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum InvalidConfig {
+pub enum BreakerConfigError {
     /// A rate is not a fraction in (0, 1].
     #[error("{name} must be in (0, 1], got {value}")]
     Rate {
@@ -54,7 +54,7 @@ pub enum InvalidConfig {
     MaxKeys(usize),
 }
 
-/// How a [`CircuitBreaker`] decides. The defaults:
+/// How a [`Breaker`] decides. The defaults:
 ///
 /// | setting | default |
 /// |---|---|
@@ -65,7 +65,7 @@ pub enum InvalidConfig {
 /// | open duration | 30 s, constant |
 /// | half-open probes | 3 |
 #[derive(Clone, Debug)]
-pub struct CircuitBreakerConfig {
+pub struct BreakerConfig {
     pub(super) name: String,
     pub(super) window: SlidingWindow,
     pub(super) failure_rate: f64,
@@ -78,13 +78,13 @@ pub struct CircuitBreakerConfig {
     pub(super) meter: Option<Meter>,
 }
 
-impl Default for CircuitBreakerConfig {
+impl Default for BreakerConfig {
     fn default() -> Self {
         Self::new("default")
     }
 }
 
-impl CircuitBreakerConfig {
+impl BreakerConfig {
     /// The defaults, for a breaker named `name` (the `resilience.name` attribute).
     pub fn new(name: impl Into<String>) -> Self {
         Self {
@@ -148,21 +148,21 @@ impl CircuitBreakerConfig {
         self
     }
 
-    /// The meter for the breaker's metrics (default: the global meter provider's).
-    pub fn meter(mut self, meter: Meter) -> Self {
-        self.meter = Some(meter);
+    /// Where the breaker's metrics are recorded (default: the global meter provider).
+    pub fn meter_provider(mut self, provider: &impl MeterProvider) -> Self {
+        self.meter = Some(crate::telemetry::meter_of(provider));
         self
     }
 
     /// Checks the configuration and builds the breaker.
-    pub fn build(self) -> Result<CircuitBreaker, InvalidConfig> {
+    pub fn build(self) -> Result<Breaker, BreakerConfigError> {
         self.validate()?;
-        Ok(CircuitBreaker::from_config(self))
+        Ok(Breaker::from_config(self))
     }
 
-    pub(super) fn validate(&self) -> Result<(), InvalidConfig> {
+    pub(super) fn validate(&self) -> Result<(), BreakerConfigError> {
         let rate = |name, value: f64| {
-            if value > 0.0 && value <= 1.0 { Ok(()) } else { Err(InvalidConfig::Rate { name, value }) }
+            if value > 0.0 && value <= 1.0 { Ok(()) } else { Err(BreakerConfigError::Rate { name, value }) }
         };
         rate("failure rate", self.failure_rate)?;
         if let Some((_, slow)) = self.slow_call {
@@ -170,23 +170,23 @@ impl CircuitBreakerConfig {
         }
         match self.window {
             SlidingWindow::Count(n) if !(1..=100_000).contains(&n) => {
-                return Err(InvalidConfig::WindowSize(n));
+                return Err(BreakerConfigError::WindowSize(n));
             }
             SlidingWindow::Count(window) if self.min_calls > window => {
-                return Err(InvalidConfig::MinCallsAboveWindow { min_calls: self.min_calls, window });
+                return Err(BreakerConfigError::MinCallsAboveWindow { min_calls: self.min_calls, window });
             }
             SlidingWindow::Time(d)
                 if !(Duration::from_millis(10)..=Duration::from_secs(3600)).contains(&d) =>
             {
-                return Err(InvalidConfig::WindowDuration(d));
+                return Err(BreakerConfigError::WindowDuration(d));
             }
             _ => {}
         }
         if !(1..=u32::from(u16::MAX)).contains(&self.probes) {
-            return Err(InvalidConfig::Probes(self.probes));
+            return Err(BreakerConfigError::Probes(self.probes));
         }
         if !self.open_multiplier.is_finite() || self.open_multiplier < 1.0 {
-            return Err(InvalidConfig::Multiplier(self.open_multiplier));
+            return Err(BreakerConfigError::Multiplier(self.open_multiplier));
         }
         Ok(())
     }

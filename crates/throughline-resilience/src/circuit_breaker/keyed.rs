@@ -6,10 +6,10 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::breaker::CircuitBreaker;
-use super::config::{CircuitBreakerConfig, InvalidConfig};
+use super::breaker::Breaker;
+use super::config::{BreakerConfig, BreakerConfigError};
 
-/// The most breakers one [`KeyedCircuitBreaker`] may create.
+/// The most breakers one [`KeyedBreaker`] may create.
 pub const MAX_KEYS: usize = 65_536;
 
 /// A breaker per key, created on first use from one configuration, each
@@ -26,52 +26,52 @@ pub const MAX_KEYS: usize = 65_536;
 /// lock. The breaker itself then takes none.
 ///
 /// ```
-/// use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, KeyedCircuitBreaker};
+/// use throughline_resilience::circuit_breaker::{BreakerConfig, KeyedBreaker};
 ///
-/// let per_host = KeyedCircuitBreaker::new(CircuitBreakerConfig::new("upstream"), 64)?;
+/// let per_host = KeyedBreaker::new(BreakerConfig::new("upstream"), 64)?;
 /// let a = per_host.get(&"a.internal".to_owned());
 /// let b = per_host.get(&"b.internal".to_owned());
 /// a.force_open();
 /// assert!(a.try_acquire().is_err() && b.try_acquire().is_ok());
 /// assert_eq!(b.name(), "upstream:b.internal");
-/// # Ok::<(), throughline_resilience::circuit_breaker::InvalidConfig>(())
+/// # Ok::<(), throughline_resilience::circuit_breaker::BreakerConfigError>(())
 /// ```
-pub struct KeyedCircuitBreaker<K> {
+pub struct KeyedBreaker<K> {
     shared: Arc<Shared<K>>,
 }
 
 struct Shared<K> {
-    config: CircuitBreakerConfig,
+    config: BreakerConfig,
     /// Linear probing over a power-of-two table at most half full, so every
     /// probe sequence reaches an empty slot. Only `create` fills slots, one
     /// at a time under `creating`; readers never wait.
-    slots: Box<[OnceLock<(K, CircuitBreaker)>]>,
+    slots: Box<[OnceLock<(K, Breaker)>]>,
     hasher: RandomState,
     created: AtomicUsize,
     creating: Mutex<()>,
     max_keys: usize,
-    overflow: CircuitBreaker,
+    overflow: Breaker,
 }
 
-impl<K> Clone for KeyedCircuitBreaker<K> {
+impl<K> Clone for KeyedBreaker<K> {
     fn clone(&self) -> Self {
         Self { shared: self.shared.clone() }
     }
 }
 
-impl<K> std::fmt::Debug for KeyedCircuitBreaker<K> {
+impl<K> std::fmt::Debug for KeyedBreaker<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyedCircuitBreaker").field("name", &self.shared.config.name).finish_non_exhaustive()
+        f.debug_struct("KeyedBreaker").field("name", &self.shared.config.name).finish_non_exhaustive()
     }
 }
 
-impl<K: Hash + Eq + Clone + Display> KeyedCircuitBreaker<K> {
+impl<K: Hash + Eq + Clone + Display> KeyedBreaker<K> {
     /// Breakers configured by `config`, at most `max_keys` of them (1 to
     /// [`MAX_KEYS`]; the table of twice that many slots is made here).
-    pub fn new(config: CircuitBreakerConfig, max_keys: usize) -> Result<Self, InvalidConfig> {
+    pub fn new(config: BreakerConfig, max_keys: usize) -> Result<Self, BreakerConfigError> {
         config.validate()?;
         if !(1..=MAX_KEYS).contains(&max_keys) {
-            return Err(InvalidConfig::MaxKeys(max_keys));
+            return Err(BreakerConfigError::MaxKeys(max_keys));
         }
         let mut overflow = config.clone();
         overflow.name = format!("{}:_other", config.name);
@@ -89,7 +89,7 @@ impl<K: Hash + Eq + Clone + Display> KeyedCircuitBreaker<K> {
     }
 
     /// The breaker for `key`, created if new.
-    pub fn get(&self, key: &K) -> CircuitBreaker {
+    pub fn get(&self, key: &K) -> Breaker {
         let shared = &*self.shared;
         let hash = shared.hasher.hash_one(key);
         match shared.find(key, hash) {
@@ -103,7 +103,7 @@ impl<K: Hash + Eq + Clone + Display> KeyedCircuitBreaker<K> {
     }
 
     /// The breakers created so far, with their keys.
-    pub fn breakers(&self) -> Vec<(K, CircuitBreaker)> {
+    pub fn breakers(&self) -> Vec<(K, Breaker)> {
         self.shared.slots.iter().filter_map(OnceLock::get).cloned().collect()
     }
 }
@@ -111,7 +111,7 @@ impl<K: Hash + Eq + Clone + Display> KeyedCircuitBreaker<K> {
 impl<K: Hash + Eq + Clone + Display> Shared<K> {
     /// The breaker of `key`, or the index of the empty slot where it would go.
     #[inline]
-    fn find(&self, key: &K, hash: u64) -> Result<&CircuitBreaker, usize> {
+    fn find(&self, key: &K, hash: u64) -> Result<&Breaker, usize> {
         let mask = self.slots.len() - 1;
         let mut index = hash as usize & mask;
         loop {
@@ -124,7 +124,7 @@ impl<K: Hash + Eq + Clone + Display> Shared<K> {
     }
 
     #[cold]
-    fn create(&self, key: &K, hash: u64) -> CircuitBreaker {
+    fn create(&self, key: &K, hash: u64) -> Breaker {
         let _creating = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
         // Another caller may have created it, or the last free place, meanwhile.
         let empty = match self.find(key, hash) {
@@ -136,7 +136,7 @@ impl<K: Hash + Eq + Clone + Display> Shared<K> {
         }
         let mut config = self.config.clone();
         config.name = format!("{}:{key}", self.config.name);
-        let breaker = CircuitBreaker::from_config(config);
+        let breaker = Breaker::from_config(config);
         // Empty under the lock, and only this function fills slots.
         let _ = self.slots[empty].set((key.clone(), breaker.clone()));
         self.created.fetch_add(1, Ordering::Release);

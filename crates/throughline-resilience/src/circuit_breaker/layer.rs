@@ -10,26 +10,26 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::breaker::{CircuitBreaker, Ticket};
-use super::keyed::KeyedCircuitBreaker;
+use super::breaker::{Breaker, Ticket};
+use super::keyed::KeyedBreaker;
 use crate::classify::{BoxError, Classify, Outcome, classify};
 use crate::error::CircuitOpen;
 
 /// Which breaker guards a request: one for all, one per key, or none.
 pub trait SelectBreaker<Req> {
     /// The breaker for `request`, if any.
-    fn select(&self, request: &Req) -> Option<CircuitBreaker>;
+    fn select(&self, request: &Req) -> Option<Breaker>;
 }
 
-impl<Req> SelectBreaker<Req> for CircuitBreaker {
-    fn select(&self, _: &Req) -> Option<CircuitBreaker> {
+impl<Req> SelectBreaker<Req> for Breaker {
+    fn select(&self, _: &Req) -> Option<Breaker> {
         Some(self.clone())
     }
 }
 
 /// No breaker: a policy without one.
-impl<Req> SelectBreaker<Req> for Option<CircuitBreaker> {
-    fn select(&self, _: &Req) -> Option<CircuitBreaker> {
+impl<Req> SelectBreaker<Req> for Option<Breaker> {
+    fn select(&self, _: &Req) -> Option<Breaker> {
         self.clone()
     }
 }
@@ -37,7 +37,7 @@ impl<Req> SelectBreaker<Req> for Option<CircuitBreaker> {
 /// A breaker per key of the request, from [`CircuitBreakerLayer::keyed`].
 #[derive(Clone, Debug)]
 pub struct ByKey<K, F> {
-    breakers: KeyedCircuitBreaker<K>,
+    breakers: KeyedBreaker<K>,
     key: F,
 }
 
@@ -46,7 +46,7 @@ where
     K: Hash + Eq + Clone + Display,
     F: Fn(&Req) -> K,
 {
-    fn select(&self, request: &Req) -> Option<CircuitBreaker> {
+    fn select(&self, request: &Req) -> Option<Breaker> {
         Some(self.breakers.get(&(self.key)(request)))
     }
 }
@@ -56,12 +56,12 @@ where
 /// and the inner service is not called.
 ///
 /// ```
-/// use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, CircuitBreakerLayer};
+/// use throughline_resilience::circuit_breaker::{BreakerConfig, CircuitBreakerLayer};
 /// use throughline_resilience::HttpClassifier;
 /// use tower::{ServiceBuilder, service_fn};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let breaker = CircuitBreakerConfig::new("inventory").build()?;
+/// let breaker = BreakerConfig::new("inventory").build()?;
 /// let client = ServiceBuilder::new()
 ///     .layer(CircuitBreakerLayer::new(breaker, HttpClassifier::default()))
 ///     .service(service_fn(|_: http::Request<String>| async {
@@ -73,59 +73,70 @@ where
 /// One breaker per host, keyed by the request's authority:
 ///
 /// ```
-/// use throughline_resilience::circuit_breaker::{CircuitBreakerConfig, CircuitBreakerLayer, KeyedCircuitBreaker};
+/// use throughline_resilience::circuit_breaker::{BreakerConfig, CircuitBreakerLayer, KeyedBreaker};
 /// use throughline_resilience::HttpClassifier;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let per_host: KeyedCircuitBreaker<String> = KeyedCircuitBreaker::new(CircuitBreakerConfig::new("upstream"), 256)?;
+/// let per_host: KeyedBreaker<String> = KeyedBreaker::new(BreakerConfig::new("upstream"), 256)?;
 /// let layer = CircuitBreakerLayer::keyed(per_host, HttpClassifier::default(), |request: &http::Request<String>| {
 ///     request.uri().authority().map_or_else(String::new, |a| a.to_string())
 /// });
 /// # let _ = layer; Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
-pub struct CircuitBreakerLayer<C, P = CircuitBreaker> {
+pub struct CircuitBreakerLayer<C, P = Breaker> {
     select: P,
     classifier: C,
 }
 
 impl<C> CircuitBreakerLayer<C> {
     /// One breaker for every call.
-    pub fn new(breaker: CircuitBreaker, classifier: C) -> Self {
+    pub fn new(breaker: Breaker, classifier: C) -> Self {
         Self { select: breaker, classifier }
     }
 }
 
-impl<C> CircuitBreakerLayer<C, Option<CircuitBreaker>> {
+impl<C> CircuitBreakerLayer<C, Option<Breaker>> {
     /// One breaker for every call, or none.
-    pub fn optional(breaker: Option<CircuitBreaker>, classifier: C) -> Self {
+    pub fn optional(breaker: Option<Breaker>, classifier: C) -> Self {
         Self { select: breaker, classifier }
     }
 }
 
 impl<C, K, F> CircuitBreakerLayer<C, ByKey<K, F>> {
     /// A breaker per key of the request.
-    pub fn keyed(breakers: KeyedCircuitBreaker<K>, classifier: C, key: F) -> Self {
+    pub fn keyed(breakers: KeyedBreaker<K>, classifier: C, key: F) -> Self {
         Self { select: ByKey { breakers, key }, classifier }
     }
 }
 
 impl<S, C: Clone, P: Clone> Layer<S> for CircuitBreakerLayer<C, P> {
-    type Service = CircuitBreakerService<S, C, P>;
+    type Service = CircuitBreaker<S, C, P>;
     fn layer(&self, inner: S) -> Self::Service {
-        CircuitBreakerService { inner, select: self.select.clone(), classifier: self.classifier.clone() }
+        CircuitBreaker { inner, select: self.select.clone(), classifier: self.classifier.clone() }
     }
 }
 
 /// The service of [`CircuitBreakerLayer`].
 #[derive(Clone, Debug)]
-pub struct CircuitBreakerService<S, C, P = CircuitBreaker> {
+pub struct CircuitBreaker<S, C, P = Breaker> {
     inner: S,
     select: P,
     classifier: C,
 }
 
-impl<S, C, P, Req> Service<Req> for CircuitBreakerService<S, C, P>
+impl<C> CircuitBreaker<(), C> {
+    /// [`CircuitBreakerLayer::new`], tower-http style.
+    pub fn layer(breaker: Breaker, classifier: C) -> CircuitBreakerLayer<C> {
+        CircuitBreakerLayer::new(breaker, classifier)
+    }
+}
+
+impl<S, C, P> CircuitBreaker<S, C, P> {
+    crate::inner_service_accessors!();
+}
+
+impl<S, C, P, Req> Service<Req> for CircuitBreaker<S, C, P>
 where
     S: Service<Req>,
     S::Error: Into<BoxError>,
@@ -162,7 +173,7 @@ where
 /// Records a call's outcome, or, if dropped first (a cancelled call), records
 /// that it counts for nothing, which frees a half-open probe slot.
 struct Recorder<C> {
-    breaker: CircuitBreaker,
+    breaker: Breaker,
     ticket: Option<Ticket>,
     classifier: C,
 }
@@ -182,7 +193,7 @@ impl<C> Drop for Recorder<C> {
 }
 
 pin_project! {
-    /// The future of [`CircuitBreakerService`].
+    /// The future of [`CircuitBreaker`].
     pub struct ResponseFuture<F, C> {
         #[pin]
         inner: Option<F>,

@@ -21,10 +21,10 @@
 //! The breaker is also usable without tower:
 //!
 //! ```
-//! use throughline_resilience::circuit_breaker::CircuitBreakerConfig;
+//! use throughline_resilience::circuit_breaker::BreakerConfig;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let breaker = CircuitBreakerConfig::new("postgres").build()?;
+//! let breaker = BreakerConfig::new("postgres").build()?;
 //! let rows = breaker.call(async { Ok::<_, std::io::Error>(3) }).await?;
 //! assert_eq!(rows, 3);
 //! # Ok(()) }
@@ -36,8 +36,8 @@ mod keyed;
 mod layer;
 mod window;
 
-pub use breaker::{CallPermit, CircuitBreaker, CircuitState};
-pub use config::{CircuitBreakerConfig, InvalidConfig, SlidingWindow};
-pub use keyed::{KeyedCircuitBreaker, MAX_KEYS};
-pub use layer::{ByKey, CircuitBreakerLayer, CircuitBreakerService, ResponseFuture, SelectBreaker};
+pub use breaker::{Breaker, CallPermit, CircuitState};
+pub use config::{BreakerConfig, BreakerConfigError, SlidingWindow};
+pub use keyed::{KeyedBreaker, MAX_KEYS};
+pub use layer::{ByKey, CircuitBreaker, CircuitBreakerLayer, ResponseFuture, SelectBreaker};
 pub use window::WindowSnapshot;

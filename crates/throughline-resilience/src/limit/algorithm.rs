@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-/// The limit algorithm of a [`super::ConcurrencyLimit`].
+/// The limit algorithm of a [`super::Limiter`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LimitAlgorithm {
     /// A fixed number of calls in flight.

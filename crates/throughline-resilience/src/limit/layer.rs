@@ -8,7 +8,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::limiter::{ConcurrencyLimit, LimitPermit, Priority};
+use super::limiter::{LimitPermit, Limiter, Priority};
 use crate::classify::{AnyError, BoxError, Classify, classify};
 use crate::error::Shed;
 
@@ -37,10 +37,10 @@ impl<Req, F: Fn(&Req) -> Priority> PriorityOf<Req> for F {
 /// Limits the calls in flight through a service; see [`crate::limit`].
 ///
 /// ```
-/// use throughline_resilience::limit::{ConcurrencyLimitConfig, ConcurrencyLimitLayer, LimitAlgorithm, Priority};
+/// use throughline_resilience::limit::{LimiterConfig, ConcurrencyLimitLayer, LimitAlgorithm, Priority};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let limit = ConcurrencyLimitConfig::new("api", LimitAlgorithm::Fixed(64)).build()?;
+/// let limit = LimiterConfig::new("api", LimitAlgorithm::Fixed(64)).build()?;
 /// // Health checks are shed before user traffic.
 /// let layer = ConcurrencyLimitLayer::new(limit).priority(|request: &http::Request<String>| {
 ///     if request.uri().path() == "/healthz" { Priority::Sheddable } else { Priority::Critical }
@@ -49,7 +49,7 @@ impl<Req, F: Fn(&Req) -> Priority> PriorityOf<Req> for F {
 /// ```
 #[derive(Clone, Debug)]
 pub struct ConcurrencyLimitLayer<C = AnyError, P = AllCritical> {
-    limit: Option<ConcurrencyLimit>,
+    limit: Option<Limiter>,
     classifier: C,
     priority: P,
 }
@@ -57,12 +57,12 @@ pub struct ConcurrencyLimitLayer<C = AnyError, P = AllCritical> {
 impl ConcurrencyLimitLayer {
     /// Limits calls by `limit`; all requests critical; errors are what an
     /// adaptive limit backs off on only when they are timeouts.
-    pub fn new(limit: ConcurrencyLimit) -> Self {
+    pub fn new(limit: Limiter) -> Self {
         Self::optional(Some(limit))
     }
 
     /// Limits calls by `limit`, or passes them all if `None` (a policy without a limit).
-    pub fn optional(limit: Option<ConcurrencyLimit>) -> Self {
+    pub fn optional(limit: Option<Limiter>) -> Self {
         Self { limit, classifier: AnyError, priority: AllCritical }
     }
 }
@@ -81,9 +81,9 @@ impl<C, P> ConcurrencyLimitLayer<C, P> {
 }
 
 impl<S, C: Clone, P: Clone> Layer<S> for ConcurrencyLimitLayer<C, P> {
-    type Service = ConcurrencyLimitService<S, C, P>;
+    type Service = ConcurrencyLimit<S, C, P>;
     fn layer(&self, inner: S) -> Self::Service {
-        ConcurrencyLimitService {
+        ConcurrencyLimit {
             inner,
             limit: self.limit.clone(),
             classifier: self.classifier.clone(),
@@ -94,16 +94,27 @@ impl<S, C: Clone, P: Clone> Layer<S> for ConcurrencyLimitLayer<C, P> {
 
 /// The service of [`ConcurrencyLimitLayer`].
 #[derive(Clone, Debug)]
-pub struct ConcurrencyLimitService<S, C = AnyError, P = AllCritical> {
+pub struct ConcurrencyLimit<S, C = AnyError, P = AllCritical> {
     inner: S,
-    limit: Option<ConcurrencyLimit>,
+    limit: Option<Limiter>,
     classifier: C,
     priority: P,
 }
 
+impl ConcurrencyLimit<()> {
+    /// [`ConcurrencyLimitLayer::new`], tower-http style.
+    pub fn layer(limit: Limiter) -> ConcurrencyLimitLayer {
+        ConcurrencyLimitLayer::new(limit)
+    }
+}
+
+impl<S, C, P> ConcurrencyLimit<S, C, P> {
+    crate::inner_service_accessors!();
+}
+
 type Wait = Pin<Box<dyn Future<Output = Result<LimitPermit, Shed>> + Send>>;
 
-impl<S, C, P, Req> Service<Req> for ConcurrencyLimitService<S, C, P>
+impl<S, C, P, Req> Service<Req> for ConcurrencyLimit<S, C, P>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
@@ -144,7 +155,7 @@ where
 }
 
 pin_project! {
-    /// The future of [`ConcurrencyLimitService`].
+    /// The future of [`ConcurrencyLimit`].
     pub struct ResponseFuture<F, S, Req, C> {
         #[pin]
         state: State<F, S, Req>,

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry::metrics::Meter;
+use opentelemetry::metrics::{Meter, MeterProvider};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -28,7 +28,7 @@ pub enum Priority {
 /// A limiter configuration outside its range.
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum InvalidLimit {
+pub enum LimiterConfigError {
     /// A limit of zero, or a minimum above the initial limit or the initial above the maximum.
     #[error("limits must satisfy 1 <= min <= initial <= max, got min {min}, initial {initial}, max {max}")]
     Bounds {
@@ -53,10 +53,10 @@ pub enum InvalidLimit {
     EmptyQueue,
 }
 
-/// How a [`ConcurrencyLimit`] admits calls. Defaults: no queue (shed at
+/// How a [`Limiter`] admits calls. Defaults: no queue (shed at
 /// once), sheddable requests get 90 % of the limit, `Retry-After` of 1 s.
 #[derive(Clone, Debug)]
-pub struct ConcurrencyLimitConfig {
+pub struct LimiterConfig {
     name: String,
     algorithm: LimitAlgorithm,
     queue: Option<(usize, Duration)>,
@@ -65,7 +65,7 @@ pub struct ConcurrencyLimitConfig {
     meter: Option<Meter>,
 }
 
-impl ConcurrencyLimitConfig {
+impl LimiterConfig {
     /// A limiter named `name` (the `resilience.name` attribute) using `algorithm`.
     pub fn new(name: impl Into<String>, algorithm: LimitAlgorithm) -> Self {
         Self {
@@ -97,21 +97,22 @@ impl ConcurrencyLimitConfig {
         self
     }
 
-    /// The meter for the limiter's metrics (default: the global meter provider's).
-    pub fn meter(mut self, meter: Meter) -> Self {
-        self.meter = Some(meter);
+    /// Where the limiter's metrics are recorded (default: the global meter provider).
+    pub fn meter_provider(mut self, provider: &impl MeterProvider) -> Self {
+        self.meter = Some(crate::telemetry::meter_of(provider));
         self
     }
 
     /// Checks the configuration and builds the limiter.
-    pub fn build(self) -> Result<ConcurrencyLimit, InvalidLimit> {
+    pub fn build(self) -> Result<Limiter, LimiterConfigError> {
         let (min, max) = self.algorithm.bounds();
         let initial = self.algorithm.initial();
         if min == 0 || min > initial || initial > max {
-            return Err(InvalidLimit::Bounds { min, initial, max });
+            return Err(LimiterConfigError::Bounds { min, initial, max });
         }
-        let factor =
-            |name, value: f64, ok: bool| if ok { Ok(()) } else { Err(InvalidLimit::Factor { name, value }) };
+        let factor = |name, value: f64, ok: bool| {
+            if ok { Ok(()) } else { Err(LimiterConfigError::Factor { name, value }) }
+        };
         match self.algorithm {
             LimitAlgorithm::Fixed(_) => {}
             LimitAlgorithm::Aimd(a) => factor("AIMD backoff", a.backoff, a.backoff > 0.0 && a.backoff < 1.0)?,
@@ -123,12 +124,12 @@ impl ConcurrencyLimitConfig {
         let share = self.sheddable_share;
         factor("sheddable share", share, share > 0.0 && share <= 1.0)?;
         if matches!(self.queue, Some((0, _))) {
-            return Err(InvalidLimit::EmptyQueue);
+            return Err(LimiterConfigError::EmptyQueue);
         }
         let telemetry = Telemetry::new(&self.name, &self.meter.unwrap_or_else(default_meter));
         telemetry.limit(initial);
         let adaptive = !matches!(self.algorithm, LimitAlgorithm::Fixed(_));
-        Ok(ConcurrencyLimit {
+        Ok(Limiter {
             shared: Arc::new(Shared {
                 limit: AtomicUsize::new(initial),
                 in_flight: AtomicUsize::new(0),
@@ -148,10 +149,10 @@ impl ConcurrencyLimitConfig {
 /// with a typed [`Shed`], or wait a bounded time in a bounded queue.
 ///
 /// ```
-/// use throughline_resilience::limit::{ConcurrencyLimitConfig, LimitAlgorithm, Priority};
+/// use throughline_resilience::limit::{LimiterConfig, LimitAlgorithm, Priority};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let limit = ConcurrencyLimitConfig::new("api", LimitAlgorithm::Fixed(1)).build()?;
+/// let limit = LimiterConfig::new("api", LimitAlgorithm::Fixed(1)).build()?;
 /// let held = limit.try_acquire(Priority::Critical)?;
 /// let shed = limit.try_acquire(Priority::Critical).unwrap_err();
 /// assert_eq!(shed.limit(), 1);
@@ -160,7 +161,7 @@ impl ConcurrencyLimitConfig {
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
-pub struct ConcurrencyLimit {
+pub struct Limiter {
     shared: Arc<Shared>,
 }
 
@@ -177,7 +178,7 @@ struct Shared {
     telemetry: Telemetry,
 }
 
-impl ConcurrencyLimit {
+impl Limiter {
     /// The current limit.
     pub fn limit(&self) -> usize {
         self.shared.limit.load(Ordering::Acquire)
@@ -310,7 +311,7 @@ impl Drop for LeaveQueue<'_> {
 #[derive(Debug)]
 #[must_use = "the permit holds a place within the limit until dropped"]
 pub struct LimitPermit {
-    limit: ConcurrencyLimit,
+    limit: Limiter,
     in_flight: usize,
     started: Option<Instant>,
     outcome: Option<Outcome>,

@@ -9,10 +9,10 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use throughline_resilience::limit::{Aimd, ConcurrencyLimitConfig, LimitAlgorithm, Priority};
+//! use throughline_resilience::limit::{Aimd, LimiterConfig, LimitAlgorithm, Priority};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let limit = ConcurrencyLimitConfig::new("search", LimitAlgorithm::Aimd(Aimd::default()))
+//! let limit = LimiterConfig::new("search", LimitAlgorithm::Aimd(Aimd::default()))
 //!     .queue(32, Duration::from_millis(50)) // critical calls wait up to 50 ms
 //!     .build()?;
 //! let permit = limit.acquire(Priority::Critical).await?;
@@ -29,5 +29,5 @@ mod layer;
 mod limiter;
 
 pub use algorithm::{Aimd, Gradient, LimitAlgorithm};
-pub use layer::{AllCritical, ConcurrencyLimitLayer, ConcurrencyLimitService, PriorityOf, ResponseFuture};
-pub use limiter::{ConcurrencyLimit, ConcurrencyLimitConfig, InvalidLimit, LimitPermit, Priority};
+pub use layer::{AllCritical, ConcurrencyLimit, ConcurrencyLimitLayer, PriorityOf, ResponseFuture};
+pub use limiter::{LimitPermit, Limiter, LimiterConfig, LimiterConfigError, Priority};
