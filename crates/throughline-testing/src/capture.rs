@@ -1,18 +1,23 @@
 //! In-memory capture of spans, metrics and logs, with assertion helpers.
 
 use std::fmt;
+use std::ops::Deref;
+use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{SpanKind, Status, TracerProvider as _};
-use opentelemetry::{KeyValue, Value};
+use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracer, SdkTracerProvider, SpanData};
+use tracing::subscriber::DefaultGuard;
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+
+use crate::WaitTimeout;
 
 /// Providers wired to in-memory exporters: what a test instruments with, and
 /// what it then asserts on.
@@ -106,9 +111,59 @@ impl Capture {
         tracing_subscriber::registry().with(self.layer()).with(self.log_layer())
     }
 
+    /// Makes [`subscriber`](Self::subscriber) this thread's default until the
+    /// guard is dropped. On tokio's current-thread runtime (what
+    /// `#[tokio::test]` gives) that covers every task the test spawns, a
+    /// server's included.
+    ///
+    /// ```
+    /// use throughline_testing::Capture;
+    ///
+    /// let capture = Capture::new();
+    /// let _default = capture.set_default();
+    /// tracing::info_span!("work").in_scope(|| {});
+    /// assert_eq!(capture.spans().len(), 1);
+    /// ```
+    #[must_use = "the capture stops when the guard is dropped"]
+    pub fn set_default(&self) -> DefaultGuard {
+        tracing::subscriber::set_default(self.subscriber())
+    }
+
     /// The spans that have ended.
     pub fn spans(&self) -> Spans {
         Spans(self.spans.get_finished_spans().unwrap_or_default())
+    }
+
+    /// Waits until at least `count` spans have ended, or `within` passed, and
+    /// returns the spans that have: for work that ends on another task (a
+    /// server's, after the client has its answer). Yields to the runtime
+    /// between looks, and measures `within` on the system clock, so a test
+    /// on tokio's paused clock is bounded too.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use throughline_testing::Capture;
+    ///
+    /// let capture = Capture::new();
+    /// let _default = capture.set_default();
+    /// tokio::spawn(async { tracing::info_span!("elsewhere").in_scope(|| {}) });
+    /// let spans = capture.wait_for_spans(1, Duration::from_secs(10)).await.unwrap();
+    /// spans.named("elsewhere");
+    /// # }
+    /// ```
+    pub async fn wait_for_spans(&self, count: usize, within: Duration) -> Result<Spans, WaitTimeout> {
+        let deadline = Instant::now() + within;
+        loop {
+            let spans = self.spans();
+            if spans.len() >= count {
+                return Ok(spans);
+            }
+            if Instant::now() >= deadline {
+                return Err(WaitTimeout { wanted: count, received: spans.len() });
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     /// The metrics recorded so far (collected now).
@@ -180,11 +235,48 @@ impl Spans {
     /// # Panics
     ///
     /// When no such span ended; the message lists the spans that did.
+    #[track_caller]
     pub fn named(&self, name: &str) -> SpanRef<'_> {
         self.find(name).unwrap_or_else(|| {
             let names: Vec<&str> = self.0.iter().map(|s| s.name.as_ref()).collect();
             panic!("no span named {name:?}; captured: {names:?}")
         })
+    }
+
+    /// The spans of `kind`, in the order they ended.
+    pub fn of_kind(&self, kind: SpanKind) -> Vec<SpanRef<'_>> {
+        self.0.iter().filter(|s| s.span_kind == kind).map(SpanRef).collect()
+    }
+
+    /// The one span of `kind`: the server span of a request, say, whatever
+    /// its name.
+    ///
+    /// # Panics
+    ///
+    /// Unless exactly one span of `kind` ended; the message lists them.
+    ///
+    /// ```
+    /// use opentelemetry::trace::SpanKind;
+    /// use throughline_testing::Capture;
+    ///
+    /// let capture = Capture::new();
+    /// tracing::subscriber::with_default(capture.subscriber(), || {
+    ///     let server = tracing::info_span!("GET /users/{id}", otel.kind = "server");
+    ///     server.in_scope(|| tracing::info_span!("load_user").in_scope(|| {}));
+    /// });
+    /// let spans = capture.spans();
+    /// let server = spans.one_of_kind(SpanKind::Server);
+    /// assert_eq!(server.name, "GET /users/{id}"); // a `SpanRef` reads as the `SpanData`
+    /// spans.named("load_user").assert_child_of(&server);
+    /// ```
+    #[track_caller]
+    pub fn one_of_kind(&self, kind: SpanKind) -> SpanRef<'_> {
+        let mut found = self.of_kind(kind.clone());
+        if found.len() != 1 {
+            let names: Vec<&str> = found.iter().map(|s| s.0.name.as_ref()).collect();
+            panic!("one {kind:?} span expected; captured: {names:?}");
+        }
+        found.remove(0)
     }
 }
 
@@ -195,6 +287,15 @@ pub struct SpanRef<'a>(&'a SpanData);
 impl fmt::Debug for SpanRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.0, f)
+    }
+}
+
+/// A `SpanRef` reads as the span's data: `span.name`, `span.parent_span_id`.
+impl Deref for SpanRef<'_> {
+    type Target = SpanData;
+
+    fn deref(&self) -> &SpanData {
+        self.0
     }
 }
 
@@ -215,6 +316,27 @@ impl<'a> SpanRef<'a> {
         let expected = expected.into();
         assert_eq!(self.attribute(key), Some(&expected), "attribute {key:?} of span {:?}", self.0.name);
         self
+    }
+
+    /// Asserts a string-array attribute, as captured headers and metadata are
+    /// recorded (a header may repeat).
+    ///
+    /// ```
+    /// use opentelemetry::{Array, KeyValue, StringValue, Value};
+    /// use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    /// use throughline_testing::Capture;
+    ///
+    /// let capture = Capture::new();
+    /// let mut span = capture.tracer_provider().tracer("doc").start("request");
+    /// let ids = vec![StringValue::from("a"), StringValue::from("b")];
+    /// span.set_attribute(KeyValue::new("http.request.header.x-id", Value::Array(Array::from(ids))));
+    /// span.end();
+    /// capture.spans().named("request").assert_strings("http.request.header.x-id", &["a", "b"]);
+    /// ```
+    #[track_caller]
+    pub fn assert_strings(&self, key: &str, expected: &[&str]) -> &Self {
+        let strings: Vec<StringValue> = expected.iter().map(|s| StringValue::from(s.to_string())).collect();
+        self.assert_attribute(key, Value::Array(Array::String(strings)))
     }
 
     /// Asserts that an attribute is absent.
@@ -275,6 +397,27 @@ impl<'a> SpanRef<'a> {
         assert!(names.contains(&name), "events of {:?}: {names:?}", self.0.name);
         self
     }
+
+    /// Asserts that the span recorded an event named `name` with this
+    /// attribute: an `exception` event's `exception.message`, say.
+    #[track_caller]
+    pub fn assert_event_attribute(&self, name: &str, key: &str, expected: impl Into<Value>) -> &Self {
+        self.assert_event(name);
+        let expected = expected.into();
+        let values: Vec<Option<&Value>> = self
+            .0
+            .events
+            .iter()
+            .filter(|e| e.name == name)
+            .map(|e| e.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value))
+            .collect();
+        assert!(
+            values.contains(&Some(&expected)),
+            "attribute {key:?} of the {name:?} events of span {:?}: {values:?}",
+            self.0.name
+        );
+        self
+    }
 }
 
 /// Captured metrics: every collection since the last reset.
@@ -321,6 +464,24 @@ impl Metrics {
         names.sort();
         names.dedup();
         names
+    }
+
+    /// The data of the latest collection of the metric named `name`, for what
+    /// [`points`](Self::points) does not say: the instrument's kind, its
+    /// number type, the temporality.
+    ///
+    /// ```
+    /// use opentelemetry::metrics::MeterProvider as _;
+    /// use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    /// use throughline_testing::Capture;
+    ///
+    /// let capture = Capture::new();
+    /// capture.meter_provider().meter("doc").i64_up_down_counter("active").build().add(1, &[]);
+    /// let metrics = capture.metrics();
+    /// assert!(matches!(metrics.data("active"), Some(AggregatedMetrics::I64(MetricData::Sum(_)))));
+    /// ```
+    pub fn data(&self, name: &str) -> Option<&AggregatedMetrics> {
+        self.latest(name).map(|m| m.data())
     }
 
     /// The unit of the metric named `name`.

@@ -65,3 +65,37 @@ fn events_become_log_records_with_their_trace() {
     let trace_id = capture.spans().named("request").data().span_context.trace_id().to_string();
     assert_eq!(logs[0].trace_id.as_deref(), Some(trace_id.as_str()));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn waiting_for_spans_ends_when_they_have_ended_or_in_time() {
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    tokio::spawn(async { tracing::info_span!("spawned", otel.kind = "server").in_scope(|| {}) });
+    let spans = capture.wait_for_spans(1, std::time::Duration::from_secs(10)).await.unwrap();
+    assert_eq!(spans.one_of_kind(SpanKind::Server).name, "spawned");
+    assert!(spans.of_kind(SpanKind::Client).is_empty());
+
+    let late = capture.wait_for_spans(2, std::time::Duration::ZERO).await.unwrap_err();
+    assert_eq!((late.wanted, late.received), (2, 1));
+}
+
+#[test]
+#[should_panic(expected = "one Server span expected; captured: [\"a\", \"b\"]")]
+fn one_of_kind_names_every_span_of_that_kind() {
+    let capture = Capture::new();
+    tracing::subscriber::with_default(capture.subscriber(), || {
+        tracing::info_span!("a", otel.kind = "server").in_scope(|| {});
+        tracing::info_span!("b", otel.kind = "server").in_scope(|| {});
+    });
+    capture.spans().one_of_kind(SpanKind::Server);
+}
+
+#[test]
+fn event_attributes_are_asserted() {
+    let capture = Capture::new();
+    tracing::subscriber::with_default(capture.subscriber(), || {
+        tracing::info_span!("request").in_scope(|| tracing::error!(exception.message = "boom", "exception"));
+    });
+    let spans = capture.spans();
+    spans.named("request").assert_event_attribute("exception", "exception.message", "boom");
+}
