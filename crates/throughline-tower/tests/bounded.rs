@@ -9,7 +9,9 @@ use axum::body::Body;
 use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use opentelemetry::Value;
-use support::{Telemetry, string, strings};
+use opentelemetry::trace::SpanKind;
+use support::{WAIT, layer};
+use throughline_testing::Capture;
 use throughline_tower::semconv::{SemconvStability, ValueLength};
 use tower::ServiceExt;
 
@@ -22,9 +24,9 @@ fn flood() -> String {
 #[tokio::test(flavor = "current_thread")]
 async fn every_string_from_the_request_is_cut_to_the_bound() {
     assert_eq!(ValueLength::from_env(), ValueLength::DEFAULT, "the test runs without the variable");
-    let telemetry = Telemetry::install();
-    let layer = telemetry
-        .layer()
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let layer = layer(&capture)
         .semconv_stability(SemconvStability::Duplicate)
         .capture_request_headers([HeaderName::from_static("x-note")]);
     let app = Router::new().fallback(get(|| async { "ok" })).layer(layer);
@@ -40,7 +42,8 @@ async fn every_string_from_the_request_is_cut_to_the_bound() {
         .unwrap();
     app.oneshot(request).await.unwrap();
 
-    let span = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let span = spans.one_of_kind(SpanKind::Server);
     for attribute in &span.attributes {
         let longest = match &attribute.value {
             Value::String(text) => text.as_str().chars().count(),
@@ -51,13 +54,13 @@ async fn every_string_from_the_request_is_cut_to_the_bound() {
         };
         assert!(longest <= 4096, "{} holds {longest} characters", attribute.key);
     }
-    let user_agent = string(&span.attributes, "user_agent.original").unwrap();
-    assert_eq!(user_agent, flood().chars().take(4096).collect::<String>());
-    assert_eq!(strings(&span.attributes, "http.request.header.x-note"), [user_agent]);
-    let recorded_query = string(&span.attributes, "url.query").unwrap();
+    let user_agent = flood().chars().take(4096).collect::<String>();
+    span.assert_attribute("user_agent.original", user_agent.clone())
+        .assert_strings("http.request.header.x-note", &[&user_agent]);
+    let recorded_query = span.attribute("url.query").unwrap().as_str();
     assert!(recorded_query.starts_with("token=REDACTED&q=xxx"), "{}", &recorded_query[..40]);
     // Cut (to 4096), redacted (two characters longer), and cut again as it is recorded.
     assert_eq!(recorded_query.len(), 4096);
-    assert_eq!(string(&span.attributes, "url.path").unwrap().len(), 4096);
-    assert_eq!(string(&span.attributes, "http.target").unwrap().len(), 4096);
+    assert_eq!(span.attribute("url.path").unwrap().as_str().len(), 4096);
+    assert_eq!(span.attribute("http.target").unwrap().as_str().len(), 4096);
 }

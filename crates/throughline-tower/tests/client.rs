@@ -10,96 +10,100 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry::trace::{SpanKind, Status};
-use support::{Telemetry, int, serve, streaming_app, string};
+use opentelemetry::trace::SpanKind;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::trace::Sampler;
+use support::{WAIT, layer, serve, streaming_app};
+use throughline_testing::Capture;
 use throughline_tower::client::{ClientInstrumentation, HttpClient, HttpClientLayer, UrlTemplate};
 use tower::{Layer, ServiceExt};
 
-fn client(telemetry: &Telemetry) -> HttpClient<Client<HttpConnector, Empty<Bytes>>> {
-    let instrumentation = ClientInstrumentation::new().meter_provider(&telemetry.meter_provider);
+fn client(capture: &Capture) -> HttpClient<Client<HttpConnector, Empty<Bytes>>> {
+    let instrumentation = ClientInstrumentation::new().meter_provider(capture.meter_provider());
     HttpClientLayer::with_instrumentation(instrumentation)
         .layer(Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>())
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_server_span_is_a_child_of_the_client_span() {
-    let telemetry = Telemetry::install();
-    let app = Router::new().route("/users/{id}", get(|| async { "alice" })).layer(telemetry.layer());
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let app = Router::new().route("/users/{id}", get(|| async { "alice" })).layer(layer(&capture));
     let addr = serve(app).await;
 
     let mut request = Request::get(format!("http://{addr}/users/7")).body(Empty::new()).unwrap();
     request.extensions_mut().insert(UrlTemplate::new("/users/{id}"));
-    let response = client(&telemetry).oneshot(request).await.unwrap();
+    let response = client(&capture).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, "alice");
 
-    let spans = telemetry.wait_for_spans(2).await;
-    let client = spans.iter().find(|s| s.span_kind == SpanKind::Client).expect("a client span");
-    let server = spans.iter().find(|s| s.span_kind == SpanKind::Server).expect("a server span");
-    assert_eq!(server.span_context.trace_id(), client.span_context.trace_id());
-    assert_eq!(server.parent_span_id, client.span_context.span_id());
+    let spans = capture.wait_for_spans(2, WAIT).await.unwrap();
+    let client = spans.one_of_kind(SpanKind::Client);
+    spans.one_of_kind(SpanKind::Server).assert_child_of(&client);
     assert_eq!(client.name, "GET /users/{id}");
-    let attributes = &client.attributes;
-    assert_eq!(string(attributes, "http.request.method").as_deref(), Some("GET"));
-    assert_eq!(string(attributes, "server.address").as_deref(), Some("127.0.0.1"));
-    assert_eq!(int(attributes, "server.port"), Some(i64::from(addr.port())));
-    assert_eq!(string(attributes, "url.full"), Some(format!("http://{addr}/users/7")));
-    assert_eq!(string(attributes, "url.template").as_deref(), Some("/users/{id}"));
-    assert_eq!(int(attributes, "http.response.status_code"), Some(200));
-    assert_eq!(string(attributes, "network.protocol.version").as_deref(), Some("1.1"));
+    client
+        .assert_attribute("http.request.method", "GET")
+        .assert_attribute("server.address", "127.0.0.1")
+        .assert_attribute("server.port", i64::from(addr.port()))
+        .assert_attribute("url.full", format!("http://{addr}/users/7"))
+        .assert_attribute("url.template", "/users/{id}")
+        .assert_attribute("http.response.status_code", 200)
+        .assert_attribute("network.protocol.version", "1.1");
 
-    let count = telemetry.metric("http.client.request.duration", |m| {
-        support::histogram_f64(m).data_points().map(|p| p.count()).sum::<u64>()
-    });
-    assert_eq!(count, Some(1));
+    let metrics = capture.metrics();
+    assert!(matches!(
+        metrics.data("http.client.request.duration"),
+        Some(AggregatedMetrics::F64(MetricData::Histogram(_)))
+    ));
+    assert_eq!(metrics.histogram_count("http.client.request.duration", &[]), 1);
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_client_span_ends_with_the_response_body() {
-    let telemetry = Telemetry::install();
+    let capture = Capture::new();
+    let _default = capture.set_default();
     let (app, mut bodies) = streaming_app(throughline_tower::server::HttpServerLayer::new());
     let addr = serve(app).await;
 
     let request = Request::get(format!("http://{addr}/stream")).body(Empty::new()).unwrap();
-    let response = client(&telemetry).oneshot(request).await.unwrap();
+    let response = client(&capture).oneshot(request).await.unwrap();
     let sender = bodies.recv().await.unwrap();
-    let clients = |telemetry: &Telemetry| {
-        telemetry.spans().into_iter().filter(|s| s.span_kind == SpanKind::Client).count()
-    };
-    assert_eq!(clients(&telemetry), 0, "the head arrived, the body has not ended");
+    let clients = || capture.spans().of_kind(SpanKind::Client).len();
+    assert_eq!(clients(), 0, "the head arrived, the body has not ended");
 
     sender.send(Bytes::from_static(b"chunk")).unwrap();
     drop(sender);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, "chunk");
-    assert_eq!(clients(&telemetry), 1);
+    assert_eq!(clients(), 1);
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_5xx_and_a_refused_connection_are_errors() {
-    let telemetry = Telemetry::install();
+    let capture = Capture::new();
+    let _default = capture.set_default();
     let app = Router::new().route("/", get(|| async { StatusCode::BAD_GATEWAY }));
     let addr = serve(app).await;
     let response =
-        client(&telemetry).oneshot(Request::get(format!("http://{addr}/")).body(Empty::new()).unwrap()).await;
+        client(&capture).oneshot(Request::get(format!("http://{addr}/")).body(Empty::new()).unwrap()).await;
     response.unwrap().into_body().collect().await.unwrap();
 
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-    let refused = client(&telemetry)
-        .oneshot(Request::get(format!("http://{closed}/")).body(Empty::new()).unwrap())
-        .await;
+    let refused =
+        client(&capture).oneshot(Request::get(format!("http://{closed}/")).body(Empty::new()).unwrap()).await;
     assert!(refused.is_err());
 
-    let spans = telemetry.wait_for_spans(2).await;
-    let error_types: Vec<_> = spans.iter().map(|s| string(&s.attributes, "error.type")).collect();
-    assert_eq!(error_types, [Some("502".to_owned()), Some("connect".to_owned())]);
-    assert!(spans.iter().all(|s| matches!(s.status, Status::Error { .. })));
+    let spans = capture.wait_for_spans(2, WAIT).await.unwrap();
+    let clients = spans.of_kind(SpanKind::Client);
+    assert_eq!((spans.len(), clients.len()), (2, 2), "{spans:#?}");
+    clients[0].assert_attribute("error.type", "502").assert_error();
+    clients[1].assert_attribute("error.type", "connect").assert_error();
 }
 
 /// A service whose handler calls `downstream` through the client layer, and
 /// answers with the `traceparent` and `tracestate` that arrived there.
-async fn relay(telemetry: &Telemetry) -> std::net::SocketAddr {
+async fn relay(capture: &Capture) -> std::net::SocketAddr {
     let echo = Router::new().route(
         "/",
         get(|headers: http::HeaderMap| async move {
@@ -118,7 +122,7 @@ async fn relay(telemetry: &Telemetry) -> std::net::SocketAddr {
             .unwrap();
         response.into_body().collect().await.unwrap().to_bytes()
     };
-    serve(Router::new().route("/relay", get(handler)).layer(telemetry.layer())).await
+    serve(Router::new().route("/relay", get(handler)).layer(layer(capture))).await
 }
 
 async fn relayed(addr: std::net::SocketAddr, headers: &[(&str, &str)]) -> (String, String) {
@@ -133,10 +137,9 @@ async fn relayed(addr: std::net::SocketAddr, headers: &[(&str, &str)]) -> (Strin
 
 #[tokio::test]
 async fn an_unsampled_random_parent_keeps_its_flag_and_tracestate_downstream() {
-    let telemetry = Telemetry::with_sampler(opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
-        opentelemetry_sdk::trace::Sampler::AlwaysOn,
-    )));
-    let addr = relay(&telemetry).await;
+    let capture = Capture::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+    let _default = capture.set_default();
+    let addr = relay(&capture).await;
     // `a@b@c` is valid W3C that OpenTelemetry's TraceState refuses.
     let (traceparent, tracestate) = relayed(
         addr,
@@ -154,12 +157,10 @@ async fn an_unsampled_random_parent_keeps_its_flag_and_tracestate_downstream() {
 
 #[tokio::test]
 async fn a_trace_started_here_is_sent_with_the_random_flag() {
-    for (sampler, flags) in [
-        (opentelemetry_sdk::trace::Sampler::AlwaysOn, "-03"),
-        (opentelemetry_sdk::trace::Sampler::AlwaysOff, "-02"),
-    ] {
-        let telemetry = Telemetry::with_sampler(sampler);
-        let addr = relay(&telemetry).await;
+    for (sampler, flags) in [(Sampler::AlwaysOn, "-03"), (Sampler::AlwaysOff, "-02")] {
+        let capture = Capture::with_sampler(sampler);
+        let _default = capture.set_default();
+        let addr = relay(&capture).await;
         let (traceparent, tracestate) = relayed(addr, &[]).await;
         assert!(traceparent.ends_with(flags), "{traceparent}");
         assert_eq!(tracestate, "");
@@ -168,7 +169,8 @@ async fn a_trace_started_here_is_sent_with_the_random_flag() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_client_span_that_starts_a_trace_sends_the_random_flag() {
-    let _telemetry = Telemetry::install();
+    let capture = Capture::new();
+    let _default = capture.set_default();
     let echo = Router::new().route(
         "/",
         get(|headers: http::HeaderMap| async move { headers["traceparent"].to_str().unwrap().to_owned() }),

@@ -9,9 +9,11 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use bytes::Bytes;
+use opentelemetry::trace::SpanKind;
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-use support::{Telemetry, histogram_f64, serve, streaming_app};
+use support::{WAIT, layer, serve, streaming_app};
+use throughline_testing::{Capture, PointValue};
 use throughline_tower::semconv::metrics::{
     DURATION_BUCKETS, HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_BODY_SIZE,
     HTTP_SERVER_REQUEST_DURATION, HTTP_SERVER_RESPONSE_BODY_SIZE,
@@ -27,8 +29,9 @@ fn app(layer: HttpServerLayer) -> Router {
         .layer(layer)
 }
 
-fn labels<'a>(attributes: impl Iterator<Item = &'a KeyValue>) -> BTreeMap<String, String> {
+fn labels(attributes: &[KeyValue]) -> BTreeMap<String, String> {
     attributes
+        .iter()
         .map(|kv| {
             let value = match &kv.value {
                 Value::I64(v) => v.to_string(),
@@ -45,23 +48,31 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 #[tokio::test]
 async fn duration_is_named_united_bucketed_and_low_cardinality() {
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer())).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture))).await;
     for path in ["/users/1", "/users/2", "/fail"] {
         reqwest::get(format!("http://{addr}{path}?q=x")).await.unwrap().text().await.unwrap();
     }
 
-    let (unit, points) = telemetry
-        .metric(HTTP_SERVER_REQUEST_DURATION, |m| {
-            let points: Vec<_> = histogram_f64(m)
-                .data_points()
-                .map(|p| (labels(p.attributes()), p.count(), p.bounds().collect::<Vec<_>>()))
-                .collect();
-            (m.unit().to_owned(), points)
+    let metrics = capture.metrics();
+    assert!(
+        matches!(
+            metrics.data(HTTP_SERVER_REQUEST_DURATION),
+            Some(AggregatedMetrics::F64(MetricData::Histogram(_)))
+        ),
+        "http.server.request.duration, an f64 histogram"
+    );
+    assert_eq!(metrics.unit(HTTP_SERVER_REQUEST_DURATION).as_deref(), Some("s"));
+    let points: Vec<_> = metrics
+        .points(HTTP_SERVER_REQUEST_DURATION)
+        .into_iter()
+        .map(|p| match p.value {
+            PointValue::Histogram { count, bounds, .. } => (labels(&p.attributes), count, bounds),
+            other => panic!("not a histogram point: {other:?}"),
         })
-        .expect("http.server.request.duration");
+        .collect();
 
-    assert_eq!(unit, "s");
     let ok = [
         ("http.request.method", "GET"),
         ("url.scheme", "http"),
@@ -88,19 +99,22 @@ async fn duration_is_named_united_bucketed_and_low_cardinality() {
 
 #[tokio::test]
 async fn active_requests_count_the_requests_in_flight() {
-    let telemetry = Telemetry::install();
-    let (app, mut bodies) = streaming_app(telemetry.layer());
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let (app, mut bodies) = streaming_app(layer(&capture));
     let addr = serve(app).await;
     let active = || {
-        telemetry
-            .metric(HTTP_SERVER_ACTIVE_REQUESTS, |m| match m.data() {
-                AggregatedMetrics::I64(MetricData::Sum(sum)) => {
-                    let point = sum.data_points().next().unwrap();
-                    (m.unit().to_owned(), labels(point.attributes()), point.value())
-                }
-                other => panic!("not an i64 sum: {other:?}"),
-            })
-            .unwrap()
+        let metrics = capture.metrics();
+        assert!(
+            matches!(
+                metrics.data(HTTP_SERVER_ACTIVE_REQUESTS),
+                Some(AggregatedMetrics::I64(MetricData::Sum(_)))
+            ),
+            "not an i64 sum: {metrics:?}"
+        );
+        let points = metrics.points(HTTP_SERVER_ACTIVE_REQUESTS);
+        let PointValue::Number(value) = points[0].value else { panic!("not a number: {points:?}") };
+        (metrics.unit(HTTP_SERVER_ACTIVE_REQUESTS).unwrap(), labels(&points[0].attributes), value)
     };
 
     let mut response = reqwest::get(format!("http://{addr}/stream")).await.unwrap();
@@ -108,24 +122,27 @@ async fn active_requests_count_the_requests_in_flight() {
     let (unit, attributes, in_flight) = active();
     assert_eq!(unit, "{request}");
     assert_eq!(attributes, map(&[("http.request.method", "GET"), ("url.scheme", "http")]));
-    assert_eq!(in_flight, 1, "the body is still being sent");
+    assert_eq!(in_flight, 1.0, "the body is still being sent");
 
     body.send(Bytes::from_static(b"done")).unwrap();
     drop(body);
     while response.chunk().await.unwrap().is_some() {}
-    telemetry.server_span().await;
-    assert_eq!(active().2, 0);
+    capture.wait_for_spans(1, WAIT).await.unwrap().one_of_kind(SpanKind::Server);
+    assert_eq!(active().2, 0.0);
 }
 
 #[tokio::test]
 async fn body_sizes_are_opt_in_and_count_bytes() {
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer())).await;
+    let capture = Capture::new();
+    let default = capture.set_default();
+    let addr = serve(app(layer(&capture))).await;
     reqwest::Client::new().post(format!("http://{addr}/echo")).body("hello").send().await.unwrap();
-    assert!(telemetry.metric(HTTP_SERVER_REQUEST_BODY_SIZE, |_| ()).is_none());
+    assert!(capture.metrics().data(HTTP_SERVER_REQUEST_BODY_SIZE).is_none());
+    drop(default);
 
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer().body_size_metrics(true))).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture).body_size_metrics(true))).await;
     let echoed = reqwest::Client::new()
         .post(format!("http://{addr}/echo"))
         .body("hello, world")
@@ -136,42 +153,42 @@ async fn body_sizes_are_opt_in_and_count_bytes() {
         .await
         .unwrap();
     assert_eq!(echoed, "hello, world");
-    telemetry.server_span().await;
+    capture.wait_for_spans(1, WAIT).await.unwrap().one_of_kind(SpanKind::Server);
 
+    let metrics = capture.metrics();
     let size = |name| {
-        telemetry
-            .metric(name, |m| match m.data() {
-                AggregatedMetrics::U64(MetricData::Histogram(h)) => {
-                    let point = h.data_points().next().unwrap();
-                    (m.unit().to_owned(), point.sum(), labels(point.attributes()).contains_key("http.route"))
-                }
-                other => panic!("not a u64 histogram: {other:?}"),
-            })
-            .unwrap()
+        assert!(
+            matches!(metrics.data(name), Some(AggregatedMetrics::U64(MetricData::Histogram(_)))),
+            "{name} is not a u64 histogram"
+        );
+        let points = metrics.points(name);
+        let PointValue::Histogram { sum, .. } = points[0].value else {
+            panic!("not a histogram: {points:?}")
+        };
+        (metrics.unit(name).unwrap(), sum, labels(&points[0].attributes).contains_key("http.route"))
     };
-    assert_eq!(size(HTTP_SERVER_REQUEST_BODY_SIZE), ("By".to_owned(), 12, true));
-    assert_eq!(size(HTTP_SERVER_RESPONSE_BODY_SIZE), ("By".to_owned(), 12, true));
+    assert_eq!(size(HTTP_SERVER_REQUEST_BODY_SIZE), ("By".to_owned(), 12.0, true));
+    assert_eq!(size(HTTP_SERVER_RESPONSE_BODY_SIZE), ("By".to_owned(), 12.0, true));
 }
 
 #[tokio::test]
 async fn the_filter_turns_metrics_off() {
-    let telemetry = Telemetry::install();
-    let layer = telemetry.layer().filter(|parts| match parts.uri.path() {
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let layer = layer(&capture).filter(|parts| match parts.uri.path() {
         "/health" => Record::TRACE_ONLY,
         _ => Record::EVERYTHING,
     });
     let addr = serve(app(layer)).await;
     reqwest::get(format!("http://{addr}/health")).await.unwrap().text().await.unwrap();
     reqwest::get(format!("http://{addr}/users/1")).await.unwrap().text().await.unwrap();
-    telemetry.wait_for_spans(2).await;
+    capture.wait_for_spans(2, WAIT).await.unwrap();
 
-    let routes = telemetry
-        .metric(HTTP_SERVER_REQUEST_DURATION, |m| {
-            histogram_f64(m)
-                .data_points()
-                .map(|p| labels(p.attributes())["http.route"].clone())
-                .collect::<Vec<_>>()
-        })
-        .unwrap();
+    let routes: Vec<_> = capture
+        .metrics()
+        .points(HTTP_SERVER_REQUEST_DURATION)
+        .iter()
+        .map(|p| labels(&p.attributes)["http.route"].clone())
+        .collect();
     assert_eq!(routes, ["/users/{id}"], "the health check is traced, not measured");
 }

@@ -11,8 +11,9 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
-use support::{PARENT_ID, TRACE_ID, Telemetry, serve};
+use support::{PARENT_ID, TRACE_ID, WAIT, layer, serve};
 use throughline_propagation::{Format, Propagator};
+use throughline_testing::Capture;
 use throughline_tower::client::{ClientInstrumentation, HttpClientLayer};
 use tower::{Layer, ServiceExt};
 
@@ -22,7 +23,7 @@ fn install_b3() {
     opentelemetry::global::set_text_map_propagator(Propagator::new([Format::B3]));
 }
 
-async fn server_parent_of(layer: throughline_tower::server::HttpServerLayer, telemetry: &Telemetry) {
+async fn server_parent_of(layer: throughline_tower::server::HttpServerLayer, capture: &Capture) {
     let addr = serve(Router::new().route("/users/{id}", get(|| async { "alice" })).layer(layer)).await;
     reqwest::Client::new()
         .get(format!("http://{addr}/users/7"))
@@ -31,7 +32,8 @@ async fn server_parent_of(layer: throughline_tower::server::HttpServerLayer, tel
         .send()
         .await
         .unwrap();
-    let span = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let span = spans.one_of_kind(SpanKind::Server);
     assert_eq!(
         span.span_context.trace_id(),
         TraceId::from_hex(TRACE_ID).unwrap(),
@@ -43,21 +45,24 @@ async fn server_parent_of(layer: throughline_tower::server::HttpServerLayer, tel
 #[tokio::test]
 async fn the_server_layer_reads_the_process_wide_propagator_by_default() {
     install_b3();
-    let telemetry = Telemetry::install();
-    server_parent_of(telemetry.layer(), &telemetry).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    server_parent_of(layer(&capture), &capture).await;
 }
 
 #[tokio::test]
 async fn the_global_opentelemetry_propagator_can_be_chosen() {
     install_b3();
-    let telemetry = Telemetry::install();
-    server_parent_of(telemetry.layer().global_propagator(), &telemetry).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    server_parent_of(layer(&capture).global_propagator(), &capture).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_client_layer_writes_with_the_process_wide_propagator_by_default() {
     install_b3();
-    let telemetry = Telemetry::install();
+    let capture = Capture::new();
+    let _default = capture.set_default();
     let echo = Router::new().route(
         "/",
         get(|headers: http::HeaderMap| async move {
@@ -72,6 +77,6 @@ async fn the_client_layer_writes_with_the_process_wide_propagator_by_default() {
         client.oneshot(Request::get(format!("http://{addr}/")).body(Empty::new()).unwrap()).await.unwrap();
     let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
     assert_eq!(body, "b3=true traceparent=false");
-    let spans = telemetry.wait_for_spans(1).await;
-    assert!(spans.iter().any(|s| s.span_kind == SpanKind::Client));
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    assert!(!spans.of_kind(SpanKind::Client).is_empty(), "{spans:#?}");
 }

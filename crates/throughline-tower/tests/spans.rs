@@ -9,10 +9,11 @@ use axum::Router;
 use axum::http::{HeaderName, StatusCode};
 use axum::routing::{any, get};
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{SpanId, Status, TraceId};
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::Sampler;
-use support::{PARENT_ID, TRACE_ID, TRACEPARENT, Telemetry, int, serve, string, strings};
+use support::{PARENT_ID, TRACE_ID, TRACEPARENT, WAIT, layer, serve};
 use throughline_propagation::TraceContext;
+use throughline_testing::Capture;
 use throughline_tower::semconv::SemconvStability;
 use throughline_tower::server::{HttpServerLayer, Record, Trust, TrustPolicy};
 use tower::ServiceExt;
@@ -58,8 +59,9 @@ fn client() -> reqwest::Client {
 
 #[tokio::test]
 async fn continues_the_callers_trace_and_nests_handler_spans() {
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer())).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture))).await;
 
     let body = client()
         .get(format!("http://{addr}/users/7"))
@@ -72,20 +74,19 @@ async fn continues_the_callers_trace_and_nests_handler_spans() {
         .unwrap();
     assert_eq!(body, "user 7");
 
-    let server = telemetry.server_span().await;
-    let spans = telemetry.spans();
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let server = spans.one_of_kind(SpanKind::Server);
     assert_eq!(server.span_context.trace_id(), TraceId::from_hex(TRACE_ID).unwrap());
     assert_eq!(server.parent_span_id, SpanId::from_hex(PARENT_ID).unwrap());
     assert!(server.parent_span_is_remote);
-    let handler = spans.iter().find(|s| s.name == "load_user").expect("the #[instrument] span");
-    assert_eq!(handler.parent_span_id, server.span_context.span_id());
-    assert_eq!(handler.span_context.trace_id(), server.span_context.trace_id());
+    spans.named("load_user").assert_child_of(&server);
 }
 
 #[tokio::test]
 async fn the_handler_propagates_the_server_span_and_trusted_baggage() {
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer())).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture))).await;
 
     let view = client()
         .get(format!("http://{addr}/view"))
@@ -98,16 +99,17 @@ async fn the_handler_propagates_the_server_span_and_trusted_baggage() {
         .await
         .unwrap();
 
-    let server = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let server = spans.one_of_kind(SpanKind::Server);
     let expected = format!("00-{TRACE_ID}-{}-01 2", server.span_context.span_id());
     assert_eq!(view, expected);
 }
 
 #[tokio::test]
 async fn records_every_stable_attribute() {
-    let telemetry = Telemetry::install();
-    let layer = telemetry
-        .layer()
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let layer = layer(&capture)
         .capture_request_headers([HeaderName::from_static("x-request-id"), http::header::AUTHORIZATION])
         .capture_response_headers([http::header::CONTENT_TYPE, http::header::SET_COOKIE]);
     let addr = serve(app(layer)).await;
@@ -124,141 +126,155 @@ async fn records_every_stable_attribute() {
     assert_eq!(response.status(), 200);
     response.text().await.unwrap();
 
-    let span = telemetry.server_span().await;
-    let a = &span.attributes;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let span = spans.one_of_kind(SpanKind::Server);
     assert_eq!(span.name, "GET /users/{id}");
-    assert_eq!(span.span_kind, opentelemetry::trace::SpanKind::Server);
     assert_eq!(span.status, Status::Unset);
-    assert_eq!(string(a, "http.request.method").as_deref(), Some("GET"));
-    assert_eq!(string(a, "url.path").as_deref(), Some("/users/7"));
-    assert_eq!(string(a, "url.query").as_deref(), Some("id=1&sig=REDACTED"));
-    assert_eq!(string(a, "url.scheme").as_deref(), Some("http"));
-    assert_eq!(string(a, "http.route").as_deref(), Some("/users/{id}"));
-    assert_eq!(int(a, "http.response.status_code"), Some(200));
-    assert_eq!(string(a, "server.address").as_deref(), Some("127.0.0.1"));
-    assert_eq!(int(a, "server.port"), Some(i64::from(addr.port())));
-    assert_eq!(string(a, "client.address").as_deref(), Some("127.0.0.1"));
-    assert_eq!(string(a, "network.protocol.version").as_deref(), Some("1.1"));
-    assert_eq!(string(a, "user_agent.original").as_deref(), Some("checkout/1.4"));
-    assert_eq!(strings(a, "http.request.header.x-request-id"), ["req-42"]);
-    assert_eq!(strings(a, "http.response.header.content-type"), ["text/plain; charset=utf-8"]);
+    span.assert_kind(SpanKind::Server)
+        .assert_attribute("http.request.method", "GET")
+        .assert_attribute("url.path", "/users/7")
+        .assert_attribute("url.query", "id=1&sig=REDACTED")
+        .assert_attribute("url.scheme", "http")
+        .assert_attribute("http.route", "/users/{id}")
+        .assert_attribute("http.response.status_code", 200)
+        .assert_attribute("server.address", "127.0.0.1")
+        .assert_attribute("server.port", i64::from(addr.port()))
+        .assert_attribute("client.address", "127.0.0.1")
+        .assert_attribute("network.protocol.version", "1.1")
+        .assert_attribute("user_agent.original", "checkout/1.4")
+        .assert_strings("http.request.header.x-request-id", &["req-42"])
+        .assert_strings("http.response.header.content-type", &["text/plain; charset=utf-8"]);
     for never in
         ["http.request.header.authorization", "http.response.header.set-cookie", "error.type", "http.method"]
     {
-        assert!(support::attribute(a, never).is_none(), "{never} must not be recorded");
+        span.assert_no_attribute(never);
     }
-    assert!(!a.iter().any(|kv| kv.value.as_str().contains("s3cr3t")), "no credential anywhere");
+    assert!(!span.attributes.iter().any(|kv| kv.value.as_str().contains("s3cr3t")), "no credential anywhere");
 }
 
 #[tokio::test]
 async fn old_names_are_added_with_http_dup() {
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer().semconv_stability(SemconvStability::Duplicate))).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture).semconv_stability(SemconvStability::Duplicate))).await;
 
     client().get(format!("http://{addr}/users/7?id=1")).header("user-agent", "ua/1").send().await.unwrap();
 
-    let span = telemetry.server_span().await;
-    let a = &span.attributes;
-    assert_eq!(string(a, "http.method").as_deref(), Some("GET"));
-    assert_eq!(string(a, "http.target").as_deref(), Some("/users/7?id=1"));
-    assert_eq!(string(a, "http.scheme").as_deref(), Some("http"));
-    assert_eq!(int(a, "http.status_code"), Some(200));
-    assert_eq!(string(a, "http.flavor").as_deref(), Some("1.1"));
-    assert_eq!(string(a, "net.host.name").as_deref(), Some("127.0.0.1"));
-    assert_eq!(int(a, "net.host.port"), Some(i64::from(addr.port())));
-    assert_eq!(string(a, "http.user_agent").as_deref(), Some("ua/1"));
-    assert_eq!(string(a, "http.client_ip").as_deref(), Some("127.0.0.1"));
-    // The stable names are still there.
-    assert_eq!(string(a, "http.request.method").as_deref(), Some("GET"));
-    assert_eq!(int(a, "http.response.status_code"), Some(200));
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    spans
+        .one_of_kind(SpanKind::Server)
+        .assert_attribute("http.method", "GET")
+        .assert_attribute("http.target", "/users/7?id=1")
+        .assert_attribute("http.scheme", "http")
+        .assert_attribute("http.status_code", 200)
+        .assert_attribute("http.flavor", "1.1")
+        .assert_attribute("net.host.name", "127.0.0.1")
+        .assert_attribute("net.host.port", i64::from(addr.port()))
+        .assert_attribute("http.user_agent", "ua/1")
+        .assert_attribute("http.client_ip", "127.0.0.1")
+        // The stable names are still there.
+        .assert_attribute("http.request.method", "GET")
+        .assert_attribute("http.response.status_code", 200);
 }
 
 #[tokio::test]
 async fn an_unknown_method_is_other_and_names_the_span_http() {
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer())).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture))).await;
 
     let purge = reqwest::Method::from_bytes(b"PURGE").unwrap();
     client().request(purge, format!("http://{addr}/items")).send().await.unwrap();
 
-    let span = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let span = spans.one_of_kind(SpanKind::Server);
     assert_eq!(span.name, "HTTP /items");
-    assert_eq!(string(&span.attributes, "http.request.method").as_deref(), Some("_OTHER"));
-    assert_eq!(string(&span.attributes, "http.request.method_original").as_deref(), Some("PURGE"));
+    span.assert_attribute("http.request.method", "_OTHER")
+        .assert_attribute("http.request.method_original", "PURGE");
 }
 
 #[tokio::test]
 async fn a_5xx_is_an_error_and_a_4xx_is_not() {
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer())).await;
+    let capture = Capture::new();
+    let default = capture.set_default();
+    let addr = serve(app(layer(&capture))).await;
 
     client().get(format!("http://{addr}/status/503")).send().await.unwrap();
-    let span = telemetry.server_span().await;
-    assert!(matches!(span.status, Status::Error { .. }), "{:?}", span.status);
-    assert_eq!(string(&span.attributes, "error.type").as_deref(), Some("503"));
-    assert_eq!(int(&span.attributes, "http.response.status_code"), Some(503));
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    spans
+        .one_of_kind(SpanKind::Server)
+        .assert_error()
+        .assert_attribute("error.type", "503")
+        .assert_attribute("http.response.status_code", 503);
+    drop(default);
 
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer())).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture))).await;
     client().get(format!("http://{addr}/status/404")).send().await.unwrap();
-    let span = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let span = spans.one_of_kind(SpanKind::Server);
     assert_eq!(span.status, Status::Unset);
-    assert_eq!(string(&span.attributes, "error.type"), None);
-    assert_eq!(int(&span.attributes, "http.response.status_code"), Some(404));
+    span.assert_no_attribute("error.type").assert_attribute("http.response.status_code", 404);
 }
 
 #[tokio::test]
 async fn a_caught_panic_becomes_a_500_and_is_recorded() {
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer().catch_panic(true))).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture).catch_panic(true))).await;
 
     let response = client().get(format!("http://{addr}/panic")).send().await.unwrap();
     assert_eq!(response.status(), 500);
 
-    let span = telemetry.server_span().await;
-    assert!(matches!(span.status, Status::Error { .. }));
-    assert_eq!(string(&span.attributes, "error.type").as_deref(), Some("panic"));
-    assert_eq!(int(&span.attributes, "http.response.status_code"), Some(500));
-    let exception = span.events.iter().find(|e| e.name == "exception").expect("an exception event");
-    assert_eq!(string(&exception.attributes, "exception.message").as_deref(), Some("boom at the handler"));
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    spans
+        .one_of_kind(SpanKind::Server)
+        .assert_error()
+        .assert_attribute("error.type", "panic")
+        .assert_attribute("http.response.status_code", 500)
+        .assert_event_attribute("exception", "exception.message", "boom at the handler");
 }
 
 #[tokio::test]
 async fn an_uncaught_panic_is_recorded_and_unwinds() {
-    let telemetry = Telemetry::install();
+    let capture = Capture::new();
+    let _default = capture.set_default();
     let request = http::Request::get("/panic").body(axum::body::Body::empty()).unwrap();
 
-    let joined = tokio::spawn(app(telemetry.layer()).oneshot(request)).await;
+    let joined = tokio::spawn(app(layer(&capture)).oneshot(request)).await;
 
     assert!(joined.unwrap_err().is_panic());
-    let span = telemetry.server_span().await;
-    assert_eq!(string(&span.attributes, "error.type").as_deref(), Some("panic"));
-    assert!(span.events.iter().any(|e| e.name == "exception"));
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    spans.one_of_kind(SpanKind::Server).assert_attribute("error.type", "panic").assert_event("exception");
 }
 
 #[tokio::test]
 async fn an_inner_service_error_is_recorded() {
-    let telemetry = Telemetry::install();
+    let capture = Capture::new();
+    let _default = capture.set_default();
     let failing = tower::service_fn(|_: http::Request<String>| async {
         Err::<http::Response<String>, _>(std::io::Error::other("upstream refused"))
     });
-    let service = tower::Layer::layer(&telemetry.layer(), failing);
+    let service = tower::Layer::layer(&layer(&capture), failing);
 
     let result = service.oneshot(http::Request::get("/").body(String::new()).unwrap()).await;
 
     assert_eq!(result.err().map(|e| e.to_string()).as_deref(), Some("upstream refused"));
-    let span = telemetry.server_span().await;
-    assert!(matches!(span.status, Status::Error { .. }));
-    assert_eq!(string(&span.attributes, "error.type").as_deref(), Some("std::io::error::Error"));
-    let exception = span.events.iter().find(|e| e.name == "exception").expect("an exception event");
-    assert_eq!(string(&exception.attributes, "exception.message").as_deref(), Some("upstream refused"));
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    spans
+        .one_of_kind(SpanKind::Server)
+        .assert_error()
+        .assert_attribute("error.type", "std::io::error::Error")
+        .assert_event_attribute("exception", "exception.message", "upstream refused");
 }
 
 #[tokio::test]
 async fn a_public_endpoint_starts_a_new_trace_linked_to_the_caller() {
     // Parent-based: a trusted unsampled parent would drop the span.
-    let telemetry = Telemetry::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
-    let addr = serve(app(telemetry.layer().trust(TrustPolicy::public()))).await;
+    let capture = Capture::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture).trust(TrustPolicy::public()))).await;
 
     let view = client()
         .get(format!("http://{addr}/view"))
@@ -271,7 +287,8 @@ async fn a_public_endpoint_starts_a_new_trace_linked_to_the_caller() {
         .await
         .unwrap();
 
-    let span = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let span = spans.one_of_kind(SpanKind::Server);
     assert_ne!(span.span_context.trace_id(), TraceId::from_hex(TRACE_ID).unwrap());
     assert_eq!(span.parent_span_id, SpanId::INVALID, "a root span");
     let link = span.links.links.first().expect("a link to the caller");
@@ -284,28 +301,34 @@ async fn a_public_endpoint_starts_a_new_trace_linked_to_the_caller() {
 
 #[tokio::test]
 async fn the_trust_predicate_decides_per_request() {
-    let telemetry = Telemetry::install();
+    let capture = Capture::new();
+    let default = capture.set_default();
     let policy = TrustPolicy::predicate(|parts| {
         if parts.headers.contains_key("x-internal") { Trust::Trusted } else { Trust::Public }
     });
-    let addr = serve(app(telemetry.layer().trust(policy))).await;
+    let addr = serve(app(layer(&capture).trust(policy))).await;
 
     client().get(format!("http://{addr}/users/1")).header("traceparent", TRACEPARENT).send().await.unwrap();
-    let public = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let public = spans.one_of_kind(SpanKind::Server);
     assert_ne!(public.span_context.trace_id(), TraceId::from_hex(TRACE_ID).unwrap());
+    drop(default);
 
-    let telemetry = Telemetry::install();
+    let capture = Capture::new();
+    let _default = capture.set_default();
     let policy = TrustPolicy::trusted_peers(|ip| ip.is_loopback());
-    let addr = serve(app(telemetry.layer().trust(policy))).await;
+    let addr = serve(app(layer(&capture).trust(policy))).await;
     client().get(format!("http://{addr}/users/1")).header("traceparent", TRACEPARENT).send().await.unwrap();
-    let trusted = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let trusted = spans.one_of_kind(SpanKind::Server);
     assert_eq!(trusted.span_context.trace_id(), TraceId::from_hex(TRACE_ID).unwrap());
 }
 
 #[tokio::test]
 async fn a_malformed_traceparent_starts_a_new_trace_and_the_request_succeeds() {
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer())).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture))).await;
 
     let response = client()
         .get(format!("http://{addr}/users/7"))
@@ -315,7 +338,8 @@ async fn a_malformed_traceparent_starts_a_new_trace_and_the_request_succeeds() {
         .unwrap();
 
     assert_eq!(response.status(), 200);
-    let span = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let span = spans.one_of_kind(SpanKind::Server);
     assert_ne!(span.span_context.trace_id(), TraceId::from_hex(TRACE_ID).unwrap());
     assert!(span.span_context.trace_id() != TraceId::INVALID);
     assert_eq!(span.parent_span_id, SpanId::INVALID);
@@ -323,8 +347,9 @@ async fn a_malformed_traceparent_starts_a_new_trace_and_the_request_succeeds() {
 
 #[tokio::test]
 async fn a_sampled_out_request_still_propagates_and_exports_nothing() {
-    let telemetry = Telemetry::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
-    let addr = serve(app(telemetry.layer())).await;
+    let capture = Capture::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture))).await;
 
     let view = client()
         .get(format!("http://{addr}/view"))
@@ -341,13 +366,14 @@ async fn a_sampled_out_request_still_propagates_and_exports_nothing() {
     assert!(traceparent.starts_with(&format!("00-{TRACE_ID}-")), "{view}");
     assert!(!traceparent.contains(PARENT_ID), "the server span's own id is sent: {view}");
     assert!(traceparent.ends_with("-00"), "{view}");
-    assert!(telemetry.spans().is_empty());
+    assert!(capture.spans().is_empty());
 }
 
 #[tokio::test]
 async fn the_filter_turns_tracing_off() {
-    let telemetry = Telemetry::install();
-    let layer = telemetry.layer().filter(|parts| match parts.uri.path() {
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let layer = layer(&capture).filter(|parts| match parts.uri.path() {
         "/health" => Record::NOTHING,
         "/view" => Record::METRICS_ONLY,
         _ => Record::EVERYTHING,
@@ -366,15 +392,17 @@ async fn the_filter_turns_tracing_off() {
         .unwrap();
     client().get(format!("http://{addr}/users/3")).send().await.unwrap().text().await.unwrap();
 
-    let span = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let span = spans.one_of_kind(SpanKind::Server);
     assert_eq!(span.name, "GET /users/{id}", "only the unfiltered request is traced");
     assert_eq!(view, " 0", "no span, no context for the handler");
 }
 
 #[tokio::test]
 async fn the_trace_response_header_names_the_server_span_only() {
-    let telemetry = Telemetry::install();
-    let addr = serve(app(telemetry.layer().trace_response_header(true))).await;
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let addr = serve(app(layer(&capture).trace_response_header(true))).await;
 
     let response = client()
         .get(format!("http://{addr}/users/7"))
@@ -387,21 +415,24 @@ async fn the_trace_response_header_names_the_server_span_only() {
     let header = response.headers()["server-timing"].to_str().unwrap().to_owned();
     response.text().await.unwrap();
 
-    let span = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let span = spans.one_of_kind(SpanKind::Server);
     assert_eq!(header, format!("traceparent;desc=\"00-{TRACE_ID}-{}-01\"", span.span_context.span_id()));
 }
 
 #[tokio::test]
 async fn route_layer_sees_the_route_too() {
-    let telemetry = Telemetry::install();
-    let app = Router::new().route("/orders/{id}", get(|| async { "order" })).route_layer(telemetry.layer());
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let app = Router::new().route("/orders/{id}", get(|| async { "order" })).route_layer(layer(&capture));
     let addr = serve(app).await;
 
     client().get(format!("http://{addr}/orders/9")).send().await.unwrap().text().await.unwrap();
 
-    let span = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let span = spans.one_of_kind(SpanKind::Server);
     assert_eq!(span.name, "GET /orders/{id}");
-    assert_eq!(string(&span.attributes, "http.route").as_deref(), Some("/orders/{id}"));
+    span.assert_attribute("http.route", "/orders/{id}");
 }
 
 #[test]
@@ -427,8 +458,9 @@ async fn a_plain_hyper_service_with_its_own_route_extractor() {
     use http_body_util::Full;
     use throughline_tower::server::RouteExtractor;
 
-    let telemetry = Telemetry::install();
-    let layer = telemetry.layer().route(RouteExtractor::new(|parts| {
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let layer = layer(&capture).route(RouteExtractor::new(|parts| {
         parts.extensions.get::<Template>().map(|t| std::borrow::Cow::Borrowed(t.0))
     }));
     let service = tower::ServiceBuilder::new()
@@ -452,7 +484,8 @@ async fn a_plain_hyper_service_with_its_own_route_extractor() {
     let body = client().get(format!("http://{addr}/things/3")).send().await.unwrap().text().await.unwrap();
 
     assert_eq!(body, "thing");
-    let span = telemetry.server_span().await;
+    let spans = capture.wait_for_spans(1, WAIT).await.unwrap();
+    let span = spans.one_of_kind(SpanKind::Server);
     assert_eq!(span.name, "GET /things/{id}");
-    assert_eq!(string(&span.attributes, "http.route").as_deref(), Some("/things/{id}"));
+    span.assert_attribute("http.route", "/things/{id}");
 }
