@@ -13,6 +13,7 @@ use throughline_core::{Deadline, GrpcCode};
 use throughline_tower::semconv::{Role, ValueLength, error_type_of};
 use tracing::Span;
 
+use crate::metadata::Metadata;
 use crate::metrics::{CallMetrics, Labels};
 use crate::semconv::{
     self, ERROR_TYPE, GRPC, GrpcMethod, OTHER, RPC_METHOD, RPC_METHOD_ORIGINAL, RPC_RESPONSE_STATUS_CODE,
@@ -30,6 +31,10 @@ pub(crate) struct Traced {
 /// What a call is, read from its request before it starts.
 pub(crate) struct Request<'a> {
     pub(crate) path: &'a str,
+    /// The request's metadata, for the keys the layer captures.
+    pub(crate) headers: &'a HeaderMap,
+    /// The keys the layer captures, if any.
+    pub(crate) metadata: Option<&'a Arc<Metadata>>,
     pub(crate) server: Option<(StringValue, Option<u16>)>,
     /// The bound on values taken from the request, read once by the layer.
     pub(crate) value_length: ValueLength,
@@ -49,6 +54,8 @@ pub(crate) struct Call {
     deadline: Option<Deadline>,
     /// Recorded in the metrics (a server filter may say no).
     measure: bool,
+    /// The response metadata to capture, for a recording span.
+    response_metadata: Option<Arc<Metadata>>,
     finished: bool,
 }
 
@@ -82,8 +89,13 @@ impl Call {
             if dup {
                 attributes.push(KeyValue::new(old::RPC_SYSTEM, GRPC));
             }
+            if let Some(metadata) = request.metadata {
+                metadata.request.record(request.headers, dup, &mut attributes);
+            }
             otel.set_attributes(attributes);
         }
+        let response_metadata =
+            request.metadata.filter(|metadata| traced.recording && !metadata.response.is_empty()).cloned();
         let labels = Labels {
             // Shared by the span and the metric: cloned without copying.
             method: method.map_or(StringValue::from(OTHER), |method| {
@@ -100,7 +112,17 @@ impl Call {
         // The path is the caller's: capped before it is recorded.
         let original = (method.is_none() && traced.recording)
             .then(|| StringValue::from(request.value_length.cap(request.path).to_owned()));
-        Self { metrics, traced, labels, original, started, deadline, measure: true, finished: false }
+        Self {
+            metrics,
+            traced,
+            labels,
+            original,
+            started,
+            deadline,
+            measure: true,
+            response_metadata,
+            finished: false,
+        }
     }
 
     /// The span, to enter around work done for this call.
@@ -120,8 +142,16 @@ impl Call {
 
     /// The response head: a status other than 200 is mapped to its gRPC
     /// code; otherwise `grpc-status` in the headers is a trailers-only
-    /// response, the status known before any message.
+    /// response, the status known before any message. The captured response
+    /// metadata is read here, from the headers (the trailers are not read).
     pub(crate) fn on_head(&mut self, status: StatusCode, headers: &HeaderMap) {
+        if let Some(metadata) = &self.response_metadata {
+            let mut attributes = Vec::new();
+            metadata.response.record(headers, self.metrics.stability.emits_old(), &mut attributes);
+            if !attributes.is_empty() {
+                self.traced.cx.span().set_attributes(attributes);
+            }
+        }
         if status != StatusCode::OK {
             self.labels.code = Some(semconv::code_from_http(status));
         } else if let Some(code) = GrpcCode::from_headers(headers) {

@@ -36,21 +36,22 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response};
+use http::{HeaderName, Request, Response};
 use opentelemetry::StringValue;
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::TraceContextExt;
 use throughline_core::Deadline;
 use throughline_propagation::Propagator;
 use throughline_tower::client::{Injection, host_list, start_span};
-use throughline_tower::semconv::Role;
 use throughline_tower::semconv::ValueLength;
+use throughline_tower::semconv::{Message, Role};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::call::{self, Call, Traced};
 use crate::deadline;
 use crate::future::ResponseFuture;
+use crate::metadata::{Metadata, MetadataCapture};
 use crate::metrics::{CallMetrics, scope};
 use crate::semconv::RpcStability;
 
@@ -69,6 +70,8 @@ struct Config {
     value_length: ValueLength,
     /// Hosts that never receive context metadata.
     no_propagation: Option<Arc<HostFilter>>,
+    /// The metadata keys recorded on the span; `None` when there are none.
+    metadata: Option<Arc<Metadata>>,
 }
 
 type HostFilter = dyn Fn(&str) -> bool + Send + Sync;
@@ -98,6 +101,7 @@ impl GrpcClientLayer {
                 metrics,
                 value_length: ValueLength::from_env(),
                 no_propagation: None,
+                metadata: None,
             }),
         }
     }
@@ -169,6 +173,56 @@ impl GrpcClientLayer {
     pub fn meter_provider(self, provider: &impl MeterProvider) -> Self {
         self.with_instruments(|c| c.meter = provider.meter_with_scope(scope()))
     }
+
+    /// Records these request metadata keys (HTTP/2 headers) as
+    /// `rpc.request.metadata.<key>`, each an array of the key's values, with
+    /// the same rules as throughline-tower's `HttpServerLayer::capture_request_headers`:
+    /// the names in throughline-tower's
+    /// [`SENSITIVE_HEADERS`](throughline_tower::semconv::SENSITIVE_HEADERS) (`authorization`,
+    /// `cookie`, API keys and tokens, ...) are never recorded, a value is cut
+    /// to `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` (4096 characters at most), and
+    /// a value that is not visible ASCII is skipped. Under `rpc/dup` the old
+    /// name, `rpc.grpc.request.metadata.<key>`, is recorded too. Nothing is
+    /// captured by default: metadata can carry what a trace must not.
+    /// The metadata read is what the call sends: the caller's, with the
+    /// context and `grpc-timeout` the layer adds.
+    ///
+    /// ```
+    /// use http::HeaderName;
+    /// use throughline_tonic::GrpcClientLayer;
+    /// use throughline_tonic_testproto::EchoClient;
+    ///
+    /// # #[tokio::main] async fn main() {
+    /// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+    /// let layer = GrpcClientLayer::new()
+    ///     .capture_request_headers([HeaderName::from_static("x-tenant"), http::header::AUTHORIZATION]);
+    /// let client = EchoClient::new(tower::ServiceBuilder::new().layer(layer).service(channel));
+    /// # let _ = client;
+    /// # }
+    /// ```
+    pub fn capture_request_headers(self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        let request = MetadataCapture::new(Message::Request, names);
+        self.with(|c| c.metadata = Metadata::changed(c.metadata.take(), |m| m.request = request))
+    }
+
+    /// Records these response metadata keys as `rpc.response.metadata.<key>`
+    /// (and `rpc.grpc.response.metadata.<key>` under `rpc/dup`), with the
+    /// rules of [`capture_request_headers`](Self::capture_request_headers).
+    /// They are read from the response headers: the initial metadata, or all
+    /// of a trailers-only response (how a handler that fails at once
+    /// answers); metadata sent in the trailers after the messages is not read.
+    ///
+    /// ```
+    /// use http::HeaderName;
+    /// use throughline_tonic::GrpcClientLayer;
+    ///
+    /// let layer = GrpcClientLayer::new().capture_response_headers([HeaderName::from_static("x-served-by")]);
+    /// # let _ = layer;
+    /// ```
+    pub fn capture_response_headers(self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        let response = MetadataCapture::new(Message::Response, names);
+        self.with(|c| c.metadata = Metadata::changed(c.metadata.take(), |m| m.response = response))
+    }
 }
 
 impl Default for GrpcClientLayer {
@@ -191,6 +245,7 @@ impl fmt::Debug for GrpcClientLayer {
             .field("injection", &self.config.injection)
             .field("stability", &self.config.stability)
             .field("timeout", &self.config.timeout)
+            .field("metadata", &self.config.metadata)
             .finish_non_exhaustive()
     }
 }
@@ -273,7 +328,13 @@ where
         let call = Call::start(
             self.config.metrics.clone(),
             Traced { span, cx, recording },
-            call::Request { path: request.uri().path(), server, value_length: self.config.value_length },
+            call::Request {
+                path: request.uri().path(),
+                headers: request.headers(),
+                metadata: self.config.metadata.as_ref(),
+                server,
+                value_length: self.config.value_length,
+            },
             None,
             started,
         );

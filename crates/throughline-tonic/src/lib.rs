@@ -58,6 +58,7 @@ mod call;
 pub mod client;
 pub mod deadline;
 mod future;
+mod metadata;
 mod metrics;
 pub mod semconv;
 pub mod server;

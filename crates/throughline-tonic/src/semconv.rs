@@ -30,19 +30,24 @@
 //!   `DEADLINE_EXCEEDED`, ...;
 //! - `error.type`: the status code's name when [`is_error`] says so;
 //! - `server.address` and `server.port` when known;
+//! - `rpc.request.metadata.<key>` and `rpc.response.metadata.<key>`, each
+//!   an array of the key's values, for the keys a layer was told to capture
+//!   (`capture_request_headers`, `capture_response_headers`), never the
+//!   sensitive ones (throughline-tower's `SENSITIVE_HEADERS`);
 //! - the metrics `rpc.server.call.duration` and `rpc.client.call.duration`,
 //!   in seconds.
 //!
 //! With `rpc/dup` ([`RpcStability::Duplicate`]) the names of the earlier
 //! experimental conventions are emitted too: `rpc.system`, `rpc.service`,
-//! `rpc.grpc.status_code` (the number), and the metrics
+//! `rpc.grpc.status_code` (the number), `rpc.grpc.request.metadata.<key>`
+//! and `rpc.grpc.response.metadata.<key>`, and the metrics
 //! `rpc.server.duration` and `rpc.client.duration` in milliseconds. The old
 //! `rpc.method` (the bare method name) shares its key with the new one; the
 //! new value is kept.
 
 pub use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, RPC_METHOD, RPC_METHOD_ORIGINAL, RPC_RESPONSE_STATUS_CODE, RPC_SYSTEM_NAME, SERVER_ADDRESS,
-    SERVER_PORT,
+    ERROR_TYPE, RPC_METHOD, RPC_METHOD_ORIGINAL, RPC_REQUEST_METADATA, RPC_RESPONSE_METADATA,
+    RPC_RESPONSE_STATUS_CODE, RPC_SYSTEM_NAME, SERVER_ADDRESS, SERVER_PORT,
 };
 pub use opentelemetry_semantic_conventions::metric::{RPC_CLIENT_CALL_DURATION, RPC_SERVER_CALL_DURATION};
 pub use throughline_tower::semconv::metrics::{DURATION_BUCKETS, SECONDS};
@@ -66,6 +71,10 @@ pub mod old {
     pub const RPC_SERVICE: &str = "rpc.service";
     /// `rpc.grpc.status_code`, the number, now `rpc.response.status_code`.
     pub const RPC_GRPC_STATUS_CODE: &str = "rpc.grpc.status_code";
+    /// The prefix of `rpc.grpc.request.metadata.<key>`, now `rpc.request.metadata.<key>`.
+    pub const RPC_GRPC_REQUEST_METADATA: &str = "rpc.grpc.request.metadata";
+    /// The prefix of `rpc.grpc.response.metadata.<key>`, now `rpc.response.metadata.<key>`.
+    pub const RPC_GRPC_RESPONSE_METADATA: &str = "rpc.grpc.response.metadata";
     /// `rpc.server.duration`, in milliseconds.
     pub const RPC_SERVER_DURATION: &str = "rpc.server.duration";
     /// `rpc.client.duration`, in milliseconds.

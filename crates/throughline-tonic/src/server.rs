@@ -24,14 +24,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use http::{Request, Response};
+use http::{HeaderName, Request, Response};
 use opentelemetry::StringValue;
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::TraceContextExt;
 use throughline_core::Deadline;
 use throughline_propagation::Propagator;
 use throughline_tower::semconv::ValueLength;
-use throughline_tower::semconv::{Role, server_address};
+use throughline_tower::semconv::{Message, Role, server_address};
 use throughline_tower::server::{Extraction, Record, TrustPolicy};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -39,6 +39,7 @@ use tower_service::Service;
 use crate::call::{self, Call, Traced};
 use crate::deadline;
 use crate::future::ResponseFuture;
+use crate::metadata::{Metadata, MetadataCapture};
 use crate::metrics::{CallMetrics, scope};
 use crate::semconv::RpcStability;
 
@@ -58,6 +59,8 @@ struct Config {
     metrics: Arc<CallMetrics>,
     /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, read when the layer is built.
     value_length: ValueLength,
+    /// The metadata keys recorded on the span; `None` when there are none.
+    metadata: Option<Arc<Metadata>>,
 }
 
 /// A tower [`Layer`] for gRPC servers: `Server::builder().layer(GrpcServerLayer::new())`
@@ -85,6 +88,7 @@ impl GrpcServerLayer {
                 meter,
                 metrics,
                 value_length: ValueLength::from_env(),
+                metadata: None,
             }),
         }
     }
@@ -140,6 +144,53 @@ impl GrpcServerLayer {
         self.with_instruments(|c| c.stability = stability)
     }
 
+    /// Records these request metadata keys (HTTP/2 headers) as
+    /// `rpc.request.metadata.<key>`, each an array of the key's values, with
+    /// the same rules as throughline-tower's `HttpServerLayer::capture_request_headers`:
+    /// the names in throughline-tower's
+    /// [`SENSITIVE_HEADERS`](throughline_tower::semconv::SENSITIVE_HEADERS) (`authorization`,
+    /// `cookie`, API keys and tokens, ...) are never recorded, a value is cut
+    /// to `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` (4096 characters at most), and
+    /// a value that is not visible ASCII is skipped. Under `rpc/dup` the old
+    /// name, `rpc.grpc.request.metadata.<key>`, is recorded too. Nothing is
+    /// captured by default: metadata can carry what a trace must not.
+    ///
+    /// ```
+    /// use http::HeaderName;
+    /// use throughline_tonic::GrpcServerLayer;
+    ///
+    /// // `x-tenant: acme` becomes `rpc.request.metadata.x-tenant = ["acme"]`;
+    /// // `authorization` is dropped from the list.
+    /// let layer = GrpcServerLayer::new()
+    ///     .capture_request_headers([HeaderName::from_static("x-tenant"), http::header::AUTHORIZATION]);
+    /// let server = tonic::transport::Server::builder().layer(layer);
+    /// # let _ = server;
+    /// ```
+    pub fn capture_request_headers(self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        let request = MetadataCapture::new(Message::Request, names);
+        self.with(|c| c.metadata = Metadata::changed(c.metadata.take(), |m| m.request = request))
+    }
+
+    /// Records these response metadata keys as `rpc.response.metadata.<key>`
+    /// (and `rpc.grpc.response.metadata.<key>` under `rpc/dup`), with the
+    /// rules of [`capture_request_headers`](Self::capture_request_headers).
+    /// They are read from the response headers: the initial metadata, or all
+    /// of a trailers-only response (how a handler that fails at once
+    /// answers); metadata sent in the trailers after the messages is not read.
+    ///
+    /// ```
+    /// use http::HeaderName;
+    /// use throughline_tonic::GrpcServerLayer;
+    ///
+    /// let layer = GrpcServerLayer::new().capture_response_headers([HeaderName::from_static("x-served-by")]);
+    /// let server = tonic::transport::Server::builder().layer(layer);
+    /// # let _ = server;
+    /// ```
+    pub fn capture_response_headers(self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        let response = MetadataCapture::new(Message::Response, names);
+        self.with(|c| c.metadata = Metadata::changed(c.metadata.take(), |m| m.response = response))
+    }
+
     /// Records metrics with `provider` rather than the global one.
     pub fn meter_provider(self, provider: &impl MeterProvider) -> Self {
         self.with_instruments(|c| c.meter = provider.meter_with_scope(scope()))
@@ -167,6 +218,7 @@ impl fmt::Debug for GrpcServerLayer {
             .field("filter", &self.config.filter.as_ref().map(|_| ".."))
             .field("trust", &self.config.trust)
             .field("stability", &self.config.stability)
+            .field("metadata", &self.config.metadata)
             .finish_non_exhaustive()
     }
 }
@@ -243,7 +295,13 @@ where
         let call = Call::start(
             self.config.metrics.clone(),
             Traced { span, cx, recording },
-            call::Request { path: parts.uri.path(), server, value_length: self.config.value_length },
+            call::Request {
+                path: parts.uri.path(),
+                headers: &parts.headers,
+                metadata: self.config.metadata.as_ref(),
+                server,
+                value_length: self.config.value_length,
+            },
             deadline,
             started,
         );

@@ -15,6 +15,7 @@ use throughline_tonic::deadline;
 use throughline_tonic::{GrpcClient, GrpcClientLayer, GrpcServerLayer};
 use throughline_tonic_testproto::{Echo, EchoClient, EchoReply, EchoRequest, EchoServer};
 use tokio::net::TcpListener;
+use tonic::metadata::{KeyAndValueRef, MetadataKey, MetadataMap};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 use tracing::subscriber::DefaultGuard;
@@ -25,7 +26,10 @@ use tracing_subscriber::layer::SubscriberExt;
 pub type Client = EchoClient<GrpcClient<Channel>>;
 
 /// The Echo service: answers, fails with the requested code, and, with a
-/// downstream, calls it first and reports the deadline it sent.
+/// downstream, calls it first and reports the deadline it sent. A unary
+/// call's request metadata `reply-<key>` comes back as response metadata
+/// `<key>`, in the headers or, when the call fails, in the trailers-only
+/// response.
 #[derive(Clone, Default)]
 pub struct Service {
     pub downstream: Option<Client>,
@@ -41,9 +45,10 @@ impl Echo for Service {
 
     async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
         let remaining_micros = remaining_micros(&request);
+        let replied = replied_metadata(request.metadata());
         let echo = request.into_inner();
         if echo.code != 0 {
-            return Err(Status::new(Code::from(echo.code), "asked to fail"));
+            return Err(Status::with_metadata(Code::from(echo.code), "asked to fail", replied));
         }
         let message = match &self.downstream {
             // The handler's own call: the current deadline goes with it.
@@ -56,7 +61,9 @@ impl Echo for Service {
             }
             None => echo.message,
         };
-        Ok(Response::new(EchoReply { message, remaining_micros }))
+        let mut response = Response::new(EchoReply { message, remaining_micros });
+        *response.metadata_mut() = replied;
+        Ok(response)
     }
 
     async fn stream(&self, request: Request<EchoRequest>) -> Result<Response<Self::StreamStream>, Status> {
@@ -72,6 +79,19 @@ impl Echo for Service {
         let items: Vec<_> = replies.chain(failure.map(Err)).collect();
         Ok(Response::new(Box::pin(futures_util::stream::iter(items))))
     }
+}
+
+/// The request metadata `reply-<key>`, as metadata `<key>`.
+fn replied_metadata(request: &MetadataMap) -> MetadataMap {
+    let mut replied = MetadataMap::new();
+    for entry in request.iter() {
+        if let KeyAndValueRef::Ascii(key, value) = entry
+            && let Some(key) = key.as_str().strip_prefix("reply-")
+        {
+            replied.append(MetadataKey::from_bytes(key.as_bytes()).unwrap(), value.clone());
+        }
+    }
+    replied
 }
 
 /// The capture, installed as this thread's subscriber.
