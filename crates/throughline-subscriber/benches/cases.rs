@@ -13,7 +13,6 @@
 
 use std::hint::black_box;
 
-use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use throughline_subscriber::{ContextLayer, Json, Logfmt, SpanMetricsLayer};
@@ -68,7 +67,7 @@ pub fn cases() -> Vec<Case> {
     let capture = Capture::new();
     let plain = Dispatch::new(tracing_subscriber::registry());
     let metrics = Dispatch::new(
-        tracing_subscriber::registry().with(SpanMetricsLayer::new(capture.meter_provider().meter("bench"))),
+        tracing_subscriber::registry().with(SpanMetricsLayer::new(capture.meter_provider())),
     );
 
     vec![

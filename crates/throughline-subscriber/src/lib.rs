@@ -17,7 +17,7 @@
 //!     .with(ContextLayer::new())                        // fields inherited by descendants
 //!     .with(Logfmt::default().layer())                  // or Json: lines with trace ids
 //!     .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("orders")))
-//!     .with(SpanMetricsLayer::new(meter_provider.meter("orders")));
+//!     .with(SpanMetricsLayer::new(&meter_provider));
 //!
 //! tracing::subscriber::with_default(subscriber, || {
 //!     let request = tracing::info_span!("request", request_id = "r-42", metric_name = "http_request");
@@ -86,6 +86,14 @@ mod redacted;
 mod redaction;
 mod trace_ids;
 mod writer;
+
+/// The meter of `provider` under this crate's instrumentation scope.
+fn meter_of(provider: &impl opentelemetry::metrics::MeterProvider) -> opentelemetry::metrics::Meter {
+    let scope = opentelemetry::InstrumentationScope::builder("throughline-subscriber")
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build();
+    provider.meter_with_scope(scope)
+}
 
 pub use context::{ContextLayer, SpanFields};
 pub use field_value::FieldValue;

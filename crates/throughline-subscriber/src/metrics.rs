@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry::{Key, KeyValue};
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
@@ -39,13 +39,12 @@ pub const METRIC_LABEL_PREFIX: &str = "metric_label_";
 /// counted whether or not their trace is sampled.
 ///
 /// ```
-/// use opentelemetry::metrics::MeterProvider as _;
 /// use opentelemetry_sdk::metrics::SdkMeterProvider;
 /// use throughline_subscriber::SpanMetricsLayer;
 /// use tracing_subscriber::prelude::*;
 ///
 /// let provider = SdkMeterProvider::builder().build();
-/// let layer = SpanMetricsLayer::new(provider.meter("orders"));
+/// let layer = SpanMetricsLayer::new(&provider);
 /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
 ///     let span = tracing::info_span!("checkout", metric_name = "checkout", metric_label_route = "/orders");
 ///     span.in_scope(|| { /* ... */ });
@@ -120,10 +119,10 @@ impl SpanMetricsLayer {
     pub const DEFAULT_BUCKETS: &[f64] =
         &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
 
-    /// Records through `meter`.
-    pub fn new(meter: Meter) -> Self {
+    /// Records through `provider`.
+    pub fn new(provider: &impl MeterProvider) -> Self {
         Self {
-            meter,
+            meter: crate::meter_of(provider),
             clock: MonotonicClock,
             buckets: Self::DEFAULT_BUCKETS.to_vec(),
             max_label_sets: Self::DEFAULT_MAX_LABEL_SETS,

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use opentelemetry::metrics::Meter;
+use opentelemetry::metrics::MeterProvider;
 use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -62,10 +62,10 @@ impl NonBlockingWriter {
     }
 
     /// Reports the dropped lines as the counter `throughline.log.lines.dropped`
-    /// of `meter`, read at each collection.
-    pub fn observe(&self, meter: &Meter) {
+    /// of `provider`, read at each collection.
+    pub fn observe(&self, provider: &impl MeterProvider) {
         let dropped = self.dropped.clone();
-        meter
+        crate::meter_of(provider)
             .u64_observable_counter("throughline.log.lines.dropped")
             .with_unit("{line}")
             .with_description("Log lines dropped because the writer's queue was full")

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::trace::Sampler;
 use throughline_subscriber::{Clock, SpanMetricsLayer};
 use throughline_testing::{Capture, PointValue};
@@ -40,7 +39,7 @@ fn with_metrics<R>(capture: &Capture, layer: SpanMetricsLayer<ManualClock>, f: i
 }
 
 fn layer(capture: &Capture, clock: &ManualClock) -> SpanMetricsLayer<ManualClock> {
-    SpanMetricsLayer::new(capture.meter_provider().meter("test")).with_clock(clock.clone())
+    SpanMetricsLayer::new(capture.meter_provider()).with_clock(clock.clone())
 }
 
 fn labels(pairs: &[(&'static str, &'static str)]) -> Vec<KeyValue> {

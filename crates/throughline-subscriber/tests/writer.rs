@@ -6,7 +6,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use opentelemetry::metrics::MeterProvider as _;
 use throughline_subscriber::{Logfmt, NonBlockingWriter};
 use throughline_testing::Capture;
 use tracing_subscriber::prelude::*;
@@ -36,7 +35,7 @@ fn a_full_queue_drops_and_counts_lines_instead_of_blocking() {
     let gate = Gate { open: Arc::new(Mutex::new(open)), written: written.clone() };
     let (writer, guard) = NonBlockingWriter::with_queue_lines(gate, 4);
     let capture = Capture::new();
-    writer.observe(&capture.meter_provider().meter("test"));
+    writer.observe(capture.meter_provider());
 
     let subscriber =
         tracing_subscriber::registry().with(Logfmt::default().layer().with_writer(writer.clone()));

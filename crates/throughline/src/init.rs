@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use crate::graceful::{Graceful, Lifecycle, ServeError};
-use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Status, TracerProvider as _};
 use throughline_pipeline::{
     ConfigError, Env, ExportStats, Pipeline, PipelineBuilder, PipelineError, Prometheus, ShutdownError,
@@ -259,11 +258,9 @@ impl Init {
         }
         let telemetry = pipeline.build()?;
         let filter = EnvFilter::try_new(&self.filter.1).map_err(|e| filter_error(&self.filter, e))?;
-        let meter = telemetry.meter_provider().map(|provider| provider.meter("throughline"));
-
         let (writer, flush) = NonBlockingWriter::stdout();
-        if let Some(meter) = &meter {
-            writer.observe(meter);
+        if let Some(provider) = telemetry.meter_provider() {
+            writer.observe(provider);
         }
         let format = log_lines(self.format, self.span_events, &redaction, writer.clone());
         // The exporter's own work is not exported; see `NotExportActivity`.
@@ -275,7 +272,7 @@ impl Init {
         let logs = telemetry.logger_provider().map(|provider| {
             LogsLayer::new(provider).with_redaction(redaction.clone()).with_filter(NotExportActivity)
         });
-        let span_metrics = meter.map(SpanMetricsLayer::new);
+        let span_metrics = telemetry.meter_provider().map(SpanMetricsLayer::new);
         // The fmt layer sees a span close before the OpenTelemetry layer ends
         // it, so that close lines still find their ids.
         #[cfg(not(feature = "tokio-console"))]

@@ -16,7 +16,7 @@ use std::time::Instant;
 /// let elapsed_ms = Arc::new(AtomicU64::new(0));
 /// let reading = elapsed_ms.clone();
 /// let clock = move || start + Duration::from_millis(reading.load(Ordering::Relaxed));
-/// // SpanMetricsLayer::new(meter).with_clock(clock); then advance `elapsed_ms`.
+/// // SpanMetricsLayer::new(&provider).with_clock(clock); then advance `elapsed_ms`.
 /// # let _ = clock;
 /// ```
 pub trait Clock: Send + Sync + 'static {

@@ -28,7 +28,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use throughline::pipeline::Pipeline;
 use throughline::subscriber::{ContextLayer, Logfmt, NonBlockingWriter, SpanMetricsLayer};
@@ -51,17 +50,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .console_output(std::io::stderr())
         .build()?;
     let tracer = telemetry.tracer_provider().ok_or("OTEL_TRACES_EXPORTER is none")?.tracer("basics");
-    let meter = telemetry.meter_provider().ok_or("OTEL_METRICS_EXPORTER is none")?.meter("basics");
+    let meter_provider = telemetry.meter_provider().ok_or("OTEL_METRICS_EXPORTER is none")?;
 
     // Lines leave on a background thread; the guard flushes them when dropped.
     let (writer, flush_lines) = NonBlockingWriter::stdout();
-    writer.observe(&meter); // throughline.log.lines.dropped
+    writer.observe(meter_provider); // throughline.log.lines.dropped
 
     let subscriber = tracing_subscriber::registry()
         .with(ContextLayer::new())
         .with(Logfmt::default().layer().with_writer(writer))
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
-        .with(SpanMetricsLayer::new(meter));
+        .with(SpanMetricsLayer::new(meter_provider));
     tracing::subscriber::set_global_default(subscriber)?;
 
     // A request: the line in `charge` inherits `request_id` and `route`, and
