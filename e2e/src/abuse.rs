@@ -60,6 +60,7 @@ fn random_bytes(len: usize) -> Vec<u8> {
 
 /// The battery's bodies and headers, built once, so that building them does
 /// not weigh on the load the battery runs beside.
+#[derive(Debug)]
 pub struct Payloads {
     invalid: Bytes,
     malformed: Bytes,

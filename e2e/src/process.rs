@@ -11,6 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A running service.
+#[derive(Debug)]
 pub struct Service {
     name: String,
     child: Child,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 /// A running Prometheus, killed when dropped.
+#[derive(Debug)]
 pub struct Prometheus {
     child: Child,
     url: String,

@@ -25,6 +25,7 @@ pub struct Options {
 }
 
 /// The three services and the receiver their telemetry goes to.
+#[derive(Debug)]
 pub struct System {
     /// The local collector; `None` when exporting elsewhere.
     pub receiver: Option<OtlpReceiver>,

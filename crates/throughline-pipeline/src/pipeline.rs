@@ -45,6 +45,7 @@ use crate::telemetry::{Counters, Telemetry};
 /// telemetry.shutdown(Duration::from_secs(5)).await?;
 /// # Ok(()) }
 /// ```
+#[derive(Debug)]
 pub struct Pipeline;
 
 impl Pipeline {
@@ -71,6 +72,12 @@ pub struct PipelineBuilder {
     tail_sampling: Option<TailSampling>,
     transforms: Vec<SpanTransform>,
     console: Output,
+}
+
+impl std::fmt::Debug for PipelineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineBuilder").field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 impl PipelineBuilder {

@@ -45,6 +45,16 @@ pub struct Telemetry {
     pub(crate) shut_down: bool,
 }
 
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("tracer_provider", &self.tracer_provider)
+            .field("meter_provider", &self.meter_provider)
+            .field("logger_provider", &self.logger_provider)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The counters behind [`Telemetry::stats`].
 #[derive(Clone, Default)]
 pub(crate) struct Counters {

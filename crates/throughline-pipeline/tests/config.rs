@@ -350,16 +350,16 @@ fn a_header_value_is_never_printed_in_an_error_or_debug_output() {
 fn values_set_in_code_are_checked_by_the_same_rules() {
     let mut builder = throughline_pipeline::Pipeline::from_vars(&HashMap::<&str, &str>::new()).unwrap();
     builder.config_mut().span_batch.scheduled_delay = Duration::ZERO;
-    let error = builder.build().err().expect("a zero delay is refused at build");
+    let error = builder.build().expect_err("a zero delay is refused at build");
     assert!(error.to_string().starts_with("OTEL_BSP_SCHEDULE_DELAY"), "{error}");
 
     let mut builder = throughline_pipeline::Pipeline::from_vars(&HashMap::<&str, &str>::new()).unwrap();
     builder.config_mut().log_batch.max_queue_size = usize::MAX;
-    let error = builder.build().err().expect("an absurd queue is refused at build");
+    let error = builder.build().expect_err("an absurd queue is refused at build");
     assert!(error.to_string().starts_with("OTEL_BLRP_MAX_QUEUE_SIZE"), "{error}");
 
     let builder = throughline_pipeline::Pipeline::from_vars(&HashMap::<&str, &str>::new()).unwrap();
-    let error = builder.max_export_bytes(100).build().err().expect("100-byte requests are refused");
+    let error = builder.max_export_bytes(100).build().expect_err("100-byte requests are refused");
     assert!(error.to_string().starts_with("max_export_bytes"), "{error}");
     assert_eq!(Config::default().span_batch.max_export_bytes, 3 << 20, "under a collector's 4 MiB");
 }

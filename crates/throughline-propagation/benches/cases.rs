@@ -13,11 +13,11 @@ use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use throughline_propagation::{Baggage, Format, Propagator, TraceContext, TraceParent};
 
-pub const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-pub const TRACESTATE: &str = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE,vendor=opaque-value-1";
+pub(crate) const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+pub(crate) const TRACESTATE: &str = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE,vendor=opaque-value-1";
 
 /// The headers of a typical service-to-service request, plus the trace headers.
-pub fn request_headers(tracestate: bool) -> HeaderMap {
+pub(crate) fn request_headers(tracestate: bool) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in [
         ("host", "orders.internal:8080"),
@@ -35,19 +35,19 @@ pub fn request_headers(tracestate: bool) -> HeaderMap {
     headers
 }
 
-pub const THROUGHLINE: &str = "throughline";
-pub const THROUGHLINE_OTEL: &str = "throughline as TextMapPropagator";
-pub const SDK: &str = "opentelemetry_sdk TraceContextPropagator";
+pub(crate) const THROUGHLINE: &str = "throughline";
+pub(crate) const THROUGHLINE_OTEL: &str = "throughline as TextMapPropagator";
+pub(crate) const SDK: &str = "opentelemetry_sdk TraceContextPropagator";
 
 /// A benchmark case: the operation, who does it, and one run of it.
-pub struct Case {
+pub(crate) struct Case {
     pub operation: &'static str,
     pub implementation: &'static str,
     pub run: Box<dyn FnMut()>,
 }
 
 /// Every case, each owning its inputs.
-pub fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     let throughline = Propagator::new([Format::TraceContext]);
     let sdk = TraceContextPropagator::new();
     let trace = TraceContext {

@@ -20,7 +20,7 @@ use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// One way of sending the request.
-pub struct Case {
+pub(crate) struct Case {
     pub name: &'static str,
     pub run: Box<dyn FnMut()>,
 }
@@ -87,7 +87,7 @@ fn case(
     Case { name, run: Box::new(run) }
 }
 
-pub fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     let addr = serve();
     let url = format!("http://{addr}/items/7");
     let runtime = Rc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());

@@ -21,22 +21,22 @@ use throughline_resilience::retry::{RetryConfig, RetryLayer};
 use throughline_resilience::{AnyError, Outcome, Policy};
 use tower::{Layer, Service, service_fn};
 
-pub const THROUGHLINE: &str = "throughline";
-pub const TOWER_RESILIENCE: &str = "tower-resilience 0.13";
-pub const FAILSAFE: &str = "failsafe 1.3";
+pub(crate) const THROUGHLINE: &str = "throughline";
+pub(crate) const TOWER_RESILIENCE: &str = "tower-resilience 0.13";
+pub(crate) const FAILSAFE: &str = "failsafe 1.3";
 
 /// Runs one call of a case; a case makes one per thread, sharing its state.
-pub type Run = Box<dyn FnMut() + Send>;
+pub(crate) type Run = Box<dyn FnMut() + Send>;
 
 /// A benchmark case: the operation, who does it, and a maker of runners.
-pub struct Case {
+pub(crate) struct Case {
     pub operation: &'static str,
     pub implementation: &'static str,
     pub make: Box<dyn Fn() -> Run>,
 }
 
 /// Polls a future that is ready at once.
-pub fn ready<F: Future>(future: F) -> F::Output {
+pub(crate) fn ready<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(output) => output,
@@ -53,7 +53,7 @@ fn unit() -> impl Service<(), Response = u32, Error = std::io::Error, Future: Se
 }
 
 /// Every case. Each owns its state; runners made from one case share it.
-pub fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     let mut add = |operation, implementation, make: Box<dyn Fn() -> Run>| {
         cases.push(Case { operation, implementation, make })
@@ -188,6 +188,6 @@ fn full_policy() -> Policy {
 }
 
 /// A runtime context for the timers of the deadline and attempt timeout.
-pub fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_time().build().unwrap()
 }

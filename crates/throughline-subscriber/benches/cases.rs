@@ -23,28 +23,28 @@ use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
 
-pub const LOGFMT: &str = "throughline Logfmt";
-pub const JSON: &str = "throughline Json";
-pub const TRACING_SUBSCRIBER_JSON: &str = "tracing-subscriber json()";
-pub const REGISTRY_ONLY: &str = "registry only (baseline)";
-pub const SPAN_METRICS: &str = "registry + SpanMetricsLayer";
+pub(crate) const LOGFMT: &str = "throughline Logfmt";
+pub(crate) const JSON: &str = "throughline Json";
+pub(crate) const TRACING_SUBSCRIBER_JSON: &str = "tracing-subscriber json()";
+pub(crate) const REGISTRY_ONLY: &str = "registry only (baseline)";
+pub(crate) const SPAN_METRICS: &str = "registry + SpanMetricsLayer";
 
 const EVENT: &str = "event in 2 spans (3 span fields, 3 event fields, trace ids)";
 const METRIC_SPAN: &str = "span with metric_name and 2 labels";
 
 /// Calls the measurement it is given with one run of the operation, inside
 /// the case's subscriber (and spans) set up once for all runs.
-pub type Within = Box<dyn Fn(&mut dyn FnMut(&mut dyn FnMut()))>;
+pub(crate) type Within = Box<dyn Fn(&mut dyn FnMut(&mut dyn FnMut()))>;
 
 /// A benchmark case: the operation, who does it, and a way to run it.
-pub struct Case {
+pub(crate) struct Case {
     pub operation: &'static str,
     pub implementation: &'static str,
     pub within: Within,
 }
 
 /// Every case.
-pub fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     let tracer_provider = SdkTracerProvider::builder().build();
     let logfmt = Dispatch::new(
         tracing_subscriber::registry()
@@ -66,9 +66,8 @@ pub fn cases() -> Vec<Case> {
 
     let capture = Capture::new();
     let plain = Dispatch::new(tracing_subscriber::registry());
-    let metrics = Dispatch::new(
-        tracing_subscriber::registry().with(SpanMetricsLayer::new(capture.meter_provider())),
-    );
+    let metrics =
+        Dispatch::new(tracing_subscriber::registry().with(SpanMetricsLayer::new(capture.meter_provider())));
 
     vec![
         Case { operation: EVENT, implementation: LOGFMT, within: in_request(logfmt) },

@@ -218,6 +218,12 @@ pub struct FaultLayer {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for FaultLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultLayer").finish_non_exhaustive()
+    }
+}
+
 impl FaultLayer {
     /// A layer injecting `faults`.
     pub fn new(faults: Faults) -> Self {
@@ -266,6 +272,12 @@ impl<S> Layer<S> for FaultLayer {
 pub struct Fault<S> {
     inner: S,
     shared: Arc<Shared>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Fault<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fault").field("inner", &self.inner).finish_non_exhaustive()
+    }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Fault<S>

@@ -34,6 +34,13 @@ pub struct TestPki {
     client: (String, String),
 }
 
+/// Shows the authority only: private keys stay out of test logs.
+impl std::fmt::Debug for TestPki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestPki").field("ca_pem", &self.ca_pem).finish_non_exhaustive()
+    }
+}
+
 impl TestPki {
     /// A new authority and its certificates. Panics only if the key generator
     /// fails, which is a broken test environment.
@@ -121,6 +128,7 @@ impl TestPki {
 }
 
 /// The files [`TestPki::files`] wrote; the directory is removed on drop.
+#[derive(Debug)]
 pub struct PkiFiles {
     dir: PathBuf,
     /// The authority's certificate, for `OTEL_EXPORTER_OTLP_CERTIFICATE`.

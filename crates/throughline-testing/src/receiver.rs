@@ -77,6 +77,16 @@ pub struct OtlpReceiver {
     stop: watch::Sender<bool>,
 }
 
+impl std::fmt::Debug for OtlpReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpReceiver")
+            .field("grpc", &self.grpc)
+            .field("http", &self.http)
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
+    }
+}
+
 impl OtlpReceiver {
     /// Binds both ports and serves plaintext on the current tokio runtime.
     pub async fn start() -> std::io::Result<Self> {

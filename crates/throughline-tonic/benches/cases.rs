@@ -56,22 +56,22 @@ impl Echo for Plain {
     }
 }
 
-pub const BARE: &str = "bare channel";
-pub const THROUGHLINE: &str = "throughline GrpcClientLayer (span + propagation + metrics)";
-pub const THROUGHLINE_TRACES: &str = "throughline GrpcClientLayer (span + propagation)";
-pub const PEER: &str = "tonic-tracing-opentelemetry OtelGrpcLayer (span + propagation)";
+pub(crate) const BARE: &str = "bare channel";
+pub(crate) const THROUGHLINE: &str = "throughline GrpcClientLayer (span + propagation + metrics)";
+pub(crate) const THROUGHLINE_TRACES: &str = "throughline GrpcClientLayer (span + propagation)";
+pub(crate) const PEER: &str = "tonic-tracing-opentelemetry OtelGrpcLayer (span + propagation)";
 
 /// One way of calling, ready to run.
-pub struct Case {
-    pub implementation: &'static str,
-    pub run: Box<dyn FnMut()>,
+pub(crate) struct Case {
+    pub(crate) implementation: &'static str,
+    pub(crate) run: Box<dyn FnMut()>,
 }
 
 /// The pipeline, the server and every case, on one runtime.
-pub struct Bench {
-    pub runtime: Rc<Runtime>,
-    pub exported: Arc<AtomicUsize>,
-    pub cases: Vec<Case>,
+pub(crate) struct Bench {
+    pub(crate) runtime: Rc<Runtime>,
+    pub(crate) exported: Arc<AtomicUsize>,
+    pub(crate) cases: Vec<Case>,
     _tracer_provider: SdkTracerProvider,
     _meter_provider: SdkMeterProvider,
 }
@@ -96,7 +96,7 @@ where
 }
 
 impl Bench {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let runtime = Rc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
         let exported = Arc::new(AtomicUsize::new(0));
         let tracer_provider = SdkTracerProvider::builder()

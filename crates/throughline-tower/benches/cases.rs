@@ -46,7 +46,7 @@ impl SpanExporter for NoopExporter {
 
 /// How much of the traffic the sampler keeps.
 #[derive(Clone, Copy)]
-pub enum Sampling {
+pub(crate) enum Sampling {
     /// Every span (`AlwaysOn`).
     All,
     /// One in ten, by trace id (`TraceIdRatioBased(0.1)`, the incoming flag not obeyed).
@@ -56,9 +56,9 @@ pub enum Sampling {
 }
 
 impl Sampling {
-    pub const ALL: [Sampling; 3] = [Sampling::All, Sampling::Tenth, Sampling::Off];
+    pub(crate) const ALL: [Sampling; 3] = [Sampling::All, Sampling::Tenth, Sampling::Off];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::All => "sampled",
             Self::Tenth => "10% sampled",
@@ -75,15 +75,15 @@ impl Sampling {
     }
 }
 
-pub const BARE: &str = "bare router";
-pub const THROUGHLINE: &str = "throughline (span + propagation + metrics)";
-pub const THROUGHLINE_TRACES: &str = "throughline (span + propagation)";
-pub const TOWER_HTTP: &str = "tower-http TraceLayer + tracing-opentelemetry";
-pub const OTEL_AXUM: &str = "axum-tracing-opentelemetry OtelAxumLayer";
-pub const OTEL_TOWER: &str = "opentelemetry-instrumentation-tower (spans + metrics)";
+pub(crate) const BARE: &str = "bare router";
+pub(crate) const THROUGHLINE: &str = "throughline (span + propagation + metrics)";
+pub(crate) const THROUGHLINE_TRACES: &str = "throughline (span + propagation)";
+pub(crate) const TOWER_HTTP: &str = "tower-http TraceLayer + tracing-opentelemetry";
+pub(crate) const OTEL_AXUM: &str = "axum-tracing-opentelemetry OtelAxumLayer";
+pub(crate) const OTEL_TOWER: &str = "opentelemetry-instrumentation-tower (spans + metrics)";
 
 /// A benchmark case: who, at which sampling, and one request.
-pub struct Case {
+pub(crate) struct Case {
     pub implementation: &'static str,
     pub sampling: &'static str,
     pub run: Box<dyn FnMut()>,
@@ -170,7 +170,7 @@ fn case(implementation: &'static str, sampling: &'static str, pipeline: &Pipelin
 }
 
 /// Every case, each owning its pipeline.
-pub fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     // Each its own propagator, as `init()` would set them: throughline's
     // layers throughline's, the peers the SDK's through the global API.
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());

@@ -119,6 +119,7 @@ pub enum InitError {
 ///     .install()?;
 /// # Ok(()) }
 /// ```
+#[derive(Debug)]
 pub struct Init {
     pipeline: PipelineBuilder,
     propagator: Propagator,
@@ -393,6 +394,7 @@ fn filter_error((source, directives): &(&'static str, String), error: impl std::
 
 /// What [`init`] installed: flush it with [`shutdown`](Self::shutdown) before
 /// the process exits, and serve its [`Health`] routes.
+#[derive(Debug)]
 pub struct Guard {
     telemetry: Telemetry,
     health: Health,
@@ -402,6 +404,7 @@ pub struct Guard {
 /// Log lines on their way to standard output: queued, and written by a
 /// thread of their own, which dropping `flush` waits for (at most about a
 /// second).
+#[derive(Debug)]
 struct LogLines {
     writer: NonBlockingWriter,
     flush: WorkerGuard,

@@ -10,7 +10,7 @@ use throughline::Lifecycle;
 use tower::ServiceExt;
 
 mod http_request {
-    pub fn get(path: &str) -> axum::http::Request<axum::body::Body> {
+    pub(crate) fn get(path: &str) -> axum::http::Request<axum::body::Body> {
         axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap()
     }
 }

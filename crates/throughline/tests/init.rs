@@ -126,7 +126,7 @@ fn scenario_invalid_environment_is_an_error_that_names_the_variable() {
 #[test]
 #[ignore = "runs in its own process, from scenario_invalid_environment_is_an_error_that_names_the_variable"]
 fn child_invalid_environment() {
-    let error = throughline::init().err().expect("init must refuse");
+    let error = throughline::init().expect_err("init must refuse");
     assert!(error.to_string().starts_with("OTEL_TRACES_SAMPLER=\"sometimes\""), "{error}");
     assert!(
         tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>()),

@@ -22,12 +22,12 @@ pub enum Entry {
 }
 
 /// The keys seen, bounded: the oldest is forgotten first.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Idempotency {
     state: Arc<Mutex<State>>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct State {
     entries: HashMap<String, Entry>,
     order: VecDeque<String>,

@@ -10,7 +10,7 @@ use throughline::tonic::{GrpcClient, GrpcClientLayer};
 use tonic::transport::{Channel, Endpoint};
 
 /// The client, cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Inventory {
     client: InventoryClient<GrpcClient<Channel>>,
 }

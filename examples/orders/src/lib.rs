@@ -23,7 +23,7 @@ pub mod store;
 pub use config::Config;
 
 /// What the handlers share.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct App {
     /// The orders table.
     pub store: store::Store,

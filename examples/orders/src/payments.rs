@@ -45,7 +45,7 @@ pub enum PaymentError {
 }
 
 /// The client, cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Payments {
     http: ClientWithMiddleware,
     url: String,

@@ -50,7 +50,7 @@ enum AttemptError {
 }
 
 /// The orders table.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Store {
     path: PathBuf,
     policy: Policy<Transient>,

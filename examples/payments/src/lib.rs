@@ -113,12 +113,13 @@ impl From<FaultStats> for FaultCounts {
 }
 
 /// The gateway's state; clones share it.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Payments {
     faults: FaultLayer,
     ledger: Arc<Mutex<Ledger>>,
 }
 
+#[derive(Debug)]
 struct Ledger {
     by_key: BoundedMap<Receipt>,
     notified: BoundedMap<u64>,

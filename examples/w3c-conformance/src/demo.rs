@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 type Received = Arc<Mutex<Vec<HeaderMap>>>;
 
-pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let service = TcpListener::bind("127.0.0.1:0").await?;
     let service_addr = service.local_addr()?;
     tokio::spawn(async move { axum::serve(service, w3c_conformance::app()).await });

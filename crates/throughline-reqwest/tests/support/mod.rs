@@ -20,10 +20,10 @@ use tokio::net::TcpListener;
 
 /// How many requests the flaky routes have answered.
 #[derive(Clone, Default)]
-pub struct Calls(pub Arc<AtomicU32>);
+pub(crate) struct Calls(pub Arc<AtomicU32>);
 
 impl Calls {
-    pub fn get(&self) -> u32 {
+    pub(crate) fn get(&self) -> u32 {
         self.0.load(Ordering::SeqCst)
     }
 }
@@ -35,7 +35,7 @@ fn header(headers: &HeaderMap, name: &str) -> String {
 
 /// `/echo`: the traceparent and baggage received; `/status/{code}`;
 /// `/slow`: answers after a minute; `/flaky`: 503 on the first call, then 200.
-pub async fn serve() -> (SocketAddr, Calls) {
+pub(crate) async fn serve() -> (SocketAddr, Calls) {
     let calls = Calls::default();
     let flaky = |State(calls): State<Calls>| async move {
         match calls.0.fetch_add(1, Ordering::SeqCst) {
@@ -71,24 +71,24 @@ pub async fn serve() -> (SocketAddr, Calls) {
 }
 
 /// An address nothing listens on: bound, then released.
-pub async fn refused_address() -> SocketAddr {
+pub(crate) async fn refused_address() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap()
 }
 
 /// The client spans, in the order they ended.
-pub fn client_spans(capture: &Capture) -> Vec<SpanData> {
+pub(crate) fn client_spans(capture: &Capture) -> Vec<SpanData> {
     capture.spans().all().iter().filter(|s| s.span_kind == SpanKind::Client).cloned().collect()
 }
 
 /// The `traceparent` the server echoed: (trace id, parent id, flags).
-pub fn parse_traceparent(echo: &str) -> Option<(String, String, String)> {
+pub(crate) fn parse_traceparent(echo: &str) -> Option<(String, String, String)> {
     let traceparent = echo.split(' ').next()?;
     let mut parts = traceparent.split('-');
     let (_, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     Some((trace.to_owned(), parent.to_owned(), flags.to_owned()))
 }
 
-pub fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a opentelemetry::Value> {
+pub(crate) fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a opentelemetry::Value> {
     span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
 }

@@ -6,7 +6,7 @@ use http::{Request, Response};
 use tower::{Service, service_fn};
 
 /// A service answering each request with the next of `statuses`, then 200.
-pub fn status_server(
+pub(crate) fn status_server(
     statuses: Vec<u16>,
 ) -> impl Service<Request<String>, Response = Response<String>, Error = std::io::Error> + Clone {
     let next = Arc::new(Mutex::new(statuses.into_iter()));

@@ -36,6 +36,12 @@ pub struct Secrets<'a> {
     next: NextSecrets,
 }
 
+impl std::fmt::Debug for Secrets<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets").field("patterns", &self.patterns.len()).finish_non_exhaustive()
+    }
+}
+
 /// What is known of a pattern's next secret.
 #[derive(Clone, Copy)]
 enum Next {

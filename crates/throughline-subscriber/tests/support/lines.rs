@@ -7,23 +7,23 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// The lines written so far, shared by every clone.
 #[derive(Clone, Default)]
-pub struct Lines(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Lines(Arc<Mutex<Vec<u8>>>);
 
 #[allow(dead_code)] // each test file uses its own share of these
 impl Lines {
     /// Everything written, as text.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8(self.0.lock().unwrap_or_else(PoisonError::into_inner).clone())
             .expect("lines are UTF-8")
     }
 
     /// Each line, without its newline.
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.text().lines().map(str::to_owned).collect()
     }
 
     /// Each line parsed as a JSON object; panics on any line that is not one.
-    pub fn json(&self) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    pub(crate) fn json(&self) -> Vec<serde_json::Map<String, serde_json::Value>> {
         self.lines()
             .iter()
             .map(|line| match serde_json::from_str(line) {

@@ -2,7 +2,7 @@
 //! lines back in tests.
 
 /// The pairs of one line, in order; `Err` says where the line is malformed.
-pub fn parse(line: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn parse(line: &str) -> Result<Vec<(String, String)>, String> {
     let mut pairs = Vec::new();
     let mut chars = line.char_indices().peekable();
     loop {
@@ -72,6 +72,6 @@ pub fn parse(line: &str) -> Result<Vec<(String, String)>, String> {
 
 /// The value of `key` in parsed pairs.
 #[allow(dead_code)]
-pub fn get<'p>(pairs: &'p [(String, String)], key: &str) -> Option<&'p str> {
+pub(crate) fn get<'p>(pairs: &'p [(String, String)], key: &str) -> Option<&'p str> {
     pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }

@@ -33,6 +33,16 @@ pub struct ReceiverTls {
     pub(crate) client_ca_pem: Option<String>,
 }
 
+/// Leaves the private key out.
+impl std::fmt::Debug for ReceiverTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiverTls")
+            .field("certificate_pem", &self.certificate_pem)
+            .field("client_ca_pem", &self.client_ca_pem)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ReceiverTls {
     /// A certificate chain and its private key, PEM.
     pub fn new(certificate_pem: &str, key_pem: &str) -> Self {

@@ -23,7 +23,7 @@ use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 
-pub type Client = EchoClient<GrpcClient<Channel>>;
+pub(crate) type Client = EchoClient<GrpcClient<Channel>>;
 
 /// The Echo service: answers, fails with the requested code, and, with a
 /// downstream, calls it first and reports the deadline it sent. A unary
@@ -31,8 +31,8 @@ pub type Client = EchoClient<GrpcClient<Channel>>;
 /// `<key>`, in the headers or, when the call fails, in the trailers-only
 /// response.
 #[derive(Clone, Default)]
-pub struct Service {
-    pub downstream: Option<Client>,
+pub(crate) struct Service {
+    pub(crate) downstream: Option<Client>,
 }
 
 fn remaining_micros<T>(request: &Request<T>) -> u64 {
@@ -95,21 +95,21 @@ fn replied_metadata(request: &MetadataMap) -> MetadataMap {
 }
 
 /// The capture, installed as this thread's subscriber.
-pub struct Telemetry {
-    pub capture: Capture,
+pub(crate) struct Telemetry {
+    pub(crate) capture: Capture,
     _default: DefaultGuard,
 }
 
 impl Telemetry {
-    pub fn install() -> Self {
+    pub(crate) fn install() -> Self {
         Self::from(Capture::new())
     }
 
-    pub fn server_layer(&self) -> GrpcServerLayer {
+    pub(crate) fn server_layer(&self) -> GrpcServerLayer {
         GrpcServerLayer::new().meter_provider(self.capture.meter_provider())
     }
 
-    pub fn client_layer(&self) -> GrpcClientLayer {
+    pub(crate) fn client_layer(&self) -> GrpcClientLayer {
         GrpcClientLayer::new().meter_provider(self.capture.meter_provider())
     }
 }
@@ -126,7 +126,7 @@ impl From<Capture> for Telemetry {
 }
 
 /// Serves `service` behind `layer` on 127.0.0.1, on a port of its own.
-pub async fn serve(layer: GrpcServerLayer, service: Service) -> SocketAddr {
+pub(crate) async fn serve(layer: GrpcServerLayer, service: Service) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
@@ -142,12 +142,12 @@ pub async fn serve(layer: GrpcServerLayer, service: Service) -> SocketAddr {
 }
 
 /// A client of `addr` behind `layer`.
-pub async fn client(addr: SocketAddr, layer: GrpcClientLayer) -> Client {
+pub(crate) async fn client(addr: SocketAddr, layer: GrpcClientLayer) -> Client {
     let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let service = tower::ServiceBuilder::new().layer(layer).service(channel);
     EchoClient::new(service)
 }
 
-pub fn request(message: &str, count: u32, code: Code) -> EchoRequest {
+pub(crate) fn request(message: &str, count: u32, code: Code) -> EchoRequest {
     EchoRequest { message: message.to_owned(), count, code: code as i32 }
 }

@@ -22,6 +22,12 @@ pub struct HttpServer<S> {
     config: Arc<Config>,
 }
 
+impl<S: std::fmt::Debug> std::fmt::Debug for HttpServer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpServer").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
 impl<S> HttpServer<S> {
     pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
         Self { inner, config }

@@ -14,20 +14,20 @@ use throughline_testing::Capture;
 use throughline_tower::server::HttpServerLayer;
 use tokio::net::TcpListener;
 
-pub const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-pub const PARENT_ID: &str = "00f067aa0ba902b7";
-pub const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+pub(crate) const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+pub(crate) const PARENT_ID: &str = "00f067aa0ba902b7";
+pub(crate) const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 /// How long a test waits for spans that end on the server's tasks: bounded,
 /// so that a missing span fails rather than hangs.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// The layer under test, measuring into `capture`.
-pub fn layer(capture: &Capture) -> HttpServerLayer {
+pub(crate) fn layer(capture: &Capture) -> HttpServerLayer {
     HttpServerLayer::new().meter_provider(capture.meter_provider())
 }
 
-pub async fn serve(app: Router) -> SocketAddr {
+pub(crate) async fn serve(app: Router) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -38,7 +38,7 @@ pub async fn serve(app: Router) -> SocketAddr {
 
 /// A response body the test feeds chunk by chunk; it ends when the sender
 /// is dropped.
-pub struct ChannelBody(tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>);
+pub(crate) struct ChannelBody(tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>);
 
 impl http_body::Body for ChannelBody {
     type Data = bytes::Bytes;
@@ -52,11 +52,13 @@ impl http_body::Body for ChannelBody {
     }
 }
 
-pub type BodySender = tokio::sync::mpsc::UnboundedSender<bytes::Bytes>;
+pub(crate) type BodySender = tokio::sync::mpsc::UnboundedSender<bytes::Bytes>;
 
 /// `GET /stream` answers at once with a body the test writes: each request
 /// hands the test the sender of its body.
-pub fn streaming_app(layer: HttpServerLayer) -> (Router, tokio::sync::mpsc::UnboundedReceiver<BodySender>) {
+pub(crate) fn streaming_app(
+    layer: HttpServerLayer,
+) -> (Router, tokio::sync::mpsc::UnboundedReceiver<BodySender>) {
     let (senders, bodies) = tokio::sync::mpsc::unbounded_channel::<BodySender>();
     let app = Router::new()
         .route(
