@@ -80,13 +80,13 @@ fn ci() -> Result {
     cargo(&["test", "--workspace", "--all-features", "--all-targets"], &[])?;
     cargo(&["test", "--workspace", "--all-features", "--doc"], &[])?;
     cargo(&["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
-    // Every published crate packages: its manifest is complete and its files are in it.
-    let mut package = vec!["package", "--no-verify", "--allow-dirty", "--quiet"];
     let published = published_crates()?;
-    for name in &published {
-        package.extend(["--package", name.as_str()]);
-    }
-    cargo(&package, &[])?;
+    let packages = published.iter().flat_map(|name| ["--package", name.as_str()]);
+    // The libraries' tests pass with default features too, as users first get them.
+    cargo(&["test", "--lib", "--tests"].into_iter().chain(packages.clone()).collect::<Vec<_>>(), &[])?;
+    // Every published crate packages: its manifest is complete and its files are in it.
+    let package = ["package", "--no-verify", "--allow-dirty", "--quiet"].into_iter().chain(packages);
+    cargo(&package.collect::<Vec<_>>(), &[])?;
     let bin = build_system()?;
     w3c::official_suite(&bin)?;
     e2e(&bin)?;
