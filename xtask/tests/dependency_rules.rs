@@ -43,6 +43,9 @@ enum Reach {
     Direct,
     /// Everything reachable through normal edges of the resolved graph.
     Reachable,
+    /// As `Reachable`, but not through the crate's own optional dependencies:
+    /// what it pulls without features, the rest being a user's choice.
+    ReachableWithoutFeatures,
 }
 
 /// One rule: `crates` must not depend on `forbidden`, within `reach`.
@@ -106,10 +109,10 @@ const RULES: &[Rule] = &[
         why: "the test support does not depend on the facade",
     },
     Rule {
-        crates: Crates::Named(&["throughline-tower", "throughline-tonic"]),
+        crates: Crates::Named(&["throughline-tower", "throughline-tonic", "throughline-reqwest"]),
         forbidden: Forbidden::Named(&["throughline-resilience"]),
-        reach: Reach::Reachable,
-        why: "tracing an HTTP or gRPC call compiles no resilience; the shared words are in throughline-core",
+        reach: Reach::ReachableWithoutFeatures,
+        why: "tracing an HTTP or gRPC call compiles no resilience (the retry adapters are behind features); the shared words are in throughline-core",
     },
     Rule {
         crates: Crates::LibrariesExcept(&["throughline-pipeline", "throughline-testing", "throughline"]),
@@ -197,12 +200,23 @@ impl Graph {
 
     /// What `name` reaches through normal edges, each with the path it came
     /// through (`name` first).
-    fn reachable(&self, name: &str) -> BTreeMap<String, Vec<String>> {
+    /// `without_features` leaves out `name`'s own optional dependencies.
+    fn reachable(&self, name: &str, without_features: bool) -> BTreeMap<String, Vec<String>> {
+        let optional: BTreeSet<&str> = match self.packages.get(name) {
+            Some(package) if without_features => {
+                package.direct.iter().filter(|(_, optional)| *optional).map(|(dep, _)| dep.as_str()).collect()
+            }
+            _ => BTreeSet::new(),
+        };
         let mut paths: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut queue = VecDeque::from([vec![name.to_owned()]]);
         while let Some(path) = queue.pop_front() {
             let last = path.last().expect("a path is never empty");
             for next in self.packages.get(last).map(|package| &package.edges).into_iter().flatten() {
+                let first_hop = path.len() == 1;
+                if first_hop && optional.contains(next.as_str()) {
+                    continue;
+                }
                 if next != name && !paths.contains_key(next) {
                     let mut longer = path.clone();
                     longer.push(next.clone());
@@ -259,8 +273,9 @@ fn violations(graph: &Graph, rules: &[Rule], only: &[Only]) -> Vec<String> {
                         }
                     }
                 }
-                Reach::Reachable => {
-                    for (dependency, path) in graph.reachable(name) {
+                Reach::Reachable | Reach::ReachableWithoutFeatures => {
+                    let without_features = rule.reach == Reach::ReachableWithoutFeatures;
+                    for (dependency, path) in graph.reachable(name, without_features) {
                         if graph.forbids(rule.forbidden, &dependency) {
                             found.push(format!(
                                 "{name} depends on {dependency} ({}), against the rule \"{}\"",
@@ -374,8 +389,14 @@ fn a_forbidden_dependency_is_named_with_its_path_and_rule() {
             ),
             ("helper", false, &[("hyper-util", false)], &["hyper-util"]),
             ("hyper-util", false, &[], &[]),
-            ("throughline-tonic", true, &[("throughline-resilience", true)], &["throughline-resilience"]),
-            ("throughline-tower", true, &[], &[]),
+            // Behind a feature: allowed. Through the tower crate: not.
+            (
+                "throughline-tonic",
+                true,
+                &[("throughline-resilience", true), ("throughline-tower", false)],
+                &["throughline-resilience", "throughline-tower"],
+            ),
+            ("throughline-tower", true, &[("throughline-resilience", false)], &["throughline-resilience"]),
             ("throughline-pipeline", true, &[], &[]),
             ("throughline-subscriber", true, &[("throughline", false)], &["throughline"]),
             ("throughline", true, &[("throughline-pipeline", false)], &["throughline-pipeline"]),
@@ -401,7 +422,8 @@ fn a_forbidden_dependency_is_named_with_its_path_and_rule() {
         "throughline-resilience depends on hyper-util (throughline-resilience -> helper -> hyper-util), against the rule \"resilience depends on no HTTP or gRPC client",
         "throughline-subscriber depends on throughline (throughline-subscriber -> throughline), against the rule \"no library depends on the pipeline or the facade",
         "throughline-subscriber depends on throughline-pipeline (throughline-subscriber -> throughline -> throughline-pipeline), against the rule \"no library",
-        "throughline-tonic depends on throughline-resilience (throughline-tonic -> throughline-resilience), against the rule \"tracing an HTTP or gRPC call compiles no resilience",
+        "throughline-tower depends on throughline-resilience (throughline-tower -> throughline-resilience), against the rule \"tracing an HTTP or gRPC call compiles no resilience",
+        "throughline-tonic depends on throughline-resilience (throughline-tonic -> throughline-tower -> throughline-resilience), against the rule \"tracing an HTTP or gRPC call compiles no resilience",
         "throughline-propagation depends on rand, against the rule \"propagation depends on `http` only",
         "throughline-propagation depends on opentelemetry without a feature, against the rule",
     ];

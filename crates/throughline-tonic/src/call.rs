@@ -9,15 +9,15 @@ use http::{HeaderMap, StatusCode};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION_TYPE};
-use throughline_core::{Deadline, GrpcCode};
+use throughline_core::{Deadline, GrpcCode, ResendCount};
 use throughline_tower::semconv::{Role, ValueLength, error_type_of};
 use tracing::Span;
 
 use crate::metadata::Metadata;
 use crate::metrics::{CallMetrics, Labels};
 use crate::semconv::{
-    self, ERROR_TYPE, GRPC, GrpcMethod, OTHER, RPC_METHOD, RPC_METHOD_ORIGINAL, RPC_RESPONSE_STATUS_CODE,
-    RPC_SYSTEM_NAME, SERVER_ADDRESS, SERVER_PORT, is_error, old,
+    self, ERROR_TYPE, GRPC, GrpcMethod, OTHER, PREVIOUS_RPC_ATTEMPTS, RPC_METHOD, RPC_METHOD_ORIGINAL,
+    RPC_RESPONSE_STATUS_CODE, RPC_SYSTEM_NAME, SERVER_ADDRESS, SERVER_PORT, is_error, old,
 };
 
 /// The span of a call.
@@ -38,6 +38,8 @@ pub(crate) struct Request<'a> {
     pub(crate) server: Option<(StringValue, Option<u16>)>,
     /// The bound on values taken from the request, read once by the layer.
     pub(crate) value_length: ValueLength,
+    /// On a client, the attempts of the same call that went before.
+    pub(crate) resends: Option<ResendCount>,
 }
 
 /// A call in flight. Dropping it before [`finish`](Self::finish) means the
@@ -91,6 +93,9 @@ impl Call {
             }
             if let Some(metadata) = request.metadata {
                 metadata.request.record(request.headers, dup, &mut attributes);
+            }
+            if let Some(ResendCount(resends)) = request.resends {
+                attributes.push(KeyValue::new(PREVIOUS_RPC_ATTEMPTS, i64::from(resends)));
             }
             otel.set_attributes(attributes);
         }

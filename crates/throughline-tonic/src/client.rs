@@ -40,7 +40,7 @@ use http::{HeaderName, Request, Response};
 use opentelemetry::StringValue;
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::TraceContextExt;
-use throughline_core::Deadline;
+use throughline_core::{Deadline, ResendCount};
 use throughline_propagation::Propagator;
 use throughline_tower::client::{Injection, host_list, start_span};
 use throughline_tower::semconv::ValueLength;
@@ -334,6 +334,7 @@ where
                 metadata: self.config.metadata.as_ref(),
                 server,
                 value_length: self.config.value_length,
+                resends: request.extensions().get::<ResendCount>().copied(),
             },
             None,
             started,

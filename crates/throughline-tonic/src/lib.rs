@@ -27,6 +27,8 @@
 //! - [`client`]: [`GrpcClientLayer`]; what a call becomes on the client.
 //! - [`deadline`]: `grpc-timeout` in and out, [`deadline::remaining`] for a
 //!   handler, and the current deadline a handler's calls inherit.
+//! - `retry` (feature `resilience`): gRPC retries by a service config's
+//!   `retryPolicy` (gRFC A6), each attempt a client span.
 //! - [`semconv`]: the RPC conventions as plain functions and types: method
 //!   parsing, which codes are errors, names old and new.
 //!
@@ -60,6 +62,8 @@ pub mod deadline;
 mod future;
 mod metadata;
 mod metrics;
+#[cfg(feature = "resilience")]
+pub mod retry;
 pub mod semconv;
 pub mod server;
 

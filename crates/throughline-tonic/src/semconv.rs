@@ -62,6 +62,11 @@ pub const GRPC: &str = "grpc";
 /// `rpc.method` of a method that is not known.
 pub const OTHER: &str = "_OTHER";
 
+/// On a client span, how many attempts of the same call went before this
+/// one: gRPC's own attempt attribute (gRFC A72), set when a retry layer
+/// marks the request with a `ResendCount`.
+pub const PREVIOUS_RPC_ATTEMPTS: &str = "previous-rpc-attempts";
+
 /// The names of the experimental conventions that preceded the current
 /// ones, emitted under `rpc/dup`.
 pub mod old {

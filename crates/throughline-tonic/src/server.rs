@@ -301,6 +301,7 @@ where
                 metadata: self.config.metadata.as_ref(),
                 server,
                 value_length: self.config.value_length,
+                resends: None,
             },
             deadline,
             started,

@@ -141,6 +141,35 @@ pub(crate) async fn serve(layer: GrpcServerLayer, service: Service) -> SocketAdd
     addr
 }
 
+/// Serves `service` behind `layer`, with `inner` between the layer and the
+/// service, as [`serve`] does.
+pub(crate) async fn serve_with<L>(inner: L, layer: GrpcServerLayer, service: Service) -> SocketAddr
+where
+    L: tower::Layer<tonic::service::Routes> + Clone + Send + Sync + 'static,
+    L::Service: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as tower::Service<http::Request<tonic::body::Body>>>::Future: Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .layer(tower::ServiceBuilder::new().layer(layer).layer(inner))
+            .add_service(EchoServer::new(service))
+            .serve_with_incoming(incoming)
+            .await
+            .unwrap();
+    });
+    addr
+}
+
 /// A client of `addr` behind `layer`.
 pub(crate) async fn client(addr: SocketAddr, layer: GrpcClientLayer) -> Client {
     let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
