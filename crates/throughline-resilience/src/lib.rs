@@ -171,6 +171,7 @@ pub mod classify;
 pub mod deadline;
 mod error;
 pub mod grpc;
+pub mod grpc_rejection;
 mod http_classify;
 pub mod http_rejection;
 pub mod limit;

@@ -339,7 +339,7 @@ where
             None,
             started,
         );
-        let future = self.inner.call(request);
+        let future = call.span().in_scope(|| self.inner.call(request));
         ResponseFuture::new(future, Some(call))
     }
 }

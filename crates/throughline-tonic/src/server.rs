@@ -307,7 +307,13 @@ where
             started,
         );
         let call = if record.metrics { call } else { call.unmeasured() };
-        let future = self.inner.call(Request::from_parts(parts, body));
+        // What the layers below do in `call` (a limiter's admission, say)
+        // happens inside the call's span and deadline, as their futures will.
+        let future = {
+            let _entered = call.span().enter();
+            let inner = &mut self.inner;
+            deadline::sync_scope(call.deadline(), || inner.call(Request::from_parts(parts, body)))
+        };
         ResponseFuture::new(future, Some(call))
     }
 }

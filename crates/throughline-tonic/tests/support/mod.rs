@@ -149,7 +149,7 @@ where
     L::Service: tower::Service<
             http::Request<tonic::body::Body>,
             Response = http::Response<tonic::body::Body>,
-            Error = std::convert::Infallible,
+            Error: Into<Box<dyn std::error::Error + Send + Sync>> + std::fmt::Display + Send,
         > + Clone
         + Send
         + Sync
