@@ -15,7 +15,7 @@ use crate::circuit_breaker::{Breaker, CircuitBreaker, CircuitBreakerLayer};
 use crate::classify::{AnyError, BoxError, Classify, Outcome, classify};
 use crate::deadline::{EnforceDeadline, EnforceDeadlineLayer};
 use crate::error::{CircuitOpen, ResilienceError, Shed, TimedOut};
-use crate::limit::{AllCritical, ConcurrencyLimit, ConcurrencyLimitLayer, Limiter};
+use crate::limit::{AllCritical, ConcurrencyLimit, ConcurrencyLimitLayer, Limiter, PriorityOf};
 use crate::request::{Attempt, ResilientRequest};
 use crate::retry::{Retry, RetryConfig, RetryConfigError, RetryLayer, RetryPolicy};
 use crate::telemetry::{CallOutcome, Telemetry, default_meter};
@@ -23,7 +23,7 @@ use crate::timeout::{Timeout, TimeoutLayer};
 
 /// Builds a [`Policy`]; every stage is optional.
 #[derive(Clone, Debug)]
-pub struct PolicyBuilder<C = AnyError> {
+pub struct PolicyBuilder<C = AnyError, P = AllCritical> {
     name: String,
     timeout: Option<Duration>,
     retry: Option<RetryConfig>,
@@ -31,10 +31,11 @@ pub struct PolicyBuilder<C = AnyError> {
     limit: Option<Limiter>,
     attempt_timeout: Option<Duration>,
     classifier: C,
+    priority: P,
     meter: Option<Meter>,
 }
 
-impl<C> PolicyBuilder<C> {
+impl<C, P> PolicyBuilder<C, P> {
     /// The overall deadline of a call, retries and waits included.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -73,7 +74,7 @@ impl<C> PolicyBuilder<C> {
     }
 
     /// What a result means, for retry, the breaker and the adaptive limit alike.
-    pub fn classifier<C2>(self, classifier: C2) -> PolicyBuilder<C2> {
+    pub fn classifier<C2>(self, classifier: C2) -> PolicyBuilder<C2, P> {
         PolicyBuilder {
             name: self.name,
             timeout: self.timeout,
@@ -82,12 +83,44 @@ impl<C> PolicyBuilder<C> {
             limit: self.limit,
             attempt_timeout: self.attempt_timeout,
             classifier,
+            priority: self.priority,
+            meter: self.meter,
+        }
+    }
+
+    /// Each request's priority at the concurrency limit (default: all
+    /// critical): when the limit is reached, sheddable requests go first.
+    ///
+    /// ```
+    /// use throughline_resilience::Policy;
+    /// use throughline_resilience::limit::{LimitAlgorithm, LimiterConfig, Priority};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let policy = Policy::builder("api")
+    ///     .concurrency_limit(LimiterConfig::new("api", LimitAlgorithm::Fixed(64)).build()?)
+    ///     .priority(|request: &http::Request<String>| match request.headers().contains_key("x-batch") {
+    ///         true => Priority::Sheddable,
+    ///         false => Priority::Critical,
+    ///     })
+    ///     .build()?;
+    /// # let _ = policy; Ok(()) }
+    /// ```
+    pub fn priority<P2>(self, priority: P2) -> PolicyBuilder<C, P2> {
+        PolicyBuilder {
+            name: self.name,
+            timeout: self.timeout,
+            retry: self.retry,
+            breaker: self.breaker,
+            limit: self.limit,
+            attempt_timeout: self.attempt_timeout,
+            classifier: self.classifier,
+            priority,
             meter: self.meter,
         }
     }
 
     /// Checks the configuration and builds the policy.
-    pub fn build(self) -> Result<Policy<C>, RetryConfigError>
+    pub fn build(self) -> Result<Policy<C, P>, RetryConfigError>
     where
         C: Clone,
     {
@@ -104,6 +137,7 @@ impl<C> PolicyBuilder<C> {
             limit: self.limit,
             attempt_timeout: self.attempt_timeout,
             classifier: self.classifier,
+            priority: self.priority,
         })
     }
 }
@@ -115,7 +149,7 @@ impl<C> PolicyBuilder<C> {
 ///
 /// See the [crate docs](crate) for the composition order and why.
 #[derive(Clone, Debug)]
-pub struct Policy<C = AnyError> {
+pub struct Policy<C = AnyError, P = AllCritical> {
     telemetry: Telemetry,
     timeout: Option<Duration>,
     retry: RetryPolicy<C>,
@@ -123,6 +157,7 @@ pub struct Policy<C = AnyError> {
     limit: Option<Limiter>,
     attempt_timeout: Option<Duration>,
     classifier: C,
+    priority: P,
 }
 
 impl Policy {
@@ -136,14 +171,15 @@ impl Policy {
             limit: None,
             attempt_timeout: None,
             classifier: AnyError,
+            priority: AllCritical,
             meter: None,
         }
     }
 }
 
-impl<C: Clone> Policy<C> {
+impl<C: Clone, P: Clone> Policy<C, P> {
     /// The policy as a tower layer, for clients and servers alike.
-    pub fn layer(&self) -> ResilienceLayer<C> {
+    pub fn layer(&self) -> ResilienceLayer<C, P> {
         ResilienceLayer { policy: self.clone() }
     }
 
@@ -187,6 +223,7 @@ impl<C: Clone> Policy<C> {
         Fut: Future<Output = Result<T, E>>,
         E: Error + Send + Sync + 'static,
         C: Classify<T>,
+        P: PriorityOf<Attempt>,
     {
         self.call_with(|_| call()).await
     }
@@ -199,6 +236,7 @@ impl<C: Clone> Policy<C> {
         Fut: Future<Output = Result<T, E>>,
         E: Error + Send + Sync + 'static,
         C: Classify<T>,
+        P: PriorityOf<Attempt>,
     {
         let mut service = self.layer().layer(CallFn(&call));
         let result = match poll_fn(|cx| service.poll_ready(cx)).await {
@@ -238,23 +276,24 @@ where
 
 /// The tower layer of a [`Policy`].
 #[derive(Clone, Debug)]
-pub struct ResilienceLayer<C = AnyError> {
-    policy: Policy<C>,
+pub struct ResilienceLayer<C = AnyError, P = AllCritical> {
+    policy: Policy<C, P>,
 }
 
 /// The stages of a policy, outermost first.
-type Stack<S, C> = EnforceDeadline<
-    Retry<CircuitBreaker<ConcurrencyLimit<Timeout<S>, C, AllCritical>, C, Option<Breaker>>, C>,
->;
+type Stack<S, C, P> =
+    EnforceDeadline<Retry<CircuitBreaker<ConcurrencyLimit<Timeout<S>, C, P>, C, Option<Breaker>>, C>>;
 
-impl<S, C: Clone> Layer<S> for ResilienceLayer<C> {
-    type Service = Resilience<S, C>;
+impl<S, C: Clone, P: Clone> Layer<S> for ResilienceLayer<C, P> {
+    type Service = Resilience<S, C, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
         let policy = &self.policy;
         let timeout = TimeoutLayer::optional(policy.attempt_timeout).layer(inner);
         let limit =
-            ConcurrencyLimitLayer::optional(policy.limit.clone()).classifier(policy.classifier.clone());
+            ConcurrencyLimitLayer::optional(policy.limit.clone())
+            .classifier(policy.classifier.clone())
+            .priority(policy.priority.clone());
         let breaker = CircuitBreakerLayer::optional(policy.breaker.clone(), policy.classifier.clone());
         let retry = RetryLayer::new(policy.retry.clone());
         let deadline = match policy.timeout {
@@ -269,20 +308,20 @@ impl<S, C: Clone> Layer<S> for ResilienceLayer<C> {
 /// The service of a [`ResilienceLayer`]: the policy's stages around `S`,
 /// with each call's outcome counted on `resilience.calls`.
 #[derive(Clone)]
-pub struct Resilience<S, C = AnyError> {
-    stack: Stack<S, C>,
+pub struct Resilience<S, C = AnyError, P = AllCritical> {
+    stack: Stack<S, C, P>,
     telemetry: Telemetry,
     classifier: C,
 }
 
-impl<C: Clone> Resilience<(), C> {
+impl<C: Clone, P: Clone> Resilience<(), C, P> {
     /// [`Policy::layer`], tower-http style.
-    pub fn layer(policy: &Policy<C>) -> ResilienceLayer<C> {
+    pub fn layer(policy: &Policy<C, P>) -> ResilienceLayer<C, P> {
         policy.layer()
     }
 }
 
-impl<S, C> Resilience<S, C> {
+impl<S, C, P> Resilience<S, C, P> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         self.stack.get_ref().get_ref().get_ref().get_ref().get_ref()
@@ -299,22 +338,23 @@ impl<S, C> Resilience<S, C> {
     }
 }
 
-impl<S, C> std::fmt::Debug for Resilience<S, C> {
+impl<S, C, P> std::fmt::Debug for Resilience<S, C, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Resilience").field("name", self.telemetry.name()).finish_non_exhaustive()
     }
 }
 
-impl<S, C, Req> Service<Req> for Resilience<S, C>
+impl<S, C, P, Req> Service<Req> for Resilience<S, C, P>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
     C: Classify<S::Response> + Clone,
+    P: PriorityOf<Req> + Clone,
     Req: ResilientRequest,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<<Stack<S, C> as Service<Req>>::Future, C>;
+    type Future = ResponseFuture<<Stack<S, C, P> as Service<Req>>::Future, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.stack.poll_ready(cx)

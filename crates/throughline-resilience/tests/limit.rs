@@ -157,3 +157,27 @@ fn over_grpc_a_shed_request_is_resource_exhausted_with_pushback() {
     assert_eq!(status.grpc, GrpcCode::ResourceExhausted);
     assert_eq!(status.grpc_retry_pushback_ms().unwrap(), "1500");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_policy_sheds_by_the_priority_it_was_given() {
+    let limit = fixed(2).sheddable_share(0.5).build().unwrap();
+    let policy = throughline_resilience::Policy::builder("api")
+        .concurrency_limit(limit.clone())
+        .priority(|request: &Request<String>| match request.headers().contains_key("x-batch") {
+            true => Priority::Sheddable,
+            false => Priority::Critical,
+        })
+        .build()
+        .unwrap();
+    let mut server = ServiceBuilder::new()
+        .layer(HttpRejectionLayer::new())
+        .layer(policy.layer())
+        .service(service_fn(|_: Request<String>| async { Ok::<_, std::io::Error>(Response::new(String::new())) }));
+    let _held = limit.try_acquire(Priority::Critical).unwrap(); // half the limit in use
+    let batch = Request::get("/report").header("x-batch", "1").body(String::new()).unwrap();
+    let response = server.ready().await.unwrap().call(batch).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "sheddable: over its share");
+    let user = Request::get("/orders").body(String::new()).unwrap();
+    let response = server.ready().await.unwrap().call(user).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "critical: within the limit");
+}
