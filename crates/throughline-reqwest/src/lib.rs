@@ -1,7 +1,7 @@
 //! [reqwest-middleware] middleware that makes reqwest calls observable and
 //! resilient: a client span per request by the OpenTelemetry HTTP semantic
 //! conventions, the W3C context injected into the request headers, and
-//! `http.client.request.duration`; with the `resilience` feature, retries,
+//! `http.client.request.duration` and `http.client.active_requests`; with the `resilience` feature, retries,
 //! circuit breaking and deadlines with one client span per attempt.
 //!
 //! ```

@@ -71,12 +71,18 @@ async fn the_client_span_ends_with_the_response_body() {
     let sender = bodies.recv().await.unwrap();
     let clients = || capture.spans().of_kind(SpanKind::Client).len();
     assert_eq!(clients(), 0, "the head arrived, the body has not ended");
+    let active = |capture: &Capture| capture.metrics().total("http.client.active_requests", &[]);
+    assert_eq!(active(&capture), 1.0, "in flight until its body ends");
 
     sender.send(Bytes::from_static(b"chunk")).unwrap();
     drop(sender);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, "chunk");
     assert_eq!(clients(), 1);
+    assert_eq!(active(&capture), 0.0);
+    let port = opentelemetry::KeyValue::new("server.port", i64::from(addr.port()));
+    assert_eq!(capture.metrics().points("http.client.active_requests").len(), 1, "one attribute set");
+    assert_eq!(capture.metrics().total("http.client.active_requests", &[port]), 0.0);
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -50,7 +50,7 @@
 //! | `tonic` | `throughline_tonic` | gRPC server and client layers for tonic: spans and metrics by the RPC semantic conventions, `grpc-timeout` deadlines carried from call to call |
 //! | `axum` | `throughline_tower` | `tower`, with `http.route` from axum's `MatchedPath` |
 //! | `testing` | [`throughline_testing`] | in-memory capture, an OTLP receiver, fault injection |
-//! | `reqwest` | `throughline_reqwest` | reqwest-middleware middleware: client spans, context injection with opt-outs, `http.client.request.duration`; with `resilience`, retries with one span per attempt |
+//! | `reqwest` | `throughline_reqwest` | reqwest-middleware middleware: client spans, context injection with opt-outs, `http.client.request.duration` and `http.client.active_requests`; with `resilience`, retries with one span per attempt |
 //! | `tokio-console` | console-subscriber | `init()` adds tokio-console's layer, outside the `RUST_LOG` filter, for binaries built with `RUSTFLAGS="--cfg tokio_unstable"`; without that cfg it says so on standard error (`TOKIO_CONSOLE_NEEDS_UNSTABLE`) and installs none |
 //! | `resilience` | `throughline_resilience` | retry with budgets, circuit breakers, load shedding and deadlines, as tower layers and a plain async API |
 //!

@@ -42,6 +42,9 @@ impl ClientCall {
         recording: bool,
         labels: Option<Labels>,
     ) -> Self {
+        if let (Some(metrics), Some(labels)) = (&config.metrics, &labels) {
+            metrics.started(labels);
+        }
         Self {
             config,
             span,
@@ -143,6 +146,7 @@ impl ClientCall {
             self.cx.span().end_with_timestamp(now);
         }
         if let (Some(metrics), Some(labels)) = (&self.config.metrics, &self.labels) {
+            metrics.ended(labels);
             metrics.record(labels, seconds);
         }
     }

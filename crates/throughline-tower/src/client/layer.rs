@@ -13,7 +13,7 @@ use super::request::ClientRequest;
 
 /// A tower [`Layer`] that makes every request of an HTTP client a client
 /// span, injects the context into its headers and records
-/// `http.client.request.duration`, with hyper-util's client or any
+/// `http.client.request.duration` and `http.client.active_requests`, with hyper-util's client or any
 /// `Service<http::Request<B>, Response = http::Response<B2>>`.
 ///
 /// The span ends when the response body ends (or is dropped), so its

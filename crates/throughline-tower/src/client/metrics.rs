@@ -1,15 +1,19 @@
-//! `http.client.request.duration`, per the HTTP semantic conventions.
+//! `http.client.request.duration` and `http.client.active_requests`, per the
+//! HTTP semantic conventions.
 
-use opentelemetry::metrics::{Histogram, Meter};
+use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute as names;
 
-use crate::semconv::metrics::{DURATION_BUCKETS, HTTP_CLIENT_REQUEST_DURATION, SECONDS};
+use crate::semconv::metrics::{
+    DURATION_BUCKETS, HTTP_CLIENT_ACTIVE_REQUESTS, HTTP_CLIENT_REQUEST_DURATION, REQUESTS, SECONDS,
+};
 
 /// The instrument, created once per [`ClientInstrumentation`](super::ClientInstrumentation).
 #[derive(Clone, Debug)]
 pub(crate) struct ClientMetrics {
     duration: Histogram<f64>,
+    active: UpDownCounter<i64>,
 }
 
 /// The attributes of one call's measurement.
@@ -24,6 +28,18 @@ pub(crate) struct Labels {
     pub(crate) error_type: Option<StringValue>,
 }
 
+impl Labels {
+    /// What `http.client.active_requests` is split by: known before the call.
+    fn active(&self) -> [KeyValue; 4] {
+        [
+            KeyValue::new(names::HTTP_REQUEST_METHOD, self.method),
+            KeyValue::new(names::URL_SCHEME, self.scheme),
+            KeyValue::new(names::SERVER_ADDRESS, self.address.clone()),
+            KeyValue::new(names::SERVER_PORT, i64::from(self.port)),
+        ]
+    }
+}
+
 impl ClientMetrics {
     pub(crate) fn new(meter: &Meter) -> Self {
         let duration = meter
@@ -32,7 +48,22 @@ impl ClientMetrics {
             .with_description("Duration of HTTP client requests.")
             .with_boundaries(DURATION_BUCKETS.to_vec())
             .build();
-        Self { duration }
+        let active = meter
+            .i64_up_down_counter(HTTP_CLIENT_ACTIVE_REQUESTS)
+            .with_unit(REQUESTS)
+            .with_description("Number of active HTTP requests.")
+            .build();
+        Self { duration, active }
+    }
+
+    /// A call started: one more active request.
+    pub(crate) fn started(&self, labels: &Labels) {
+        self.active.add(1, &labels.active());
+    }
+
+    /// A call ended, however: one fewer, under the same attributes.
+    pub(crate) fn ended(&self, labels: &Labels) {
+        self.active.add(-1, &labels.active());
     }
 
     pub(crate) fn record(&self, labels: &Labels, seconds: f64) {

@@ -1,5 +1,5 @@
 //! The client side: a client span per outgoing request, the caller's
-//! context injected into its headers, and `http.client.request.duration`,
+//! context injected into its headers, and `http.client.request.duration` and `http.client.active_requests`,
 //! by the OpenTelemetry HTTP semantic conventions.
 //!
 //! One implementation serves every client: [`ClientInstrumentation`] starts

@@ -1,8 +1,8 @@
 //! Metric names, units and bucket boundaries of the HTTP conventions.
 
 pub use opentelemetry_semantic_conventions::metric::{
-    HTTP_CLIENT_REQUEST_DURATION, HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_BODY_SIZE,
-    HTTP_SERVER_REQUEST_DURATION, HTTP_SERVER_RESPONSE_BODY_SIZE,
+    HTTP_CLIENT_ACTIVE_REQUESTS, HTTP_CLIENT_REQUEST_DURATION, HTTP_SERVER_ACTIVE_REQUESTS,
+    HTTP_SERVER_REQUEST_BODY_SIZE, HTTP_SERVER_REQUEST_DURATION, HTTP_SERVER_RESPONSE_BODY_SIZE,
 };
 
 /// The bucket boundaries, in seconds, the conventions advise for
@@ -16,5 +16,5 @@ pub const SECONDS: &str = "s";
 /// The unit of body sizes: bytes.
 pub const BYTES: &str = "By";
 
-/// The unit of `http.server.active_requests`.
+/// The unit of `http.server.active_requests` and `http.client.active_requests`.
 pub const REQUESTS: &str = "{request}";
