@@ -42,9 +42,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::classify::BoxError;
-use crate::error::{RejectionStatus, Shed};
 #[cfg(doc)]
 use crate::error::{CircuitOpen, TimedOut};
+use crate::error::{RejectionStatus, Shed};
 use crate::grpc::{GRPC_RETRY_PUSHBACK_MS, GRPC_STATUS, GrpcCode};
 
 /// Answers the crate's rejections with trailers-only gRPC responses; see the

@@ -290,8 +290,7 @@ impl<S, C: Clone, P: Clone> Layer<S> for ResilienceLayer<C, P> {
     fn layer(&self, inner: S) -> Self::Service {
         let policy = &self.policy;
         let timeout = TimeoutLayer::optional(policy.attempt_timeout).layer(inner);
-        let limit =
-            ConcurrencyLimitLayer::optional(policy.limit.clone())
+        let limit = ConcurrencyLimitLayer::optional(policy.limit.clone())
             .classifier(policy.classifier.clone())
             .priority(policy.priority.clone());
         let breaker = CircuitBreakerLayer::optional(policy.breaker.clone(), policy.classifier.clone());

@@ -169,10 +169,9 @@ async fn a_policy_sheds_by_the_priority_it_was_given() {
         })
         .build()
         .unwrap();
-    let mut server = ServiceBuilder::new()
-        .layer(HttpRejectionLayer::new())
-        .layer(policy.layer())
-        .service(service_fn(|_: Request<String>| async { Ok::<_, std::io::Error>(Response::new(String::new())) }));
+    let mut server = ServiceBuilder::new().layer(HttpRejectionLayer::new()).layer(policy.layer()).service(
+        service_fn(|_: Request<String>| async { Ok::<_, std::io::Error>(Response::new(String::new())) }),
+    );
     let _held = limit.try_acquire(Priority::Critical).unwrap(); // half the limit in use
     let batch = Request::get("/report").header("x-batch", "1").body(String::new()).unwrap();
     let response = server.ready().await.unwrap().call(batch).await.unwrap();

@@ -53,7 +53,10 @@ async fn a_shed_call_is_resource_exhausted_with_pushback_on_the_server_span_and_
 #[tokio::test(flavor = "current_thread")]
 async fn a_client_retries_a_shed_call_after_the_servers_pushback() {
     let telemetry = Telemetry::install();
-    let limit = LimiterConfig::new("inventory", LimitAlgorithm::Fixed(1)).retry_after(Duration::from_millis(30)).build().unwrap();
+    let limit = LimiterConfig::new("inventory", LimitAlgorithm::Fixed(1))
+        .retry_after(Duration::from_millis(30))
+        .build()
+        .unwrap();
     let shedding = tower::ServiceBuilder::new()
         .layer(GrpcRejectionLayer::new())
         .layer(ConcurrencyLimitLayer::new(limit.clone()).classifier(GrpcClassifier));
@@ -66,7 +69,8 @@ async fn a_client_retries_a_shed_call_after_the_servers_pushback() {
         .build()
         .unwrap();
     let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    let service = tower::ServiceBuilder::new().layer(policy.layer()).layer(telemetry.client_layer()).service(channel);
+    let service =
+        tower::ServiceBuilder::new().layer(policy.layer()).layer(telemetry.client_layer()).service(channel);
     let mut client = EchoClient::new(service);
 
     // The slot frees itself 10 ms in: the first attempt is shed, the retry
