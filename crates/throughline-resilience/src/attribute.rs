@@ -1,6 +1,6 @@
 //! The names of the attributes on the `resilience.*` metrics (see the
-//! [crate docs](crate) for the schema), for queries and tests that should not
-//! spell them out.
+//! [crate docs](crate) for the schema) and on the layers' spans, for queries
+//! and tests that should not spell them out.
 //!
 //! ```
 //! use throughline_resilience::attribute;
@@ -20,3 +20,8 @@ pub const FROM_STATE: &str = "resilience.circuit_breaker.from";
 pub const TO_STATE: &str = "resilience.circuit_breaker.to";
 /// Why a request was shed, on `resilience.shed`.
 pub const SHED_REASON: &str = "resilience.shed.reason";
+/// The attempt number, from 1, on each `resilience.hedge` span.
+pub const HEDGE_ATTEMPT: &str = "resilience.hedge.attempt";
+/// On the `resilience.hedge` spans of a call that sent hedges: `true` on the
+/// attempt whose answer was the call's, `false` on the ones cancelled.
+pub const HEDGE_WINNER: &str = "resilience.hedge.winner";

@@ -60,6 +60,11 @@
 //! - **[Timeouts](timeout) and [deadlines](deadline)**: a per-attempt timeout
 //!   and an overall deadline that travels with the request as a [`Deadline`]
 //!   extension, so outgoing calls can send what is left of it on.
+//! - **[Hedging](hedge)**: when an attempt of a safe call is slow (a fixed
+//!   delay, or a percentile of the latency observed), send a copy and take
+//!   the first success, cancelling the rest; hedges draw from a budget (10 %
+//!   of calls by default) and are not sent while the breaker is open or when
+//!   the deadline is nearer than the delay.
 //!
 //! One [classifier](classify) says what a result means, and retry, the
 //! breaker and the adaptive limit all read it: [`HttpClassifier`],
@@ -113,6 +118,9 @@
 //! - each attempt is a child span `resilience.attempt` of the call, with
 //!   `resilience.attempt`, `resilience.retry.reason` and, for HTTP,
 //!   `http.request.resend_count` (first attempts at DEBUG, retries at INFO);
+//! - each attempt of a call that may be hedged is a span `resilience.hedge`
+//!   with `resilience.hedge.attempt` and, when hedges were sent,
+//!   `resilience.hedge.winner`;
 //! - breaker transitions are WARN (opened) or INFO events; rejections, shed
 //!   requests and retries refused by the budget are INFO events on the
 //!   current span, which tracing-opentelemetry turns into span events;
@@ -130,6 +138,9 @@
 //! | `resilience.circuit_breaker.rejections` | counter | `resilience.name` | calls rejected by an open breaker |
 //! | `resilience.shed` | counter | `resilience.name`, `resilience.shed.reason` | requests shed by a limit |
 //! | `resilience.concurrency.limit` | gauge | `resilience.name` | the current concurrency limit |
+//! | `resilience.hedge.sent` | counter | `resilience.name` | hedges sent, besides first attempts |
+//! | `resilience.hedge.won` | counter | `resilience.name` | hedges whose answer was the call's |
+//! | `resilience.hedge.cancelled` | counter | `resilience.name` | attempts cancelled because another settled the call |
 //!
 //! # Cost
 //!
@@ -172,6 +183,7 @@ pub mod deadline;
 mod error;
 pub mod grpc;
 pub mod grpc_rejection;
+pub mod hedge;
 mod http_classify;
 pub mod http_rejection;
 pub mod limit;

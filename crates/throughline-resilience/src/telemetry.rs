@@ -53,6 +53,9 @@ struct Instruments {
     breaker_rejections: Counter<u64>,
     shed: Counter<u64>,
     limit: Gauge<u64>,
+    hedge_sent: Counter<u64>,
+    hedge_won: Counter<u64>,
+    hedge_cancelled: Counter<u64>,
 }
 
 /// The meter of the crate's instrumentation scope from the global provider.
@@ -86,6 +89,9 @@ impl Telemetry {
                 breaker_rejections: meter.u64_counter("resilience.circuit_breaker.rejections").with_unit("{call}").with_description("Calls rejected by an open circuit breaker").build(),
                 shed: meter.u64_counter("resilience.shed").with_unit("{request}").with_description("Requests shed by a concurrency limit, by reason").build(),
                 limit: meter.u64_gauge("resilience.concurrency.limit").with_unit("{request}").with_description("The current concurrency limit").build(),
+                hedge_sent: meter.u64_counter("resilience.hedge.sent").with_unit("{request}").with_description("Hedged requests sent, besides the first attempts").build(),
+                hedge_won: meter.u64_counter("resilience.hedge.won").with_unit("{request}").with_description("Hedged requests whose answer was the call's").build(),
+                hedge_cancelled: meter.u64_counter("resilience.hedge.cancelled").with_unit("{request}").with_description("Attempts cancelled because another attempt of the call settled it").build(),
                 name,
                 attribute: [attribute],
                 call_attributes,
@@ -131,5 +137,17 @@ impl Telemetry {
 
     pub(crate) fn limit(&self, limit: usize) {
         self.inner.limit.record(limit as u64, &self.inner.attribute);
+    }
+
+    pub(crate) fn hedge_sent(&self) {
+        self.inner.hedge_sent.add(1, &self.inner.attribute);
+    }
+
+    pub(crate) fn hedge_won(&self) {
+        self.inner.hedge_won.add(1, &self.inner.attribute);
+    }
+
+    pub(crate) fn hedge_cancelled(&self, attempts: u64) {
+        self.inner.hedge_cancelled.add(attempts, &self.inner.attribute);
     }
 }
