@@ -419,3 +419,39 @@ fn configurations_out_of_range_are_errors() {
     assert_eq!(config().min_samples(0).build().unwrap_err(), HedgeConfigError::MinSamples(0));
     assert_eq!(config().min_samples(257).build().unwrap_err(), HedgeConfigError::MinSamples(257));
 }
+
+/// A call that waits `latency`, counting how often it is polled.
+struct Counted {
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    polls: Arc<AtomicU32>,
+}
+
+impl Future for Counted {
+    type Output = Result<Response<u32>, std::io::Error>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.polls.fetch_add(1, Ordering::SeqCst);
+        self.sleep.as_mut().poll(cx).map(|()| Ok(Response::new(1)))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn arming_the_hedge_timer_does_not_poll_the_first_attempt_again() {
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let policy = HedgeConfig::new("inventory").delay(Duration::from_millis(500)).build().unwrap();
+    let polls = Arc::new(AtomicU32::new(0));
+    let counted = polls.clone();
+    let mut client = Hedge::layer(policy).layer(tower::service_fn(move |_: Request<String>| Counted {
+        sleep: Box::pin(tokio::time::sleep(Duration::from_millis(100))),
+        polls: counted.clone(),
+    }));
+
+    let (result, elapsed) = send(&mut client, get()).await;
+
+    assert_eq!((*result.unwrap().body(), elapsed), (1, Duration::from_millis(100)));
+    assert_eq!(polls.load(Ordering::SeqCst), 2, "once pending, once when its timer woke it");
+}

@@ -265,65 +265,75 @@ where
                     this.held.take().unwrap_or_else(|| Err("hedge future polled after completion".into())),
                 );
             }
-            match race.next {
-                Next::Done => return Poll::Pending,
-                Next::Waiting => {
-                    let due = race.started + race.delay * (race.sent + 1);
-                    let Some(timer) = this.timer.as_mut().as_pin_mut() else {
-                        // A hedge that could never go is not waited for.
-                        if !shared.may_arm(race.deadline, due, race.delay) {
+            // Then the next hedge. The attempts are polled again only after a
+            // hedge was sent (to poll it): nothing else here can have woken them.
+            loop {
+                match race.next {
+                    Next::Done => return Poll::Pending,
+                    Next::Waiting => {
+                        if this.timer.is_none() {
+                            let due = race.started + race.delay;
+                            // A hedge that could never go is not waited for.
+                            if !shared.may_arm(race.deadline, due, race.delay) {
+                                race.next = Next::Done;
+                                return Poll::Pending;
+                            }
+                            this.timer.set(Some(tokio::time::sleep_until(due)));
+                        }
+                        if let Some(timer) = this.timer.as_mut().as_pin_mut()
+                            && timer.poll(cx).is_pending()
+                        {
+                            return Poll::Pending;
+                        }
+                        race.next = if shared.may_send(race.deadline, race.delay) {
+                            Next::Sending
+                        } else {
+                            Next::Done
+                        };
+                    }
+                    Next::Sending => {
+                        match race.service.poll_ready(cx) {
+                            Poll::Pending => return Poll::Pending,
+                            Poll::Ready(Err(error)) => {
+                                let error: BoxError = error.into();
+                                tracing::debug!(target: "throughline_resilience::hedge", policy = %shared.telemetry.name(), %error, "hedge not sent: the service is not ready");
+                                race.next = Next::Done;
+                                continue;
+                            }
+                            Poll::Ready(Ok(())) => {}
+                        }
+                        let last = race.sent + 1 >= shared.max_hedges;
+                        let request = if last {
+                            race.request.take()
+                        } else {
+                            race.request.as_ref().and_then(ResilientRequest::try_clone)
+                        };
+                        let Some(mut request) = request else {
                             race.next = Next::Done;
                             continue;
-                        }
-                        this.timer.set(Some(tokio::time::sleep_until(due)));
-                        continue;
-                    };
-                    if timer.poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    race.next =
-                        if shared.may_send(race.deadline, race.delay) { Next::Sending } else { Next::Done };
-                }
-                Next::Sending => {
-                    match race.service.poll_ready(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Err(error)) => {
-                            let error: BoxError = error.into();
-                            tracing::debug!(target: "throughline_resilience::hedge", policy = %shared.telemetry.name(), %error, "hedge not sent: the service is not ready");
-                            race.next = Next::Done;
-                            continue;
-                        }
-                        Poll::Ready(Ok(())) => {}
-                    }
-                    race.sent += 1;
-                    let last = race.sent >= shared.max_hedges;
-                    let request = if last {
-                        race.request.take()
-                    } else {
-                        race.request.as_ref().and_then(ResilientRequest::try_clone)
-                    };
-                    let Some(mut request) = request else {
-                        race.next = Next::Done;
-                        continue;
-                    };
-                    let attempt = race.sent + 1;
-                    request.set_resend_count(attempt - 1);
-                    let span = attempt_span::<Req>(attempt);
-                    let call = span.in_scope(|| race.service.call(request));
-                    shared.telemetry.hedge_sent();
-                    race.hedges.push(InFlight {
-                        call: Box::pin(call),
-                        span,
-                        attempt,
-                        sent_at: Instant::now(),
-                    });
-                    if last {
-                        race.next = Next::Done;
-                    } else {
-                        race.next = Next::Waiting;
-                        if let Some(timer) = this.timer.as_mut().as_pin_mut() {
-                            timer.reset(race.started + race.delay * (race.sent + 1));
-                        }
+                        };
+                        race.sent += 1;
+                        let attempt = race.sent + 1;
+                        request.set_resend_count(attempt - 1);
+                        let span = attempt_span::<Req>(attempt);
+                        let call = span.in_scope(|| race.service.call(request));
+                        shared.telemetry.hedge_sent();
+                        race.hedges.push(InFlight {
+                            call: Box::pin(call),
+                            span,
+                            attempt,
+                            sent_at: Instant::now(),
+                        });
+                        let due = race.started + race.delay * (race.sent + 1);
+                        race.next = if last || !shared.may_arm(race.deadline, due, race.delay) {
+                            Next::Done
+                        } else {
+                            if let Some(timer) = this.timer.as_mut().as_pin_mut() {
+                                timer.reset(due);
+                            }
+                            Next::Waiting
+                        };
+                        break;
                     }
                 }
             }
