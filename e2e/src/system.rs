@@ -22,6 +22,8 @@ pub struct Options {
     pub payments_args: Vec<String>,
     /// Extra environment for orders (its resilience settings).
     pub orders_env: Vec<(&'static str, String)>,
+    /// Extra environment for inventory (the calls it refuses).
+    pub inventory_env: Vec<(&'static str, String)>,
 }
 
 /// The three services and the receiver their telemetry goes to.
@@ -111,6 +113,7 @@ impl System {
 
         let mut env = telemetry("inventory");
         env.push(("INVENTORY_ADDR", "127.0.0.1:0".to_owned()));
+        env.extend(options.inventory_env);
         let inventory = Service::start("inventory", "inventory", &env, dir)?;
 
         let mut env = telemetry("orders");

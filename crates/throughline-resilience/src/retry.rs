@@ -313,16 +313,16 @@ where
 
 fn attempt_span<Req: ResilientRequest>(attempt: u32, reason: Option<Reason>) -> Span {
     let Some(reason) = reason else {
-        return tracing::debug_span!("resilience.attempt", resilience.attempt = attempt);
+        return tracing::debug_span!("resilience.attempt", resilience.attempt = i64::from(attempt));
     };
     let span = tracing::info_span!(
         "resilience.attempt",
-        resilience.attempt = attempt,
+        resilience.attempt = i64::from(attempt),
         resilience.retry.reason = %reason,
         http.request.resend_count = tracing::field::Empty,
     );
     if Req::IS_HTTP {
-        span.record("http.request.resend_count", attempt - 1);
+        span.record("http.request.resend_count", i64::from(attempt - 1));
     }
     span
 }

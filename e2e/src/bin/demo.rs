@@ -36,6 +36,7 @@ async fn run() -> Result<(), String> {
         collector: collector.clone(),
         payments_args: ["--latency-ms", "5..20", "--hang-ms", "2000"].map(String::from).to_vec(),
         orders_env: vec![("ORDERS_BREAKER_OPEN_MS", "1500".to_owned())],
+        ..Options::default()
     };
     let system = System::start(options, dir.path()).await?;
     let client = reqwest::Client::new();

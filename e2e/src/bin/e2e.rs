@@ -54,6 +54,8 @@ async fn checks(dir: &std::path::Path) -> Result<(), String> {
     let options = Options {
         payments_args: ["--latency-ms", "2..10", "--hang-ms", "2000"].map(String::from).to_vec(),
         orders_env: vec![("ORDERS_BREAKER_OPEN_MS", "1000".to_owned())],
+        // A restarting replica's refusals, which orders' gRPC retries absorb.
+        inventory_env: vec![("INVENTORY_UNAVAILABLE_EVERY", "7".to_owned())],
         ..Options::default()
     };
     let mut system = System::start(options, dir).await?;
@@ -68,6 +70,7 @@ async fn checks(dir: &std::path::Path) -> Result<(), String> {
     step("one trace across orders, payments and inventory", trace_across_services(&system, &client)).await?;
     step("abuse while orders flow", abuse(&mut system, &client)).await?;
     step("chaos: 10% timeouts and 10% errors from payments", chaos(&system, &client)).await?;
+    step("inventory refuses every 7th Reserve: each is retried", grpc_retries(&system)).await?;
     step("payments outage: the breaker opens, then closes", outage(&system, &client)).await?;
     step("Prometheus scrapes the RED and resilience metrics", metrics(&prometheus)).await?;
     step("SIGTERM to orders under load", shutdown(&mut system)).await?;
@@ -351,6 +354,47 @@ async fn outage(system: &System, client: &reqwest::Client) -> Result<(), String>
 }
 
 /// PromQL over what Prometheus scraped from the three services.
+/// Orders so far met inventory refusing every 7th `Reserve` trailers-only
+/// `UNAVAILABLE`: each refused attempt is a failed client span, followed in
+/// its trace by a retry (`previous-rpc-attempts` = 1, under the retry layer's
+/// `resilience.attempt` span) that inventory served.
+async fn grpc_retries(system: &System) -> Result<(), String> {
+    let receiver = system.receiver.as_ref().ok_or("the step reads the local receiver's spans")?;
+    let spans = receiver.spans();
+    let reserves: Vec<_> = spans_of(&spans, "orders", kind::CLIENT)
+        .into_iter()
+        .filter(|span| span.name() == "inventory.v1.Inventory/Reserve")
+        .collect();
+    let retries: Vec<_> = reserves
+        .iter()
+        .filter(|span| span.attribute("previous-rpc-attempts").and_then(|v| v.as_i64()) == Some(1))
+        .collect();
+    println!("  {} Reserve attempts, {} of them retries", reserves.len(), retries.len());
+    ensure!(reserves.len() >= 7, "too few Reserve calls to see a refusal: {}", reserves.len());
+    ensure!(!retries.is_empty(), "no Reserve was retried, though inventory refused every 7th");
+    for retry in &retries {
+        let refused = reserves.iter().any(|span| span.trace_id() == retry.trace_id() && span.is_error());
+        ensure!(refused, "retry {} has no refused attempt in its trace", retry.span_id());
+        // Each retry runs in the retry layer's `resilience.attempt` span.
+        let attempt = spans.iter().find(|span| Some(span.span_id()) == retry.parent_span_id());
+        let second = attempt.is_some_and(|span| {
+            span.name() == "resilience.attempt"
+                && span.attribute("resilience.attempt").and_then(|v| v.as_i64()) == Some(2)
+        });
+        ensure!(
+            second,
+            "retry {} is not under its resilience.attempt span (attempt 2) but {:?}",
+            retry.span_id(),
+            attempt.map(|span| (span.name(), span.attribute("resilience.attempt")))
+        );
+        let served = spans_of(&spans, "inventory", kind::SERVER)
+            .into_iter()
+            .any(|server| server.parent_span_id().as_deref() == Some(retry.span_id().as_str()));
+        ensure!(served, "retry {} did not reach inventory's handler", retry.span_id());
+    }
+    Ok(())
+}
+
 async fn metrics(prometheus: &Prometheus) -> Result<(), String> {
     let within = Duration::from_secs(15);
     let expect = [
@@ -377,6 +421,11 @@ async fn metrics(prometheus: &Prometheus) -> Result<(), String> {
         (
             "retries of payments",
             r#"sum(resilience_retry_attempts_total{job="orders",resilience_name="payments"})"#,
+            1.0,
+        ),
+        (
+            "retries of inventory (gRPC)",
+            r#"sum(resilience_retry_attempts_total{job="orders",resilience_name="inventory",resilience_retry_reason="grpc_status"})"#,
             1.0,
         ),
         (

@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use tonic::{Request, Response, Status};
 
+pub mod refusals;
+
 /// The generated protobuf types, client and server.
 #[allow(missing_docs)]
 pub mod pb {

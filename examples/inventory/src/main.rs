@@ -1,15 +1,21 @@
 //! The inventory service. Listens on `INVENTORY_ADDR` (default
-//! 127.0.0.1:8083) for gRPC, `/metrics` and `/health/*`.
+//! 127.0.0.1:8083) for gRPC, `/metrics` and `/health/*`. With
+//! `INVENTORY_UNAVAILABLE_EVERY=N`, every Nth `Reserve` is refused
+//! `UNAVAILABLE`, as a restarting replica would (the end-to-end test's fault).
 
 use std::time::Duration;
 
 use inventory::Stock;
+use inventory::refusals::{self, Refusals};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let telemetry = throughline::Init::from_env()?.service_name("inventory").install()?;
     let stock = Stock::new([("tea".to_owned(), 1_000_000), ("coffee".to_owned(), 10)]);
     let mut app = stock.router();
+    if let Some(n) = std::env::var("INVENTORY_UNAVAILABLE_EVERY").ok().and_then(|n| n.parse().ok()) {
+        app = app.layer(axum::middleware::from_fn_with_state(Refusals::every(n), refusals::refuse));
+    }
     if let Some(prometheus) = telemetry.prometheus() {
         app = app.route_service("/metrics", prometheus.clone());
     }

@@ -1,0 +1,43 @@
+//! A replica that refuses some calls before it reads them, as one being
+//! drained or restarted behind a proxy does: the end-to-end test turns it on
+//! (`INVENTORY_UNAVAILABLE_EVERY=N`) to see orders' gRPC retries at work.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// Which `Reserve` calls to refuse: every `n`th.
+#[derive(Clone, Debug)]
+pub struct Refusals {
+    n: u64,
+    calls: Arc<AtomicU64>,
+}
+
+impl Refusals {
+    /// Refuses every `n`th `Reserve` call (at least every one).
+    pub fn every(n: u64) -> Self {
+        Self { n: n.max(1), calls: Arc::default() }
+    }
+}
+
+/// axum middleware (`from_fn_with_state`): a refused call gets a trailers-only
+/// `UNAVAILABLE`, the status in the headers and nothing reserved, which a
+/// client's retry policy may safely retry.
+pub async fn refuse(State(refusals): State<Refusals>, request: Request, next: Next) -> Response {
+    let refused = request.uri().path().ends_with("/Reserve")
+        && (refusals.calls.fetch_add(1, Ordering::Relaxed) + 1) % refusals.n == 0;
+    if !refused {
+        return next.run(request).await;
+    }
+    let mut response = Response::new(Body::empty());
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/grpc"));
+    headers.insert("grpc-status", HeaderValue::from_static("14"));
+    headers.insert("grpc-message", HeaderValue::from_static("replica restarting"));
+    response
+}
