@@ -5,7 +5,10 @@
 //!
 //! Services answer at once, so what is measured is the middleware's own cost.
 //! Futures are polled once with a no-op waker inside a tokio runtime context
-//! (the deadline and attempt timeout create timers).
+//! (the deadline and attempt timeout create timers). The hedging cases also
+//! run a service that is pending once, as a network call is, because a
+//! hedge's timer is armed only when the first attempt does not answer at
+//! once; next to each hedging case is the bare service it wraps.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -16,6 +19,7 @@ use std::time::Duration;
 
 use failsafe::CircuitBreaker as _;
 use throughline_resilience::circuit_breaker::{BreakerConfig, CircuitBreakerLayer, KeyedBreaker};
+use throughline_resilience::hedge::{Hedge, HedgeConfig};
 use throughline_resilience::limit::{LimitAlgorithm, LimiterConfig, Priority};
 use throughline_resilience::retry::{RetryConfig, RetryLayer};
 use throughline_resilience::{AnyError, Outcome, Policy};
@@ -24,6 +28,8 @@ use tower::{Layer, Service, service_fn};
 pub(crate) const THROUGHLINE: &str = "throughline";
 pub(crate) const TOWER_RESILIENCE: &str = "tower-resilience 0.13";
 pub(crate) const FAILSAFE: &str = "failsafe 1.3";
+/// The same service with no middleware: what a layer's cost is read against.
+pub(crate) const BARE: &str = "bare service";
 
 /// Runs one call of a case; a case makes one per thread, sharing its state.
 pub(crate) type Run = Box<dyn FnMut() + Send>;
@@ -50,6 +56,37 @@ fn echo() -> impl Service<u32, Response = u32, Error = std::io::Error, Future: S
 
 fn unit() -> impl Service<(), Response = u32, Error = std::io::Error, Future: Send> + Clone + Send {
     service_fn(|()| std::future::ready(Ok(1)))
+}
+
+/// Polls a future that is pending once, as a call over the network is, then ready.
+pub(crate) fn ready_on_second_poll<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    for _ in 0..2 {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+    panic!("the benchmark's service answers on the second poll")
+}
+
+/// A future pending on its first poll and ready on the second.
+struct PendingOnce(bool);
+
+impl Future for PendingOnce {
+    type Output = Result<u32, std::io::Error>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if std::mem::replace(&mut self.0, true) {
+            return Poll::Ready(Ok(1));
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+fn pending_once() -> impl Service<(), Response = u32, Error = std::io::Error, Future: Send> + Clone + Send {
+    service_fn(|()| PendingOnce(false))
 }
 
 /// Every case. Each owns its state; runners made from one case share it.
@@ -134,6 +171,64 @@ pub(crate) fn cases() -> Vec<Case> {
             let mut service = RetryLayer::new(retry.clone()).layer(unit());
             Box::new(move || {
                 black_box(ready(service.call(())).is_ok());
+            })
+        }),
+    );
+
+    // Hedging that never fires: every call answers well before the delay.
+    let operation = "hedging that never fires (fixed delay): one call answered at once";
+    add(
+        operation,
+        BARE,
+        Box::new(|| {
+            let mut service = unit();
+            Box::new(move || {
+                black_box(ready(service.call(())).is_ok());
+            })
+        }),
+    );
+    let hedge = HedgeConfig::new("bench").delay(Duration::from_millis(50)).build().unwrap();
+    add(
+        operation,
+        THROUGHLINE,
+        Box::new(move || {
+            let mut service = Hedge::layer(hedge.clone()).layer(unit());
+            Box::new(move || {
+                black_box(ready(service.call(())).is_ok());
+            })
+        }),
+    );
+    let operation = "hedging that never fires: one call pending once (the hedge timer is armed)";
+    add(
+        operation,
+        BARE,
+        Box::new(|| {
+            let mut service = pending_once();
+            Box::new(move || {
+                black_box(ready_on_second_poll(service.call(())).is_ok());
+            })
+        }),
+    );
+    let hedge = HedgeConfig::new("bench").delay(Duration::from_millis(50)).build().unwrap();
+    add(
+        operation,
+        "throughline, fixed delay",
+        Box::new(move || {
+            let mut service = Hedge::layer(hedge.clone()).layer(pending_once());
+            Box::new(move || {
+                black_box(ready_on_second_poll(service.call(())).is_ok());
+            })
+        }),
+    );
+    // The default delay: p95 of the observed latency, so each call also records its latency.
+    let hedge = HedgeConfig::new("bench").build().unwrap();
+    add(
+        operation,
+        "throughline, p95 delay",
+        Box::new(move || {
+            let mut service = Hedge::layer(hedge.clone()).layer(pending_once());
+            Box::new(move || {
+                black_box(ready_on_second_poll(service.call(())).is_ok());
             })
         }),
     );

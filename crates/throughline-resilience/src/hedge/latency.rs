@@ -15,7 +15,7 @@ use std::time::Duration;
 /// How many latencies a percentile delay is taken over: the most recent ones.
 pub const SAMPLES: usize = 256;
 /// The percentile is recomputed every this many samples.
-pub(crate) const REFRESH: u64 = 16;
+pub(crate) const REFRESH: u64 = 64;
 /// No estimate yet: the fixed delay applies.
 const NONE: u64 = u64::MAX;
 
