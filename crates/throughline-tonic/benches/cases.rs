@@ -60,6 +60,7 @@ pub(crate) const BARE: &str = "bare channel";
 pub(crate) const THROUGHLINE: &str = "throughline GrpcClientLayer (span + propagation + metrics)";
 pub(crate) const THROUGHLINE_TRACES: &str = "throughline GrpcClientLayer (span + propagation)";
 pub(crate) const PEER: &str = "tonic-tracing-opentelemetry OtelGrpcLayer (span + propagation)";
+pub(crate) const RETRY: &str = "throughline GrpcRetryLayer, the method retried, success path (no span layer)";
 
 /// One way of calling, ready to run.
 pub(crate) struct Case {
@@ -131,7 +132,8 @@ impl Bench {
         let service =
             |layer: GrpcClientLayer| tower::ServiceBuilder::new().layer(layer).service(channel.clone());
         let noop_meters = opentelemetry::metrics::noop::NoopMeterProvider::new();
-        let cases = vec![
+        #[cfg_attr(not(feature = "resilience"), allow(unused_mut))]
+        let mut cases = vec![
             Case { implementation: BARE, run: call(&runtime, EchoClient::new(channel.clone())) },
             Case {
                 implementation: THROUGHLINE,
@@ -159,6 +161,22 @@ impl Bench {
                 ),
             },
         ];
+        // What a retry policy costs a call that succeeds: the request read
+        // whole and replayable, the retry future, its attempt span (filtered
+        // out here, as the peer's are not set up).
+        #[cfg(feature = "resilience")]
+        cases.push(Case {
+            implementation: RETRY,
+            run: call(&runtime, {
+                use throughline_tonic::retry::{GrpcRetryPolicy, MethodRetry};
+                let policy = GrpcRetryPolicy::builder("bench")
+                    .method("throughline.test.v1.Echo/Unary", MethodRetry::new())
+                    .meter_provider(&noop_meters)
+                    .build()
+                    .unwrap();
+                EchoClient::new(tower::ServiceBuilder::new().layer(policy.layer()).service(channel.clone()))
+            }),
+        });
         Self { runtime, exported, cases, _tracer_provider: tracer_provider, _meter_provider: meter_provider }
     }
 }
