@@ -176,7 +176,7 @@ pub(crate) fn cases() -> Vec<Case> {
     );
 
     // Hedging that never fires: every call answers well before the delay.
-    let operation = "hedging that never fires (fixed delay): one call answered at once";
+    let operation = "hedging that never fires: one call answered at once";
     add(
         operation,
         BARE,
@@ -190,7 +190,7 @@ pub(crate) fn cases() -> Vec<Case> {
     let hedge = HedgeConfig::new("bench").delay(Duration::from_millis(50)).build().unwrap();
     add(
         operation,
-        THROUGHLINE,
+        "throughline, fixed delay",
         Box::new(move || {
             let mut service = Hedge::layer(hedge.clone()).layer(unit());
             Box::new(move || {
@@ -198,7 +198,7 @@ pub(crate) fn cases() -> Vec<Case> {
             })
         }),
     );
-    let operation = "hedging that never fires: one call pending once (the hedge timer is armed)";
+    let operation = "hedging that never fires: one call pending once (timer armed)";
     add(
         operation,
         BARE,
