@@ -170,7 +170,23 @@ pub enum HedgeConfigError {
 /// Which requests are safe to send twice; see the [module docs](self).
 ///
 /// Implemented by [`Idempotent`] (the default), [`SafeMethods`] and any
-/// `Fn(&Req) -> bool`.
+/// `Fn(&Req) -> bool`, and in a few lines for a request type of your own:
+///
+/// ```
+/// use throughline_resilience::hedge::SafeToHedge;
+///
+/// /// A read-only query is safe to run twice; a write is not.
+/// struct ReadOnly;
+///
+/// impl SafeToHedge<String> for ReadOnly {
+///     fn is_safe(&self, sql: &String) -> bool {
+///         sql.trim_start().to_ascii_uppercase().starts_with("SELECT")
+///     }
+/// }
+///
+/// assert!(ReadOnly.is_safe(&"select * from stock".to_owned()));
+/// assert!(!ReadOnly.is_safe(&"UPDATE stock SET n = 0".to_owned()));
+/// ```
 pub trait SafeToHedge<Req>: Send + Sync + 'static {
     /// Whether `request` may be sent more than once.
     fn is_safe(&self, request: &Req) -> bool;
@@ -187,6 +203,15 @@ where
 
 /// Requests that say they are idempotent ([`ResilientRequest::is_idempotent`]):
 /// for HTTP, an idempotent method or an `Idempotency-Key`.
+///
+/// ```
+/// use throughline_resilience::hedge::{Idempotent, SafeToHedge};
+///
+/// let get = http::Request::get("http://inventory/items/7").body(()).unwrap();
+/// let post = http::Request::post("http://payments/charges").body(()).unwrap();
+/// assert!(Idempotent.is_safe(&get));
+/// assert!(!Idempotent.is_safe(&post), "a POST is hedged only when marked safe");
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Idempotent;
 
@@ -254,6 +279,24 @@ enum Delay {
 /// hedge after the p95 of the observed latency (100 ms until 50 attempts
 /// are in), a budget of 10 % of calls plus 1 hedge per second over 10 s, no
 /// breaker, classifier [`AnyError`], requests safe when [`Idempotent`].
+///
+/// ```
+/// use std::time::Duration;
+/// use throughline_resilience::hedge::{HedgeConfig, SafeMethods};
+/// use throughline_resilience::{GrpcClassifier, RetryBudget};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // gRPC: two hedges at most, 20 ms apart, for the one read marked safe, within 5 % extra calls.
+/// let policy = HedgeConfig::new("inventory")
+///     .delay(Duration::from_millis(20))
+///     .max_hedges(2)
+///     .budget(RetryBudget::new(0.05, 1)?)
+///     .safe_to_hedge(SafeMethods::new(["/inventory.v1.Inventory/GetStock"]))
+///     .classifier(GrpcClassifier::default())
+///     .build()?;
+/// assert_eq!((policy.max_hedges(), policy.delay()), (2, Duration::from_millis(20)));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct HedgeConfig<C = AnyError, P = Idempotent> {
     name: String,
@@ -431,7 +474,28 @@ impl<C, P> HedgeConfig<C, P> {
     }
 }
 
-/// A built hedging policy. Clones share its budget and its latency estimate.
+/// A built hedging policy. Clones share its budget and its latency estimate:
+/// build one per kind of call (one gRPC method, one endpoint), whose
+/// latencies belong together, and clone it into every client of it.
+///
+/// ```
+/// use std::time::Duration;
+/// use throughline_resilience::hedge::{Hedge, HedgeConfig};
+/// use tower::{Layer, service_fn};
+///
+/// # fn main() -> Result<(), throughline_resilience::hedge::HedgeConfigError> {
+/// let policy = HedgeConfig::new("inventory.get-stock").build()?;
+/// let replica = |name: &'static str| {
+///     service_fn(move |_: http::Request<String>| async move {
+///         Ok::<_, std::io::Error>(http::Response::new(name))
+///     })
+/// };
+/// // Two clients, one policy: one budget, one latency estimate.
+/// let east = Hedge::layer(policy.clone()).layer(replica("east"));
+/// let west = Hedge::layer(policy.clone()).layer(replica("west"));
+/// assert_eq!(policy.delay(), Duration::from_millis(100), "no latency observed yet: the fallback");
+/// # let _ = (east, west); Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct HedgePolicy<C = AnyError, P = Idempotent> {
     shared: Arc<Shared<C, P>>,

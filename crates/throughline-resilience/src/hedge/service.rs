@@ -20,6 +20,20 @@ use crate::request::ResilientRequest;
 
 /// Hedges calls through the inner service by a [`HedgePolicy`]; see the
 /// [module docs](super).
+///
+/// ```
+/// use std::time::Duration;
+/// use throughline_resilience::hedge::{HedgeConfig, HedgeLayer};
+/// use tower::{ServiceBuilder, service_fn};
+///
+/// # fn main() -> Result<(), throughline_resilience::hedge::HedgeConfigError> {
+/// let policy = HedgeConfig::new("search").delay(Duration::from_millis(30)).build()?;
+/// let client = ServiceBuilder::new().layer(HedgeLayer::new(policy)).service(service_fn(
+///     |_: http::Request<String>| async { Ok::<_, std::io::Error>(http::Response::new(String::new())) },
+/// ));
+/// let service = client.into_inner(); // the wrapped service back, as with every layer
+/// # let _ = service; Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct HedgeLayer<C = AnyError, P = Idempotent> {
     policy: HedgePolicy<C, P>,
