@@ -455,3 +455,25 @@ async fn arming_the_hedge_timer_does_not_poll_the_first_attempt_again() {
     assert_eq!((*result.unwrap().body(), elapsed), (1, Duration::from_millis(100)));
     assert_eq!(polls.load(Ordering::SeqCst), 2, "once pending, once when its timer woke it");
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_attempt_span_is_a_child_of_the_callers_span() {
+    use tracing::Instrument;
+
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let policy =
+        HedgeConfig::new("inventory").delay(Duration::from_millis(50)).max_hedges(2).build().unwrap();
+    let replica = Replica::answering(|n| if n == 3 { 10 } else { 1000 });
+    let mut client = Hedge::layer(policy).layer(replica.clone());
+
+    let (result, elapsed) = send(&mut client, get()).instrument(tracing::info_span!("checkout")).await;
+
+    assert_eq!((*result.unwrap().body(), elapsed), (3, Duration::from_millis(110)), "the second hedge won");
+    assert_eq!(hedge_spans(&capture), [(1, Some(false)), (2, Some(false)), (3, Some(true))]);
+    let spans = capture.spans();
+    let checkout = spans.named("checkout");
+    for span in spans.all().iter().filter(|span| span.name == "resilience.hedge") {
+        assert_eq!(span.parent_span_id, checkout.span_context.span_id());
+    }
+}

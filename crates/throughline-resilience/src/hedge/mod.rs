@@ -120,14 +120,16 @@
 //!
 //! Each attempt of a call that may be hedged runs in a span
 //! `resilience.hedge` with `resilience.hedge.attempt` (1 for the first, at
-//! DEBUG; hedges at INFO, with `http.request.resend_count` for HTTP, which
-//! the request also carries as [`ResendCount`](crate::ResendCount) for the
-//! client span). When more than one attempt was sent, the one that won
-//! carries `resilience.hedge.winner = true` and the cancelled ones `false`.
-//! The counters `resilience.hedge.sent`, `resilience.hedge.won` (hedges, not
-//! first attempts, that won) and `resilience.hedge.cancelled` (attempts
-//! dropped because another settled the call) carry `resilience.name`; a hedge
-//! not sent is a DEBUG event (an INFO one for an exhausted budget).
+//! DEBUG; hedges at INFO). Hedge `k` also carries `http.request.resend_count
+//! = k` for HTTP, and its request the [`ResendCount`](crate::ResendCount) `k`
+//! for the client span (under retry too: [`ResilientRequest`] has no getter
+//! for the count a retry attempt was given). When more than one attempt was
+//! sent, the one that won carries `resilience.hedge.winner = true` and the
+//! cancelled ones `false`. The counters `resilience.hedge.sent`,
+//! `resilience.hedge.won` (hedges, not first attempts, that won) and
+//! `resilience.hedge.cancelled` (attempts dropped because another settled
+//! the call) carry `resilience.name`; a hedge not sent is a DEBUG event (an
+//! INFO one for an exhausted budget).
 
 mod latency;
 mod service;
