@@ -27,8 +27,9 @@
 //! - [`client`]: [`GrpcClientLayer`]; what a call becomes on the client.
 //! - [`deadline`]: `grpc-timeout` in and out, [`deadline::remaining`] for a
 //!   handler, and the current deadline a handler's calls inherit.
-//! - `retry` (feature `resilience`): gRPC retries by a service config's
-//!   `retryPolicy` (gRFC A6), each attempt a client span.
+//! - `retry` and `hedge` (feature `resilience`): gRPC retries by a service
+//!   config's `retryPolicy` (gRFC A6), and hedged calls for the methods
+//!   marked safe; each attempt a client span.
 //! - [`semconv`]: the RPC conventions as plain functions and types: method
 //!   parsing, which codes are errors, names old and new.
 //!
@@ -60,12 +61,16 @@ mod call;
 pub mod client;
 pub mod deadline;
 mod future;
+#[cfg(feature = "resilience")]
+pub mod hedge;
 mod metadata;
 mod metrics;
 #[cfg(feature = "resilience")]
 pub mod retry;
 pub mod semconv;
 pub mod server;
+#[cfg(feature = "resilience")]
+mod unary;
 
 pub use body::GrpcBody;
 pub use client::{GrpcClient, GrpcClientLayer};

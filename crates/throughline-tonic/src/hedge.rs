@@ -1,0 +1,195 @@
+//! Hedged gRPC calls (feature `resilience`): when a unary call to a method
+//! marked safe is slow, a copy goes out (to the same channel, which a
+//! balanced channel may send to another replica) and the first success wins,
+//! on throughline-resilience's [`Hedge`]: its delay (fixed, or a percentile
+//! of the latency it observed), budget, breaker and deadline rules, its
+//! `resilience.hedge` spans and metrics.
+//!
+//! Only the methods in [`SafeMethods`] are hedged, and only unary calls
+//! (their one message is read whole without waiting); a streaming call
+//! goes out once. Put the layer outside
+//! [`GrpcClientLayer`](crate::GrpcClientLayer), so that every attempt is a
+//! client span:
+//!
+//! ```
+//! use std::time::Duration;
+//! use throughline_resilience::GrpcClassifier;
+//! use throughline_resilience::hedge::{HedgeConfig, SafeMethods};
+//! use throughline_tonic::GrpcClientLayer;
+//! use throughline_tonic::hedge::GrpcHedgeLayer;
+//! use throughline_tonic_testproto::EchoClient;
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = HedgeConfig::new("echo")
+//!     .percentile_delay(0.95, Duration::from_millis(20))
+//!     .classifier(GrpcClassifier)
+//!     .build()?;
+//! let hedging = GrpcHedgeLayer::new(policy, SafeMethods::new(["/throughline.test.v1.Echo/Unary"]));
+//! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+//! let service = tower::ServiceBuilder::new().layer(hedging).layer(GrpcClientLayer::new()).service(channel);
+//! let client = EchoClient::new(service);
+//! # let _ = client; Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use throughline_resilience::GrpcClassifier;
+use throughline_resilience::classify::{BoxError, Classify};
+use throughline_resilience::hedge::{Hedge, HedgePolicy, SafeMethods};
+use tonic::body::Body;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::unary::{Attempts, Read, UnaryCall, read_ready};
+
+/// Hedges the unary calls of the methods marked safe; see the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct GrpcHedgeLayer<C = GrpcClassifier> {
+    policy: HedgePolicy<C>,
+    methods: SafeMethods,
+    max_buffered_bytes: usize,
+}
+
+impl<C> GrpcHedgeLayer<C> {
+    /// Hedges calls of `methods` (`/package.Service/Method`, or
+    /// `/package.Service/` for a whole service) by `policy`.
+    pub fn new(policy: HedgePolicy<C>, methods: SafeMethods) -> Self {
+        Self { policy, methods, max_buffered_bytes: 64 * 1024 }
+    }
+
+    /// The largest request kept for a copy (default 64 KiB); a larger one is
+    /// sent once.
+    pub fn max_buffered_bytes(mut self, limit: usize) -> Self {
+        self.max_buffered_bytes = limit;
+        self
+    }
+}
+
+impl<S, C: Clone> Layer<S> for GrpcHedgeLayer<C> {
+    type Service = GrpcHedge<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcHedge { inner, layer: self.clone() }
+    }
+}
+
+/// The service of [`GrpcHedgeLayer`].
+#[derive(Clone, Debug)]
+pub struct GrpcHedge<S, C = GrpcClassifier> {
+    inner: S,
+    layer: GrpcHedgeLayer<C>,
+}
+
+impl<C> GrpcHedge<(), C> {
+    /// [`GrpcHedgeLayer::new`], tower-http style.
+    pub fn layer(policy: HedgePolicy<C>, methods: SafeMethods) -> GrpcHedgeLayer<C> {
+        GrpcHedgeLayer::new(policy, methods)
+    }
+}
+
+impl<S, C> GrpcHedge<S, C> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, ResBody> Service<Request<Body>> for GrpcHedge<S, C>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>> + Clone,
+    S::Error: Into<BoxError>,
+    C: Classify<Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if !self.layer.methods.contains(request.uri().path()) {
+            return ResponseFuture::direct(self.inner.call(request));
+        }
+        let (parts, body) = request.into_parts();
+        let body = match read_ready(body, self.layer.max_buffered_bytes) {
+            Read::Whole(message) => message,
+            Read::Partly(body) => {
+                return ResponseFuture::direct(self.inner.call(Request::from_parts(parts, Body::new(body))));
+            }
+        };
+        let call = UnaryCall::new(parts, body);
+        // The readied service makes the first attempt; a clone takes its place.
+        let clone = self.inner.clone();
+        let readied = std::mem::replace(&mut self.inner, clone);
+        let mut hedge = Hedge::layer(self.layer.policy.clone()).layer(Attempts { inner: readied });
+        ResponseFuture { kind: Kind::Hedged { future: hedge.call(call) } }
+    }
+}
+
+type HedgeFuture<S, C> = throughline_resilience::hedge::ResponseFuture<
+    <S as Service<Request<Body>>>::Future,
+    Attempts<S>,
+    UnaryCall,
+    C,
+    throughline_resilience::hedge::Idempotent,
+>;
+
+pin_project! {
+    /// The future of [`GrpcHedge`].
+    pub struct ResponseFuture<S, C>
+    where
+        S: Service<Request<Body>>,
+    {
+        #[pin]
+        kind: Kind<S, C>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<S, C>
+    where
+        S: Service<Request<Body>>,
+    {
+        Direct { #[pin] future: S::Future },
+        Hedged { #[pin] future: HedgeFuture<S, C> },
+    }
+}
+
+impl<S: Service<Request<Body>>, C> ResponseFuture<S, C> {
+    fn direct(future: S::Future) -> Self {
+        Self { kind: Kind::Direct { future } }
+    }
+}
+
+impl<S, C, ResBody> Future for ResponseFuture<S, C>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>> + Clone,
+    S::Error: Into<BoxError>,
+    C: Classify<Response<ResBody>>,
+{
+    type Output = Result<Response<ResBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Direct { future } => Poll::Ready(ready!(future.poll(cx)).map_err(Into::into)),
+            KindProj::Hedged { future } => future.poll(cx),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! What retry and hedging need from a unary call: its one message read
+//! whole, without waiting, so that the call can be sent again; and the
+//! service that sends each attempt as a tonic request. A streaming request,
+//! whose body would make the call wait for the application, is left as it
+//! is and never sent twice.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderValue, Request};
+use http_body::{Body as _, Frame};
+use throughline_core::{Deadline, ResendCount};
+use throughline_resilience::ResilientRequest;
+use tonic::body::Body;
+use tower_service::Service;
+
+use crate::retry::PREVIOUS_RPC_ATTEMPTS;
+
+/// A unary call's request, its one message held whole so that it can be sent
+/// again. Its method is in the policy, which is what makes it safe to resend.
+#[derive(Debug)]
+pub(crate) struct UnaryCall(pub(crate) Request<Bytes>);
+
+impl UnaryCall {
+    /// The call of `parts` with its one `message`, carrying the deadline it
+    /// inherits: its `Deadline` extension, its `grpc-timeout`, or the one
+    /// the task is serving, whichever is earliest.
+    pub(crate) fn new(parts: http::request::Parts, message: Bytes) -> Self {
+        let mut call = Self(Request::from_parts(parts, message));
+        let inherited = Deadline::earliest(
+            call.0.extensions().get::<Deadline>().copied(),
+            Deadline::earliest(
+                throughline_core::deadline::current(),
+                crate::deadline::from_headers(call.0.headers()),
+            ),
+        );
+        if let Some(deadline) = inherited {
+            call.set_deadline(deadline);
+        }
+        call
+    }
+}
+
+impl ResilientRequest for UnaryCall {
+    fn try_clone(&self) -> Option<Self> {
+        let mut copy = Request::new(self.0.body().clone());
+        *copy.method_mut() = self.0.method().clone();
+        *copy.uri_mut() = self.0.uri().clone();
+        *copy.version_mut() = self.0.version();
+        *copy.headers_mut() = self.0.headers().clone();
+        *copy.extensions_mut() = self.0.extensions().clone();
+        Some(Self(copy))
+    }
+
+    fn deadline(&self) -> Option<Deadline> {
+        self.0.extensions().get::<Deadline>().copied()
+    }
+
+    fn set_deadline(&mut self, deadline: Deadline) {
+        self.0.extensions_mut().insert(deadline);
+    }
+
+    fn set_resend_count(&mut self, resends: u32) {
+        if resends > 0 {
+            self.0.extensions_mut().insert(ResendCount(resends));
+            self.0.headers_mut().insert(PREVIOUS_RPC_ATTEMPTS, HeaderValue::from(resends));
+        }
+    }
+}
+
+/// Sends each attempt of a [`UnaryCall`] as a tonic request.
+#[derive(Clone, Debug)]
+pub(crate) struct Attempts<S> {
+    pub(crate) inner: S,
+}
+
+impl<S> Service<UnaryCall> for Attempts<S>
+where
+    S: Service<Request<Body>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, UnaryCall(request): UnaryCall) -> Self::Future {
+        self.inner.call(request.map(|message| Body::new(http_body_util::Full::new(message))))
+    }
+}
+
+/// A request body read as far as it goes without waiting.
+pub(crate) enum Read {
+    /// The body ended within the limit: a unary call's one message.
+    Whole(Bytes),
+    /// The body would have made the call wait (a stream), carried trailers or
+    /// passed the limit: what was read, then the rest.
+    Partly(Partly),
+}
+
+/// Reads the frames `body` has ready, with a waker that is never woken: a
+/// unary call's body (tonic encodes its message when polled) ends at once,
+/// while a streaming body would wait for the application, and is then sent
+/// as it is, never buffered.
+pub(crate) fn read_ready(mut body: Body, limit: usize) -> Read {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut message = BytesMut::new();
+    loop {
+        match Pin::new(&mut body).poll_frame(&mut cx) {
+            Poll::Ready(None) => return Read::Whole(message.freeze()),
+            Poll::Ready(Some(Ok(frame))) if frame.is_data() => {
+                let Ok(mut data) = frame.into_data() else { unreachable!("a data frame") };
+                if message.len() + data.remaining() > limit {
+                    let data = data.copy_to_bytes(data.remaining());
+                    return Read::Partly(Partly::new(message, [Ok(Frame::data(data))], body));
+                }
+                message.extend_from_slice(&data);
+            }
+            Poll::Ready(Some(other)) => return Read::Partly(Partly::new(message, [other], body)),
+            Poll::Pending => return Read::Partly(Partly::new(message, [], body)),
+        }
+    }
+}
+
+/// A body whose first frames were already read.
+pub(crate) struct Partly {
+    read: VecDeque<Result<Frame<Bytes>, tonic::Status>>,
+    rest: Body,
+}
+
+impl Partly {
+    /// `message` (what was read whole), then `next` (a frame read after it), then `rest`.
+    fn new<const N: usize>(
+        message: BytesMut,
+        next: [Result<Frame<Bytes>, tonic::Status>; N],
+        rest: Body,
+    ) -> Self {
+        let message = (!message.is_empty()).then(|| Ok(Frame::data(message.freeze())));
+        Self { read: message.into_iter().chain(next).collect(), rest }
+    }
+}
+
+impl http_body::Body for Partly {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(frame) = self.read.pop_front() {
+            return Poll::Ready(Some(frame));
+        }
+        Pin::new(&mut self.rest).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.read.is_empty() && self.rest.is_end_stream()
+    }
+}
