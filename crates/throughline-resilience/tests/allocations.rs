@@ -2,7 +2,8 @@
 //! allocator (`allocation-counter`, counting per thread): the closed
 //! breaker's call path (the permit API, the plain async API, the tower
 //! layer, a known key of a keyed breaker), the concurrency limit's admission,
-//! and a policy without timeouts on its success path.
+//! a policy without timeouts on its success path, and a hedging policy that
+//! never fires (timer armed or not).
 //!
 //! Each path runs once before it is measured, so that state initialised on
 //! first use (the global meter's instruments, say) is not counted as the
@@ -138,6 +139,47 @@ fn a_policy_without_timeouts_succeeds_without_allocating() {
         .unwrap();
     let count = allocations(|| {
         black_box(ready(policy.call(|| async { Ok::<_, std::io::Error>(1) })).unwrap());
+    });
+    assert_eq!(count, 0);
+}
+
+/// A call that is pending once, as a network call is, then answers.
+struct PendingOnce(bool);
+
+impl Future for PendingOnce {
+    type Output = Result<u32, std::io::Error>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if std::mem::replace(&mut self.0, true) {
+            return Poll::Ready(Ok(1));
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+#[test]
+fn a_hedging_policy_that_never_fires_does_not_allocate() {
+    use throughline_resilience::hedge::{Hedge, HedgeConfig};
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let _context = runtime.enter();
+    // Answered at once: no timer.
+    let policy = HedgeConfig::new("allocations").delay(Duration::from_millis(50)).build().unwrap();
+    let mut at_once =
+        Hedge::layer(policy).layer(service_fn(|()| std::future::ready(Ok::<_, std::io::Error>(1))));
+    let count = allocations(|| {
+        black_box(ready(at_once.call(())).unwrap());
+    });
+    assert_eq!(count, 0);
+    // Pending once: the hedge timer is armed and registered, and the p95 delay records the latency.
+    let policy = HedgeConfig::new("allocations").build().unwrap();
+    let mut pending = Hedge::layer(policy).layer(service_fn(|()| PendingOnce(false)));
+    let count = allocations(|| {
+        let mut call = pin!(pending.call(()));
+        let mut context = Context::from_waker(Waker::noop());
+        assert!(call.as_mut().poll(&mut context).is_pending(), "the timer is armed on this poll");
+        assert!(matches!(call.as_mut().poll(&mut context), Poll::Ready(Ok(1))));
     });
     assert_eq!(count, 0);
 }
