@@ -1,7 +1,7 @@
-//! Retry, circuit breaking, backpressure and deadlines for distributed Rust
-//! services: safe by default, lock-free on the fast path, and visible in every
-//! trace. One policy serves tower services (clients and servers) and plain
-//! async code alike.
+//! Retry, circuit breaking, backpressure, deadlines and hedged requests for
+//! distributed Rust services: safe by default, lock-free on the fast path,
+//! and visible in every trace. One policy serves tower services (clients and
+//! servers) and plain async code alike.
 //!
 //! ```
 //! use std::time::Duration;
