@@ -109,6 +109,24 @@ mod tests {
     }
 
     #[test]
+    fn threads_recording_at_once_lose_no_count_and_leave_a_whole_estimate() {
+        let estimator = LatencyEstimator::new(0.95, 50);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..10_000 {
+                        estimator.record(Duration::from_millis(7));
+                        let _ = estimator.estimate();
+                    }
+                });
+            }
+        });
+        assert_eq!(estimator.recorded(), 40_000);
+        // Every slot was written on the first lap; later recomputations read only 7 ms.
+        assert_eq!(estimator.estimate(), Some(Duration::from_millis(7)));
+    }
+
+    #[test]
     fn long_latencies_saturate() {
         let estimator = LatencyEstimator::new(1.0, 1);
         estimator.record(Duration::from_secs(100_000));
