@@ -477,3 +477,58 @@ async fn every_attempt_span_is_a_child_of_the_callers_span() {
         assert_eq!(span.parent_span_id, checkout.span_context.span_id());
     }
 }
+
+/// Call `n` answers with `status(n)` after `latency(n)` milliseconds.
+fn statuses(
+    script: impl Fn(u32) -> (u64, u16) + Send + Sync + 'static,
+) -> impl Service<Request<String>, Response = Response<u32>, Error = std::io::Error, Future: Send> + Clone {
+    let calls = Arc::new(AtomicU32::new(0));
+    let script = Arc::new(script);
+    tower::service_fn(move |_: Request<String>| {
+        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let (latency, status) = script(n);
+        async move {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+            Ok(Response::builder().status(status).body(n).unwrap())
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retryable_status_waits_for_the_hedge_and_retry_sees_one_result_per_hedged_call() {
+    use throughline_resilience::retry::{Retry, RetryConfig};
+    use throughline_resilience::{Backoff, HttpClassifier};
+
+    let capture = Capture::new();
+    let _default = capture.set_default();
+    let hedge = HedgeConfig::new("inventory")
+        .delay(Duration::from_millis(50))
+        .classifier(HttpClassifier::default())
+        .meter_provider(capture.meter_provider())
+        .build()
+        .unwrap();
+    let retry = RetryConfig::new("inventory")
+        .backoff(Backoff::constant(Duration::from_millis(10)))
+        .classifier(HttpClassifier::default())
+        .build()
+        .unwrap();
+
+    // A 503 from the first attempt waits for the hedge in flight, whose 200 wins.
+    let service = statuses(|n| if n == 1 { (100, 503) } else { (100, 200) });
+    let mut client = Hedge::layer(hedge.clone()).layer(service);
+    let (result, elapsed) = send(&mut client, get()).await;
+    let response = result.unwrap();
+    assert_eq!((response.status().as_u16(), *response.body(), elapsed), (200, 2, Duration::from_millis(150)));
+
+    // Both attempts answer 503: the hedged call fails once, and retry tries it again.
+    let service = statuses(|n| if n <= 2 { (100, 503) } else { (10, 200) });
+    let mut client = Retry::layer(retry).layer(Hedge::layer(hedge).layer(service));
+    let (result, elapsed) = send(&mut client, get()).await;
+    let response = result.unwrap();
+    assert_eq!(
+        (response.status().as_u16(), *response.body()),
+        (200, 3),
+        "the retry's first attempt answered"
+    );
+    assert_eq!(elapsed, Duration::from_millis(150 + 10 + 10), "hedged call, backoff, retry");
+}
