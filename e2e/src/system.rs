@@ -24,6 +24,9 @@ pub struct Options {
     pub orders_env: Vec<(&'static str, String)>,
     /// Extra environment for inventory (the calls it refuses).
     pub inventory_env: Vec<(&'static str, String)>,
+    /// Starts a second inventory replica whose every 5th call waits this
+    /// long; orders balances over both.
+    pub slow_inventory_ms: Option<u64>,
 }
 
 /// The three services and the receiver their telemetry goes to.
@@ -39,6 +42,8 @@ pub struct System {
     pub payments_admin: String,
     /// The stock service.
     pub inventory: Service,
+    /// The second, slow replica, when the options asked for one.
+    pub slow_inventory: Option<Service>,
     /// The order service.
     pub orders: Service,
 }
@@ -115,6 +120,17 @@ impl System {
         env.push(("INVENTORY_ADDR", "127.0.0.1:0".to_owned()));
         env.extend(options.inventory_env);
         let inventory = Service::start("inventory", "inventory", &env, dir)?;
+        let slow_inventory = match options.slow_inventory_ms {
+            Some(ms) => {
+                let mut env = telemetry("inventory");
+                env.push(("INVENTORY_ADDR", "127.0.0.1:0".to_owned()));
+                env.push(("INVENTORY_LATENCY_MS", ms.to_string()));
+                env.push(("INVENTORY_SLOW_EVERY", "5".to_owned()));
+                Some(Service::start("inventory-slow", "inventory", &env, dir)?)
+            }
+            None => None,
+        };
+        let inventory_urls = std::iter::once(&inventory).chain(&slow_inventory).map(Service::url);
 
         let mut env = telemetry("orders");
         env.push(("ORDERS_ADDR", "127.0.0.1:0".to_owned()));
@@ -124,11 +140,11 @@ impl System {
         env.push(("OTEL_LOGS_EXPORTER", "otlp".to_owned()));
         env.push(("OTEL_METRICS_EXPORTER", "prometheus,otlp".to_owned()));
         env.push(("PAYMENTS_URL", payments.url()));
-        env.push(("INVENTORY_URL", inventory.url()));
+        env.push(("INVENTORY_URL", inventory_urls.collect::<Vec<_>>().join(",")));
         env.extend(options.orders_env);
         let orders = Service::start("orders", "orders", &env, dir)?;
 
-        Ok(Self { receiver, _pki: pki, payments, payments_admin, inventory, orders })
+        Ok(Self { receiver, _pki: pki, payments, payments_admin, inventory, slow_inventory, orders })
     }
 }
 

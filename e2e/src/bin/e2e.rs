@@ -56,14 +56,18 @@ async fn checks(dir: &std::path::Path) -> Result<(), String> {
         orders_env: vec![("ORDERS_BREAKER_OPEN_MS", "1000".to_owned())],
         // A restarting replica's refusals, which orders' gRPC retries absorb.
         inventory_env: vec![("INVENTORY_UNAVAILABLE_EVERY", "7".to_owned())],
+        // A second replica whose every 5th call takes 150 ms, which orders'
+        // hedged reads outrun.
+        slow_inventory_ms: Some(SLOW_REPLICA.as_millis() as u64),
         ..Options::default()
     };
     let mut system = System::start(options, dir).await?;
-    let targets = [
+    let mut targets = vec![
         ("orders", system.orders.addr()),
         ("payments", system.payments.addr()),
         ("inventory", system.inventory.addr()),
     ];
+    targets.extend(system.slow_inventory.as_ref().map(|slow| ("inventory-slow", slow.addr())));
     let prometheus = Prometheus::start(&targets, dir).await?;
     let client = reqwest::Client::new();
 
@@ -71,6 +75,7 @@ async fn checks(dir: &std::path::Path) -> Result<(), String> {
     step("abuse while orders flow", abuse(&mut system, &client)).await?;
     step("chaos: 10% timeouts and 10% errors from payments", chaos(&system, &client)).await?;
     step("inventory refuses every 7th Reserve: each is retried", grpc_retries(&system)).await?;
+    step("a slow inventory replica: hedged reads keep orders' tail", hedging(&system, &prometheus)).await?;
     step("payments outage: the breaker opens, then closes", outage(&system, &client)).await?;
     step("Prometheus scrapes the RED and resilience metrics", metrics(&prometheus)).await?;
     step("SIGTERM to orders under load", shutdown(&mut system)).await?;
@@ -152,18 +157,22 @@ async fn trace_across_services(system: &System, client: &reqwest::Client) -> Res
     }
     println!("{}", throughline_e2e::waterfall::render(&spans));
 
-    for service in [&system.orders, &system.payments, &system.inventory] {
+    // Inventory's lines are in whichever replica served the order.
+    let inventory: Vec<_> = std::iter::once(&system.inventory).chain(&system.slow_inventory).collect();
+    for replicas in [vec![&system.orders], vec![&system.payments], inventory] {
         let carries = || {
-            service
-                .log_lines()
-                .iter()
-                .any(|line| line.contains(&format!("\"trace_id\":\"{}\"", reply.trace_id)))
+            replicas.iter().any(|service| {
+                service
+                    .log_lines()
+                    .iter()
+                    .any(|line| line.contains(&format!("\"trace_id\":\"{}\"", reply.trace_id)))
+            })
         };
         let started = Instant::now();
         while !carries() && started.elapsed() < Duration::from_secs(5) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        ensure!(carries(), "no log line of {} carries trace {}", service.name(), reply.trace_id);
+        ensure!(carries(), "no log line of {} carries trace {}", replicas[0].name(), reply.trace_id);
     }
     Ok(())
 }
@@ -392,6 +401,57 @@ async fn grpc_retries(system: &System) -> Result<(), String> {
             .any(|server| server.parent_span_id().as_deref() == Some(retry.span_id().as_str()));
         ensure!(served, "retry {} did not reach inventory's handler", retry.span_id());
     }
+    Ok(())
+}
+
+/// How long the slow inventory replica takes over every call.
+const SLOW_REPLICA: Duration = Duration::from_millis(150);
+
+/// Every order so far asked inventory for `Available` over a channel balanced
+/// across a fast replica and one whose every 5th call takes 150 ms: about
+/// one call in ten is slow, which sets the p99 without hedging. The hedge
+/// (after 25 ms, from a budget of 20 % of calls) cuts the p99 below the slow
+/// calls' latency, within its budget; the traces show the winning hedges.
+async fn hedging(system: &System, prometheus: &Prometheus) -> Result<(), String> {
+    let within = Duration::from_secs(15);
+    let method = r#"job="orders",rpc_method="inventory.v1.Inventory/Available""#;
+    let calls_query = format!("sum(rpc_client_call_duration_seconds_count{{{method}}})");
+    let calls = prometheus
+        .query_until(&calls_query, within, |s| s.first().is_some_and(|s| s.value() >= 200.0))
+        .await?;
+    let calls = calls.first().map_or(0.0, |s| s.value());
+    let hedged = |what: &str| {
+        format!(r#"sum(resilience_hedge_{what}_total{{job="orders",resilience_name="inventory-available"}})"#)
+    };
+    let sent = prometheus.query(&hedged("sent")).await?.first().map_or(0.0, |s| s.value());
+    let won = prometheus.query(&hedged("won")).await?.first().map_or(0.0, |s| s.value());
+    let p99_query = format!(
+        "histogram_quantile(0.99, sum by (le) (rpc_client_call_duration_seconds_bucket{{{method}}}))"
+    );
+    let p99 = prometheus.query(&p99_query).await?.first().map_or(f64::NAN, |s| s.value());
+    println!(
+        "  {calls} Available calls, {sent} hedges sent, {won} won; p99 {:.1} ms ({p99_query})",
+        p99 * 1000.0
+    );
+    ensure!(won >= 1.0, "no hedge won, so the slow replica was never outrun");
+    // The budget: 20 % of the calls, plus its reserve of 10 per second over 10 s.
+    ensure!(sent <= calls * 0.2 + 100.0, "{sent} hedges for {calls} calls: over the budget");
+    ensure!(
+        p99 < SLOW_REPLICA.as_secs_f64(),
+        "the p99 of Available, {p99} s, is not below the slow replica's {SLOW_REPLICA:?}"
+    );
+
+    let receiver = system.receiver.as_ref().ok_or("the step reads the local receiver's spans")?;
+    let winners = receiver
+        .spans()
+        .iter()
+        .filter(|span| span.name() == "resilience.hedge")
+        .filter(|span| {
+            span.attribute("resilience.hedge.winner") == Some(throughline::testing::Value::Bool(true))
+        })
+        .count();
+    ensure!(winners >= 1, "no resilience.hedge span is marked the winner");
+    println!("  {winners} winning hedges in the traces");
     Ok(())
 }
 

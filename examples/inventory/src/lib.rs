@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tonic::{Request, Response, Status};
 
-pub mod refusals;
+pub mod faults;
 
 /// The generated protobuf types, client and server.
 #[allow(missing_docs)]
@@ -15,7 +15,7 @@ pub mod pb {
     tonic::include_proto!("inventory.v1");
 }
 
-use pb::{ReleaseReply, ReleaseRequest, ReserveReply, ReserveRequest};
+use pb::{AvailableReply, AvailableRequest, ReleaseReply, ReleaseRequest, ReserveReply, ReserveRequest};
 
 /// Stock levels and the reservations taken from them, shared by clones.
 #[derive(Clone, Debug)]
@@ -114,5 +114,20 @@ impl pb::inventory_server::Inventory for Stock {
         };
         tracing::info!(released, "release");
         Ok(Response::new(ReleaseReply { released }))
+    }
+
+    /// What is left of a sku; changes nothing, so a caller may ask twice.
+    #[tracing::instrument(skip_all)]
+    async fn available(
+        &self,
+        request: Request<AvailableRequest>,
+    ) -> Result<Response<AvailableReply>, Status> {
+        let sku = &request.get_ref().sku;
+        if !is_valid_id(sku) {
+            return Err(Status::invalid_argument("sku must be 1 to 64 characters of A-Z a-z 0-9 . _ -"));
+        }
+        let available =
+            self.state().levels.get(sku).copied().ok_or_else(|| Status::not_found("no such sku"))?;
+        Ok(Response::new(AvailableReply { available }))
     }
 }

@@ -14,7 +14,8 @@ pub struct Config {
     pub db: PathBuf,
     /// `PAYMENTS_URL`, default `http://127.0.0.1:8082`.
     pub payments_url: String,
-    /// `INVENTORY_URL`, default `http://127.0.0.1:8083`.
+    /// `INVENTORY_URL`, default `http://127.0.0.1:8083`; several replicas
+    /// comma-separated.
     pub inventory_url: String,
     /// `ORDERS_PAYMENT_ATTEMPT_TIMEOUT_MS`: one payment attempt, default 300 ms.
     pub payment_attempt_timeout: Duration,

@@ -101,9 +101,15 @@ async fn create(
     }
 }
 
-/// Stores the order, reserves its stock, charges it (releasing the stock if
-/// the charge fails), then notifies payments.
+/// Checks the stock, stores the order, reserves its stock, charges it
+/// (releasing the stock if the charge fails), then notifies payments.
 async fn place(app: &App, new: NewOrder) -> Result<Order, OrderError> {
+    // Out of stock is answered before anything is stored or held.
+    match app.inventory.available(&new.sku).await {
+        Ok(available) if available < u64::from(new.quantity) => return Err(OrderError::OutOfStock),
+        Ok(_) => {}
+        Err(status) => return Err(OrderError::Inventory(status)),
+    }
     let id = format!("ord-{:016x}", rand::random::<u64>());
     tracing::Span::current().record("order.id", id.as_str());
     let mut order = Order {

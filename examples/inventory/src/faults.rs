@@ -1,9 +1,12 @@
-//! A replica that refuses some calls before it reads them, as one being
-//! drained or restarted behind a proxy does: the end-to-end test turns it on
-//! (`INVENTORY_UNAVAILABLE_EVERY=N`) to see orders' gRPC retries at work.
+//! Faults the end-to-end test turns on: a replica that refuses some calls
+//! before it reads them, as one being drained or restarted behind a proxy
+//! does (`INVENTORY_UNAVAILABLE_EVERY=N`, for orders' gRPC retries), and a
+//! replica that is sometimes slow (`INVENTORY_LATENCY_MS`, on every call or
+//! every `INVENTORY_SLOW_EVERY`th, for orders' hedged reads).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -40,4 +43,28 @@ pub async fn refuse(State(refusals): State<Refusals>, request: Request, next: Ne
     headers.insert("grpc-status", HeaderValue::from_static("14"));
     headers.insert("grpc-message", HeaderValue::from_static("replica restarting"));
     response
+}
+
+/// Which calls to slow down, and by how much.
+#[derive(Clone, Debug)]
+pub struct Slowness {
+    latency: Duration,
+    every: u64,
+    calls: Arc<AtomicU64>,
+}
+
+impl Slowness {
+    /// Every `every`th call (at least every one) waits `latency`.
+    pub fn every(every: u64, latency: Duration) -> Self {
+        Self { latency, every: every.max(1), calls: Arc::default() }
+    }
+}
+
+/// axum middleware (`from_fn_with_state`): the slowed calls wait first, as
+/// on a replica whose disk or neighbours stall now and then.
+pub async fn delay(State(slowness): State<Slowness>, request: Request, next: Next) -> Response {
+    if (slowness.calls.fetch_add(1, Ordering::Relaxed) + 1) % slowness.every == 0 {
+        tokio::time::sleep(slowness.latency).await;
+    }
+    next.run(request).await
 }
