@@ -61,6 +61,7 @@ pub(crate) const THROUGHLINE: &str = "throughline GrpcClientLayer (span + propag
 pub(crate) const THROUGHLINE_TRACES: &str = "throughline GrpcClientLayer (span + propagation)";
 pub(crate) const PEER: &str = "tonic-tracing-opentelemetry OtelGrpcLayer (span + propagation)";
 pub(crate) const RETRY: &str = "throughline GrpcRetryLayer, the method retried, success path (no span layer)";
+pub(crate) const HEDGE: &str = "throughline GrpcHedgeLayer, the method hedged, never fires (no span layer)";
 
 /// One way of calling, ready to run.
 pub(crate) struct Case {
@@ -175,6 +176,25 @@ impl Bench {
                     .build()
                     .unwrap();
                 EchoClient::new(tower::ServiceBuilder::new().layer(policy.layer()).service(channel.clone()))
+            }),
+        });
+        // A hedging policy whose delay (10 s) never comes: the copy kept, the
+        // race future, the timer armed when the first poll finds it pending.
+        #[cfg(feature = "resilience")]
+        cases.push(Case {
+            implementation: HEDGE,
+            run: call(&runtime, {
+                use throughline_resilience::hedge::{HedgeConfig, SafeMethods};
+                use throughline_tonic::hedge::GrpcHedgeLayer;
+                let policy = HedgeConfig::new("bench")
+                    .delay(std::time::Duration::from_secs(10))
+                    .classifier(throughline_resilience::GrpcClassifier)
+                    .meter_provider(&noop_meters)
+                    .build()
+                    .unwrap();
+                let hedging =
+                    GrpcHedgeLayer::new(policy, SafeMethods::new(["/throughline.test.v1.Echo/Unary"]));
+                EchoClient::new(tower::ServiceBuilder::new().layer(hedging).service(channel.clone()))
             }),
         });
         Self { runtime, exported, cases, _tracer_provider: tracer_provider, _meter_provider: meter_provider }
