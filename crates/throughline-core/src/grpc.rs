@@ -87,6 +87,14 @@ impl GrpcCode {
     }
 }
 
+/// A call's status that arrived in its trailers, after the response headers:
+/// the call was committed (it is not retried), but its outcome still counts.
+/// throughline-tonic's `UnaryStatusLayer` puts it in the response's
+/// extensions for the unary calls it reads whole, where a classifier that
+/// looks only at the headers at the time of the response would miss it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrailersStatus(pub GrpcCode);
+
 #[cfg(test)]
 mod tests {
     use super::*;

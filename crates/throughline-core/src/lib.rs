@@ -36,7 +36,7 @@ pub mod grpc;
 mod resend;
 
 pub use deadline::{DEADLINE_HEADER, Deadline, DeadlineHeaderError, GRPC_TIMEOUT, GrpcTimeoutError};
-pub use grpc::{GRPC_STATUS, GrpcCode};
+pub use grpc::{GRPC_STATUS, GrpcCode, TrailersStatus};
 pub use resend::ResendCount;
 
 /// The README's examples, compiled and run as doctests.

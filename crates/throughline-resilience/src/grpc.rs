@@ -3,9 +3,10 @@
 //! The crate does not depend on tonic: a gRPC client is a tower service over
 //! `http::Request`, and a trailers-only error response (what a server sends
 //! when it fails before any message, the overload and outage cases) carries
-//! `grpc-status` in its headers, which [`GrpcClassifier`] reads. Errors in
-//! trailers after a stream started are for throughline-tonic to classify from
-//! `tonic::Status`, with [`GrpcCode::from_i32`].
+//! `grpc-status` in its headers, which [`GrpcClassifier`] reads. A status in
+//! the trailers, after the headers, is read by throughline-tonic's
+//! `UnaryStatusLayer` for the unary methods it names, which hands it on as
+//! [`TrailersStatus`] in the response's extensions.
 //!
 //! ```
 //! use throughline_resilience::{Classify, GrpcClassifier, GrpcCode};
@@ -28,7 +29,7 @@ use http::HeaderMap;
 
 use crate::classify::{BoxError, Classify, Failure, Outcome, Reason};
 
-pub use throughline_core::grpc::{GRPC_STATUS, GrpcCode};
+pub use throughline_core::grpc::{GRPC_STATUS, GrpcCode, TrailersStatus};
 
 /// The server's pushback (gRFC A6): milliseconds to wait, or negative for "do not retry".
 pub const GRPC_RETRY_PUSHBACK_MS: &str = "grpc-retry-pushback-ms";
@@ -61,8 +62,12 @@ impl Pushback {
 /// - a negative pushback: never retried, whatever the code;
 /// - `DEADLINE_EXCEEDED`, `INTERNAL`, `UNKNOWN`, `DATA_LOSS`: failures the
 ///   breaker counts, not retried (the request may have taken effect);
-/// - any other code, or no `grpc-status` header: success (client errors say
-///   nothing about the dependency's health);
+/// - any other code, or no status: success (client errors say nothing about
+///   the dependency's health);
+/// - a status that came in the trailers ([`TrailersStatus`], which
+///   throughline-tonic's `UnaryStatusLayer` puts in the response's
+///   extensions): classified by the same rules but never retryable, since
+///   the server had committed to the call;
 /// - a transport error: retryable (the idempotency rules still apply).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GrpcClassifier;
@@ -98,7 +103,15 @@ impl<B> Classify<http::Response<B>> for GrpcClassifier {
             Err(_) => Outcome::Failure(Failure::retryable(Reason::Error)),
             Ok(response) => match GrpcCode::from_headers(response.headers()) {
                 Some(code) => Self::classify_code(code, response.headers()),
-                None => Outcome::Success,
+                None => match response.extensions().get::<TrailersStatus>() {
+                    Some(TrailersStatus(code)) => match Self::classify_code(*code, response.headers()) {
+                        Outcome::Failure(failure) => {
+                            Outcome::Failure(Failure { retryable: false, ..failure })
+                        }
+                        other => other,
+                    },
+                    None => Outcome::Success,
+                },
             },
         }
     }
@@ -128,6 +141,16 @@ mod tests {
     fn a_negative_pushback_forbids_retrying() {
         assert!(!GrpcClassifier.classify(Ok(&response("14", Some("-1")))).is_retryable());
         assert!(!GrpcClassifier.classify(Ok(&response("14", Some("soon")))).is_retryable());
+    }
+
+    #[test]
+    fn a_status_from_the_trailers_counts_but_is_never_retried() {
+        let mut response = http::Response::new(());
+        response.extensions_mut().insert(TrailersStatus(GrpcCode::Unavailable));
+        let outcome = GrpcClassifier.classify(Ok(&response));
+        assert!(outcome.is_failure() && !outcome.is_retryable());
+        response.extensions_mut().insert(TrailersStatus(GrpcCode::Ok));
+        assert_eq!(GrpcClassifier.classify(Ok(&response)), Outcome::Success);
     }
 
     #[test]

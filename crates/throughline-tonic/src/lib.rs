@@ -29,7 +29,8 @@
 //!   handler, and the current deadline a handler's calls inherit.
 //! - `retry` and `hedge` (feature `resilience`): gRPC retries by a service
 //!   config's `retryPolicy` (gRFC A6), and hedged calls for the methods
-//!   marked safe; each attempt a client span.
+//!   marked safe; each attempt a client span. `status`: a unary call's
+//!   status from its trailers, where breakers and limiters classify it.
 //! - [`semconv`]: the RPC conventions as plain functions and types: method
 //!   parsing, which codes are errors, names old and new.
 //!
@@ -69,6 +70,8 @@ mod metrics;
 pub mod retry;
 pub mod semconv;
 pub mod server;
+#[cfg(feature = "resilience")]
+pub mod status;
 #[cfg(feature = "resilience")]
 mod unary;
 

@@ -99,7 +99,7 @@ pub(crate) enum Read {
     Whole(Bytes),
     /// The body would have made the call wait (a stream), carried trailers or
     /// passed the limit: what was read, then the rest.
-    Partly(Partly),
+    Partly(Prefixed),
 }
 
 /// Reads the frames `body` has ready, with a waker that is never woken: a
@@ -116,23 +116,23 @@ pub(crate) fn read_ready(mut body: Body, limit: usize) -> Read {
                 let Ok(mut data) = frame.into_data() else { unreachable!("a data frame") };
                 if message.len() + data.remaining() > limit {
                     let data = data.copy_to_bytes(data.remaining());
-                    return Read::Partly(Partly::new(message, [Ok(Frame::data(data))], body));
+                    return Read::Partly(Prefixed::new(message, [Ok(Frame::data(data))], body));
                 }
                 message.extend_from_slice(&data);
             }
-            Poll::Ready(Some(other)) => return Read::Partly(Partly::new(message, [other], body)),
-            Poll::Pending => return Read::Partly(Partly::new(message, [], body)),
+            Poll::Ready(Some(other)) => return Read::Partly(Prefixed::new(message, [other], body)),
+            Poll::Pending => return Read::Partly(Prefixed::new(message, [], body)),
         }
     }
 }
 
 /// A body whose first frames were already read.
-pub(crate) struct Partly {
-    read: VecDeque<Result<Frame<Bytes>, tonic::Status>>,
-    rest: Body,
+pub(crate) struct Prefixed {
+    pub(crate) read: VecDeque<Result<Frame<Bytes>, tonic::Status>>,
+    pub(crate) rest: Body,
 }
 
-impl Partly {
+impl Prefixed {
     /// `message` (what was read whole), then `next` (a frame read after it), then `rest`.
     fn new<const N: usize>(
         message: BytesMut,
@@ -144,7 +144,7 @@ impl Partly {
     }
 }
 
-impl http_body::Body for Partly {
+impl http_body::Body for Prefixed {
     type Data = Bytes;
     type Error = tonic::Status;
 
