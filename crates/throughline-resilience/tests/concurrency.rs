@@ -14,14 +14,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry::KeyValue;
+use throughline_resilience::attribute::{FROM_STATE, TO_STATE};
 use throughline_resilience::circuit_breaker::{
     BreakerConfig, CircuitState, KeyedBreaker, SlidingWindow, WindowSnapshot,
 };
 use throughline_resilience::classify::{Failure, Reason};
 use throughline_resilience::limit::{LimitAlgorithm, LimiterConfig, Priority};
 use throughline_resilience::{Outcome, ShedReason};
+use throughline_testing::Capture;
 use tokio::runtime::Runtime;
 
 const FAIL: Outcome = Outcome::Failure(Failure::retryable(Reason::Error));
@@ -34,40 +35,16 @@ fn paused_clock() -> Runtime {
 }
 
 /// The `resilience.circuit_breaker.transitions` counter, by (from, to).
-struct Transitions {
-    provider: SdkMeterProvider,
-    exporter: InMemoryMetricExporter,
-}
+struct Transitions(Capture);
 
 impl Transitions {
     fn new() -> Self {
-        let exporter = InMemoryMetricExporter::default();
-        let provider = SdkMeterProvider::builder()
-            .with_reader(PeriodicReader::builder(exporter.clone()).build())
-            .build();
-        Self { provider, exporter }
+        Self(Capture::new())
     }
 
     fn count(&self, from: &str, to: &str) -> u64 {
-        self.provider.force_flush().unwrap();
-        let finished = self.exporter.get_finished_metrics().unwrap();
-        let Some(last) = finished.last() else { return 0 };
-        let metrics = last.scope_metrics().flat_map(|s| s.metrics());
-        let mut total = 0;
-        for metric in metrics.filter(|m| m.name() == "resilience.circuit_breaker.transitions") {
-            let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else { panic!("a u64 sum") };
-            for point in sum.data_points() {
-                let attribute = |key: &str| {
-                    point.attributes().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.to_string())
-                };
-                if attribute("resilience.circuit_breaker.from").as_deref() == Some(from)
-                    && attribute("resilience.circuit_breaker.to").as_deref() == Some(to)
-                {
-                    total += point.value();
-                }
-            }
-        }
-        total
+        let states = [KeyValue::new(FROM_STATE, from.to_owned()), KeyValue::new(TO_STATE, to.to_owned())];
+        self.0.metrics().total("resilience.circuit_breaker.transitions", &states) as u64
     }
 }
 
@@ -85,7 +62,7 @@ fn half_open_admits_exactly_the_configured_probes_from_many_threads() {
             .failure_rate(0.5)
             .open_duration(OPEN_FOR)
             .half_open_probes(probes)
-            .meter_provider(&transitions.provider)
+            .meter_provider(transitions.0.meter_provider())
             .build()
             .unwrap();
         for round in 0..ROUNDS {
@@ -196,7 +173,7 @@ fn a_breaker_opened_under_load_reports_one_transition_and_rejects_everyone() {
         .min_calls(20)
         .failure_rate(0.5)
         .open_duration(OPEN_FOR)
-        .meter_provider(&transitions.provider)
+        .meter_provider(transitions.0.meter_provider())
         .build()
         .unwrap();
     let (admitted, rejected) = (AtomicUsize::new(0), AtomicUsize::new(0));
