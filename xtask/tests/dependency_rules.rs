@@ -115,10 +115,33 @@ const RULES: &[Rule] = &[
         why: "tracing an HTTP or gRPC call compiles no resilience (the retry adapters are behind features); the shared words are in throughline-core",
     },
     Rule {
-        crates: Crates::LibrariesExcept(&["throughline-pipeline", "throughline-testing", "throughline"]),
+        crates: Crates::LibrariesExcept(&[
+            "throughline-pipeline",
+            "throughline-testing",
+            "throughline-viewer",
+            "throughline-otlp-decode",
+            "throughline",
+        ]),
         forbidden: Forbidden::Named(&["opentelemetry_sdk"]),
         reach: Reach::Reachable,
-        why: "libraries use the opentelemetry API; only the pipeline (and the test support, and the facade re-exporting it) depends on the SDK",
+        why: "libraries use the opentelemetry API; only the pipeline (and the test support, the viewer's SDK processors, the OTLP decoding through opentelemetry-proto, and the facade re-exporting them) depends on the SDK",
+    },
+    Rule {
+        crates: Crates::Named(&["throughline-viewer"]),
+        forbidden: Forbidden::Named(&[
+            "throughline-testing",
+            "throughline-tower",
+            "throughline-resilience",
+            "reqwest",
+        ]),
+        reach: Reach::Reachable,
+        why: "the viewer shares the receiver's decoding through throughline-otlp-decode, never the test-only crate, and instruments nothing",
+    },
+    Rule {
+        crates: Crates::Named(&["throughline-otlp-decode"]),
+        forbidden: Forbidden::AnyOfOurs,
+        reach: Reach::Reachable,
+        why: "the OTLP decoding is a leaf both receivers share",
     },
 ];
 
@@ -402,6 +425,8 @@ fn a_forbidden_dependency_is_named_with_its_path_and_rule() {
             ("throughline", true, &[("throughline-pipeline", false)], &["throughline-pipeline"]),
             ("throughline-testing", true, &[("throughline-pipeline", false)], &["throughline-pipeline"]),
             ("throughline-reqwest", true, &[], &[]),
+            ("throughline-viewer", true, &[("throughline-otlp-decode", false)], &["throughline-otlp-decode"]),
+            ("throughline-otlp-decode", true, &[], &[]),
             ("http", false, &[], &[]),
         ],
         &[
@@ -415,6 +440,8 @@ fn a_forbidden_dependency_is_named_with_its_path_and_rule() {
             "throughline",
             "throughline-testing",
             "throughline-reqwest",
+            "throughline-viewer",
+            "throughline-otlp-decode",
         ],
     );
     let found = violations(&graph, RULES, ONLY);

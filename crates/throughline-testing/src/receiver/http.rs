@@ -1,6 +1,6 @@
-//! The HTTP front end: OTLP/HTTP with protobuf or JSON bodies, gzip accepted.
+//! The HTTP front end: OTLP/HTTP with protobuf or JSON bodies, gzip accepted,
+//! decoded by throughline-otlp-decode.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use axum::Router;
@@ -18,6 +18,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 use serde::de::DeserializeOwned;
+use throughline_otlp_decode::{Format, Limits, decode};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -97,13 +98,13 @@ where
     Request: Message + Default + DeserializeOwned,
     Success: Message + Default,
 {
-    let json =
-        headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    let protocol = if json { Protocol::HttpJson } else { Protocol::HttpProtobuf };
-    let request = match decode::<Request>(&headers, &body, protocol) {
-        Ok(request) => request,
-        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+    // Decoded as throughline-viewer decodes it: one reading of OTLP/HTTP.
+    let (request, format) = match decode::<Request>(&headers, &body, Limits::default()) {
+        Ok(decoded) => decoded,
+        Err(why) => return (why.status(), why.to_string()).into_response(),
     };
+    let json = format == Format::Json;
+    let protocol = if json { Protocol::HttpJson } else { Protocol::HttpProtobuf };
     match shared.handle(signal, |store| record(store, protocol, request)).await {
         // The response uses the request's encoding, as OTLP/HTTP requires.
         Answer::Accepted if json => ([(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
@@ -117,27 +118,5 @@ where
             (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())]).into_response()
         }
         Answer::Rejected => StatusCode::BAD_REQUEST.into_response(),
-    }
-}
-
-/// Reads a body in the protocol's encoding, gunzipping it first when the
-/// sender compressed it.
-fn decode<T: Message + Default + DeserializeOwned>(
-    headers: &HeaderMap,
-    body: &[u8],
-    protocol: Protocol,
-) -> Result<T, String> {
-    let gzip =
-        headers.get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let mut unzipped = Vec::new();
-    let body = if gzip {
-        flate2::read::GzDecoder::new(body).read_to_end(&mut unzipped).map_err(|e| format!("gzip: {e}"))?;
-        unzipped.as_slice()
-    } else {
-        body
-    };
-    match protocol {
-        Protocol::HttpJson => serde_json::from_slice(body).map_err(|e| format!("json: {e}")),
-        _ => T::decode(body).map_err(|e| format!("protobuf: {e}")),
     }
 }
