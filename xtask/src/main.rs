@@ -73,6 +73,7 @@ fn ci() -> Result {
         "reqwest",
         "tonic",
         "tokio-console",
+        "viewer",
     ] {
         cargo(&["check", "--package", "throughline", "--no-default-features", "--features", features], &[])?;
     }

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::logs::{LogProcessor, SdkLoggerProvider};
 #[cfg(any(feature = "grpc", feature = "http"))]
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};
 
 use crate::config::{Config, ConfigError, Exporter, Signal, Vars};
 use crate::error::PipelineError;
@@ -72,6 +72,8 @@ pub struct PipelineBuilder {
     tail_sampling: Option<TailSampling>,
     transforms: Vec<SpanTransform>,
     console: Output,
+    span_processors: Vec<Box<dyn SpanProcessor>>,
+    log_processors: Vec<Box<dyn LogProcessor>>,
 }
 
 impl std::fmt::Debug for PipelineBuilder {
@@ -88,6 +90,8 @@ impl PipelineBuilder {
             tail_sampling: None,
             transforms: Vec::new(),
             console: console::stdout(),
+            span_processors: Vec::new(),
+            log_processors: Vec::new(),
         }
     }
 
@@ -151,6 +155,42 @@ impl PipelineBuilder {
         self
     }
 
+    /// Another span processor beside the exporters', such as a trace
+    /// viewer fed in-process: it sees every sampled span once
+    /// [`transform_spans`](Self::transform_spans)' transforms (redaction)
+    /// have run, whatever `OTEL_TRACES_EXPORTER` says.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use opentelemetry_sdk::{error::OTelSdkResult, trace::{SpanData, SpanProcessor}};
+    /// use throughline_pipeline::Pipeline;
+    ///
+    /// #[derive(Debug, Default)]
+    /// struct Count(AtomicUsize);
+    /// impl SpanProcessor for Count {
+    ///     fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
+    ///     fn on_end(&self, _: SpanData) { self.0.fetch_add(1, Ordering::Relaxed); }
+    ///     fn force_flush(&self) -> OTelSdkResult { Ok(()) }
+    ///     fn shutdown_with_timeout(&self, _: std::time::Duration) -> OTelSdkResult { Ok(()) }
+    /// }
+    ///
+    /// let builder = Pipeline::from_env()?.span_processor(Count::default());
+    /// # let _ = builder;
+    /// # Ok(()) }
+    /// ```
+    pub fn span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
+        self.span_processors.push(Box::new(processor));
+        self
+    }
+
+    /// Another log processor beside the exporters', whatever
+    /// `OTEL_LOGS_EXPORTER` says.
+    pub fn log_processor(mut self, processor: impl LogProcessor + 'static) -> Self {
+        self.log_processors.push(Box::new(processor));
+        self
+    }
+
     /// Writes console output here instead of standard output.
     pub fn console_output(mut self, out: impl std::io::Write + Send + 'static) -> Self {
         self.console = Arc::new(std::sync::Mutex::new(out));
@@ -159,7 +199,7 @@ impl PipelineBuilder {
 
     /// Builds the providers. Nothing is installed globally: that is the
     /// facade's `init()`, or the caller's choice.
-    pub fn build(self) -> Result<Telemetry, PipelineError> {
+    pub fn build(mut self) -> Result<Telemetry, PipelineError> {
         if self.config.disabled {
             return Ok(Telemetry::disabled());
         }
@@ -171,8 +211,12 @@ impl PipelineBuilder {
         let self_meter = meter_provider.as_ref().map(|p| p.meter("throughline-pipeline"));
 
         let mut counters = Counters::default();
-        let tracer_provider = self.tracer_provider(&resource, &runtime, &mut counters, &deadline)?;
-        let logger_provider = self.logger_provider(&resource, &runtime, &mut counters, &deadline)?;
+        let added_spans = std::mem::take(&mut self.span_processors);
+        let added_logs = std::mem::take(&mut self.log_processors);
+        let tracer_provider =
+            self.tracer_provider(&resource, &runtime, &mut counters, &deadline, added_spans)?;
+        let logger_provider =
+            self.logger_provider(&resource, &runtime, &mut counters, &deadline, added_logs)?;
         if let Some(meter) = self_meter {
             observe(&meter, &counters);
         }
@@ -246,8 +290,9 @@ impl PipelineBuilder {
         runtime: &ExportRuntime,
         counters: &mut Counters,
         deadline: &ShutdownDeadline,
+        added: Vec<Box<dyn SpanProcessor>>,
     ) -> Result<Option<SdkTracerProvider>, PipelineError> {
-        if self.config.traces_exporters.is_empty() {
+        if self.config.traces_exporters.is_empty() && added.is_empty() {
             return Ok(None);
         }
         let limits = self.config.span_limits;
@@ -303,6 +348,10 @@ impl PipelineBuilder {
                 None => builder.with_span_processor(processor),
             };
         }
+        for processor in added {
+            builder = builder
+                .with_span_processor(AddedSpans { inner: processor, transforms: self.transforms.clone() });
+        }
         Ok(Some(builder.build()))
     }
 
@@ -312,11 +361,15 @@ impl PipelineBuilder {
         runtime: &ExportRuntime,
         counters: &mut Counters,
         deadline: &ShutdownDeadline,
+        added: Vec<Box<dyn LogProcessor>>,
     ) -> Result<Option<SdkLoggerProvider>, PipelineError> {
-        if self.config.logs_exporters.is_empty() {
+        if self.config.logs_exporters.is_empty() && added.is_empty() {
             return Ok(None);
         }
         let mut builder = SdkLoggerProvider::builder().with_resource(resource.clone());
+        for processor in added {
+            builder = builder.with_log_processor(AddedLogs(processor));
+        }
         for exporter in &self.config.logs_exporters {
             let batcher = match exporter {
                 #[cfg(not(any(feature = "grpc", feature = "http")))]
@@ -436,4 +489,71 @@ fn no_otlp_transport(variable: &str) -> crate::ConfigError {
         "otlp",
         "this build has no OTLP transport: turn on throughline-pipeline's `grpc` or `http` feature",
     )
+}
+
+/// A span processor added with [`PipelineBuilder::span_processor`]: it
+/// sees spans after the same transforms (redaction) as the exporters.
+struct AddedSpans {
+    inner: Box<dyn SpanProcessor>,
+    transforms: Vec<SpanTransform>,
+}
+
+impl std::fmt::Debug for AddedSpans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddedSpans")
+            .field("inner", &self.inner)
+            .field("transforms", &self.transforms.len())
+            .finish()
+    }
+}
+
+impl SpanProcessor for AddedSpans {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: SpanData) {
+        for transform in &self.transforms {
+            transform(&mut span);
+        }
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// A log processor added with [`PipelineBuilder::log_processor`].
+#[derive(Debug)]
+struct AddedLogs(Box<dyn LogProcessor>);
+
+impl LogProcessor for AddedLogs {
+    fn emit(
+        &self,
+        record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        scope: &opentelemetry::InstrumentationScope,
+    ) {
+        self.0.emit(record, scope);
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
+    }
 }

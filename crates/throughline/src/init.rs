@@ -235,6 +235,33 @@ impl Init {
         self
     }
 
+    /// Feeds `viewer` in-process: every sampled span, after the same
+    /// redaction as exported spans, and every log record emitted inside a
+    /// trace, whatever `OTEL_TRACES_EXPORTER` and `OTEL_LOGS_EXPORTER` say.
+    /// Mount its UI with `viewer.debug_router(Access::Loopback)` at
+    /// `/debug/traces`.
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use throughline::Init;
+    /// use throughline::viewer::{Access, Viewer};
+    ///
+    /// let viewer = Viewer::default();
+    /// let telemetry = Init::from_env()?.viewer(&viewer).install()?;
+    /// let app = axum::Router::new()
+    ///     .route("/", axum::routing::get(|| async { "ok" }))
+    ///     .nest("/debug/traces", viewer.debug_router(Access::Loopback));
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+    /// telemetry.serve(listener, app, std::time::Duration::from_secs(10)).await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "viewer")]
+    pub fn viewer(self, viewer: &throughline_viewer::Viewer) -> Self {
+        self.pipeline(|pipeline| {
+            pipeline.span_processor(viewer.span_processor()).log_processor(viewer.log_processor())
+        })
+    }
+
     /// Builds and installs everything globally.
     pub fn install(self) -> Result<Guard, InitError> {
         let redaction = self.redaction;

@@ -52,6 +52,7 @@
 //! | `testing` | [`throughline_testing`] | in-memory capture, an OTLP receiver, fault injection |
 //! | `reqwest` | `throughline_reqwest` | reqwest-middleware middleware: client spans, context injection with opt-outs, `http.client.request.duration` and `http.client.active_requests`; with `resilience`, retries with one span per attempt |
 //! | `tokio-console` | console-subscriber | `init()` adds tokio-console's layer, outside the `RUST_LOG` filter, for binaries built with `RUSTFLAGS="--cfg tokio_unstable"`; without that cfg it says so on standard error (`TOKIO_CONSOLE_NEEDS_UNSTABLE`) and installs none |
+//! | `viewer` | `throughline_viewer` | a trace viewer fed in-process by [`Init::viewer`](crate::Init), its UI mounted at `/debug/traces` for loopback callers (`Viewer::debug_router`); also a standalone OTLP collector (`cargo run -p throughline-viewer`) |
 //! | `resilience` | `throughline_resilience` | retry with budgets, circuit breakers, load shedding and deadlines, as tower layers and a plain async API |
 //!
 //! Every crate under the facade uses one version of `opentelemetry`; a test
@@ -95,6 +96,8 @@ pub use throughline_testing as testing;
 pub use throughline_tonic as tonic;
 #[cfg(feature = "tower")]
 pub use throughline_tower as tower;
+#[cfg(feature = "viewer")]
+pub use throughline_viewer as viewer;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
