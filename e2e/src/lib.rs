@@ -6,11 +6,13 @@
 //! - [`load`]: a bounded load of orders, each the root of a known trace;
 //! - [`abuse`]: a bounded battery of bad requests;
 //! - [`prometheus`]: a real Prometheus server and PromQL queries;
-//! - [`waterfall`]: one trace drawn across the services.
+//! - [`waterfall`]: one trace drawn across the services;
+//! - [`viewer`]: throughline-viewer as the collector, and a headless browser on it.
 
 pub mod abuse;
 pub mod load;
 pub mod process;
 pub mod prometheus;
 pub mod system;
+pub mod viewer;
 pub mod waterfall;

@@ -18,6 +18,9 @@ use crate::process::Service;
 pub struct Options {
     /// Export to this collector instead of the in-process receiver.
     pub collector: Option<String>,
+    /// Export in plaintext to this throughline-viewer instead (orders and
+    /// inventory over gRPC, payments over HTTP), unless `collector` is set.
+    pub viewer: Option<throughline_viewer::Addresses>,
     /// Extra `--flag value` arguments for payments (its faults).
     pub payments_args: Vec<String>,
     /// Extra environment for orders (its resilience settings).
@@ -52,7 +55,11 @@ pub struct System {
 /// receiver over TLS, by gRPC or by HTTP.
 enum Export {
     Same(Vec<(&'static str, String)>),
-    Tls { grpc: Vec<(&'static str, String)>, http: Vec<(&'static str, String)> },
+    /// One service over each transport (TLS to the receiver, plaintext to the viewer).
+    Split {
+        grpc: Vec<(&'static str, String)>,
+        http: Vec<(&'static str, String)>,
+    },
 }
 
 impl System {
@@ -68,6 +75,18 @@ impl System {
                     export.extend(std::env::var(name).ok().map(|value| (name, value)));
                 }
                 (None, None, Export::Same(export))
+            }
+            None if options.viewer.is_some() => {
+                let addresses = options.viewer.unwrap_or_default();
+                let grpc = vec![
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{}", addresses.grpc)),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+                ];
+                let http = vec![
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{}", addresses.http)),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+                ];
+                (None, None, Export::Split { grpc, http })
             }
             None => {
                 let pki = TestPki::generate();
@@ -86,15 +105,15 @@ impl System {
                     ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
                     ca,
                 ];
-                (Some(receiver), Some(files), Export::Tls { grpc, http })
+                (Some(receiver), Some(files), Export::Split { grpc, http })
             }
         };
         let telemetry = |service: &str| {
             let mut env = match &export {
                 Export::Same(export) => export.clone(),
                 // One service over each transport.
-                Export::Tls { http, .. } if service == "payments" => http.clone(),
-                Export::Tls { grpc, .. } => grpc.clone(),
+                Export::Split { http, .. } if service == "payments" => http.clone(),
+                Export::Split { grpc, .. } => grpc.clone(),
             };
             env.extend([
                 ("OTEL_SERVICE_NAME", service.to_owned()),

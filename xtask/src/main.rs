@@ -1,11 +1,13 @@
 //! Project chores, as `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
 //!
 //! - `ci`: everything CI checks, stopping at the first failure; installs
-//!   what a fresh machine lacks where it can (Debian's `prometheus` as root,
-//!   a python venv for the W3C suite).
-//! - `demo`: the demonstration the README opens with: the order system
-//!   running, with faults, and what its telemetry shows.
-//! - `e2e`: the end-to-end test of the order system, with a real Prometheus.
+//!   what a fresh machine lacks where it can (Debian's `prometheus` and
+//!   `chromium` as root, a python venv for the W3C suite).
+//! - `demo [--serve]`: the demonstration the README opens with: the order
+//!   system running, with faults, and what its telemetry shows, collected by
+//!   throughline-viewer (`--serve` keeps its UI up until Ctrl-C).
+//! - `e2e`: the end-to-end test of the order system, with a real Prometheus
+//!   and headless Chromium on the trace viewer.
 //! - `bench`: every benchmark; the tables go into `docs/benchmarks.md`.
 //! - `fuzz [SECONDS]`: every fuzz target for a bounded time (default 60 s each).
 //! - `w3c`: the official W3C Trace Context suite against the conformance service.
@@ -25,7 +27,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
-        Some("demo") => demo(),
+        Some("demo") => demo(&args[1..]),
         Some("e2e") => build_system().and_then(|bin| e2e(&bin)),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(args.get(1).map(String::as_str)),
@@ -36,7 +38,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | demo | e2e | w3c | bench [criterion args] | fuzz [seconds] | root>"
+                "usage: cargo xtask <ci | demo [--serve] | e2e | w3c | bench [criterion args] | fuzz [seconds] | root>"
             );
             return ExitCode::from(2);
         }
@@ -57,6 +59,7 @@ fn ci() -> Result {
     let started = Instant::now();
     // What the last steps need, checked first so a fresh machine fails early.
     install::debian_package("prometheus", "prometheus")?;
+    install::debian_package("chromium", "chromium")?;
     cargo(&["fmt", "--all", "--check"], &[])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], &[])?;
     // The facade's features build alone: a user pays only for what they turn on.
@@ -107,13 +110,14 @@ fn build_system() -> Result<PathBuf> {
     Ok(target.join("debug"))
 }
 
-fn demo() -> Result {
+/// `--serve` keeps the trace viewer serving after the demo, until Ctrl-C.
+fn demo(extra: &[String]) -> Result {
     let bin = build_system()?;
-    run(Command::new(bin.join("demo")).current_dir(root()))
+    run(Command::new(bin.join("demo")).args(extra).current_dir(root()))
 }
 
-/// Needs `prometheus` on the PATH (or in `PROMETHEUS`): Debian's package,
-/// which `.ci/run` installs.
+/// Needs `prometheus` (or `PROMETHEUS`) and `chromium` (or `CHROMIUM`) on
+/// the PATH: Debian's packages, which `.ci/run` installs.
 fn e2e(bin: &Path) -> Result {
     run(Command::new(bin.join("e2e")).current_dir(root()))
 }

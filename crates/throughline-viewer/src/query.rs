@@ -1,6 +1,7 @@
 //! Finding traces: the list page's filters and `/api/traces`' parameters,
 //! one linear pass over the stored traces.
 
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde::{Deserialize, Serialize};
 
 use crate::model::TraceId;
@@ -128,7 +129,11 @@ impl TraceSummary {
             duration_ms: (end - start) as f64 / 1e6,
             spans: trace.spans.len(),
             errors: trace.error_count(),
-            retries: trace.spans.iter().filter(|s| s.resend_count().is_some_and(|n| n > 0)).count(),
+            retries: trace
+                .spans
+                .iter()
+                .filter(|s| s.span.kind == SpanKind::Client as i32 && s.resend_count().is_some_and(|n| n > 0))
+                .count(),
             services,
         }
     }

@@ -168,6 +168,31 @@ impl Viewer {
         services
     }
 
+    /// Waits until `ready` holds (checked after each ingest), or `within`
+    /// passed; returns whether it held. For tests and scripts that must not
+    /// race the exporters.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let viewer = throughline_viewer::Viewer::default();
+    /// assert!(!viewer.wait_for(Duration::from_millis(1), || viewer.stats().spans > 0).await);
+    /// # }
+    /// ```
+    pub async fn wait_for(&self, within: std::time::Duration, ready: impl Fn() -> bool) -> bool {
+        let waiting = async {
+            loop {
+                let changed = self.shared.changed.notified();
+                if ready() {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        tokio::time::timeout(within, waiting).await.is_ok()
+    }
+
     /// Waits until a trace with this id holds at least `spans` spans, or
     /// `within` passed; returns how many it holds. For tests and scripts
     /// that must not race the exporters.

@@ -1,10 +1,12 @@
 //! The demonstration (`cargo xtask demo`): the order system on 127.0.0.1, a
 //! bounded load with payments failing for part of it, then one order's trace
 //! as a waterfall, the retries and breaker transitions, and an excerpt of
-//! `/metrics`. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, telemetry goes to
-//! that collector instead of the in-process receiver.
+//! `/metrics`. The collector is throughline-viewer, in this process: the
+//! demo prints the URL of the trace it shows, and with `--serve` keeps the
+//! viewer serving until Ctrl-C (the UI's address from
+//! `THROUGHLINE_VIEWER_UI_ADDR`, else a free port). With
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` set, telemetry goes to that collector instead.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,12 +14,28 @@ use serde_json::json;
 use throughline::testing::ReceivedSpan;
 use throughline_e2e::load::{self, Reply};
 use throughline_e2e::system::{Options, System, kind, spans_of};
+use throughline_e2e::viewer::RunningViewer;
 use throughline_e2e::waterfall;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let mut serve = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--serve" => serve = true,
+            _ => {
+                eprintln!("usage: demo [--serve]   (--serve: keep the trace viewer up until Ctrl-C)");
+                return ExitCode::from(2);
+            }
+        }
+    }
     match tokio::time::timeout(Duration::from_secs(180), run()).await {
-        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Ok(Some(viewer))) if serve => {
+            println!("\nthe trace viewer keeps serving on {}/ until Ctrl-C", viewer.url());
+            viewer.serve_until_ctrl_c().await;
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(_)) => ExitCode::SUCCESS,
         Ok(Err(error)) => {
             eprintln!("demo: {error}");
             ExitCode::FAILURE
@@ -29,11 +47,24 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), String> {
+async fn run() -> Result<Option<RunningViewer>, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let collector = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|e| !e.is_empty());
+    let viewer = match &collector {
+        Some(_) => None,
+        None => {
+            let ui = match std::env::var("THROUGHLINE_VIEWER_UI_ADDR") {
+                Ok(addr) if !addr.is_empty() => {
+                    addr.parse().map_err(|e| format!("THROUGHLINE_VIEWER_UI_ADDR={addr:?}: {e}"))?
+                }
+                _ => ([127, 0, 0, 1], 0).into(),
+            };
+            Some(RunningViewer::start(ui).await?)
+        }
+    };
     let options = Options {
         collector: collector.clone(),
+        viewer: viewer.as_ref().map(|v| v.addresses),
         payments_args: ["--latency-ms", "5..20", "--hang-ms", "2000"].map(String::from).to_vec(),
         orders_env: vec![("ORDERS_BREAKER_OPEN_MS", "1500".to_owned())],
         ..Options::default()
@@ -45,7 +76,7 @@ async fn run() -> Result<(), String> {
     println!("inventory {}  (pid {})", system.inventory.url(), system.inventory.pid());
     match &collector {
         Some(endpoint) => println!("telemetry -> {endpoint}\n"),
-        None => println!("telemetry -> in-process OTLP receiver\n"),
+        None => println!("telemetry -> throughline-viewer, in this process\n"),
     }
 
     let healthy = phase("healthy", load::orders(&client, &system.orders.url(), 30, 4)).await;
@@ -64,7 +95,7 @@ async fn run() -> Result<(), String> {
     tokio::time::sleep(Duration::from_millis(1600)).await; // the breaker's open time
     phase("payments back", load::orders(&client, &system.orders.url(), 20, 2)).await;
 
-    if let Some(receiver) = &system.receiver {
+    if let Some(viewer) = &viewer {
         // The most telling trace: an order whose charge needed a retry.
         println!("\n== one order's trace, across the three services ==\n");
         let charges = |spans: &[ReceivedSpan]| {
@@ -73,29 +104,27 @@ async fn run() -> Result<(), String> {
         // Once the root of the last order's trace is in (orders' server span,
         // which ends last), the earlier traces are too.
         let last = chaos.iter().rev().find(|r| r.created()).unwrap_or(&healthy[0]);
-        system
+        viewer
             .trace(&last.trace_id, Duration::from_secs(5), |s| {
                 !spans_of(s, "orders", kind::SERVER).is_empty()
             })
             .await;
-        // All spans at once, by trace: one read of the receiver, not one per order.
-        let mut traces: HashMap<String, Vec<ReceivedSpan>> = HashMap::new();
-        for span in receiver.spans() {
-            traces.entry(span.trace_id()).or_default().push(span);
-        }
         let shown = chaos
             .iter()
             .chain(&healthy)
             .filter(|reply| reply.created())
-            .filter_map(|reply| traces.get(&reply.trace_id).map(|spans| (reply, spans)))
+            .map(|reply| (reply, viewer.spans(&reply.trace_id)))
             .find(|(reply, spans)| charges(spans) >= 2 || reply.trace_id == healthy[0].trace_id);
         match shown {
-            Some((reply, spans)) => println!(
-                "trace {} ({} charge attempts)\n{}",
-                reply.trace_id,
-                charges(spans),
-                waterfall::render(spans)
-            ),
+            Some((reply, spans)) => {
+                println!(
+                    "trace {} ({} charge attempts)\n{}",
+                    reply.trace_id,
+                    charges(&spans),
+                    waterfall::render(&spans)
+                );
+                println!("in the viewer: {}\n", viewer.trace_url(&reply.trace_id));
+            }
             None => println!("(no trace arrived)"),
         }
     }
@@ -136,7 +165,17 @@ async fn run() -> Result<(), String> {
     println!(
         "stopped orders, payments and inventory (SIGTERM by pid; each drained and flushed its telemetry)"
     );
-    Ok(())
+    if let Some(viewer) = &viewer {
+        let stats = viewer.viewer.stats();
+        println!(
+            "the trace viewer holds {} traces ({} spans, {} log records): {}/",
+            stats.traces,
+            stats.spans,
+            stats.logs,
+            viewer.url()
+        );
+    }
+    Ok(viewer)
 }
 
 async fn phase(name: &str, load: impl Future<Output = Vec<Reply>>) -> Vec<Reply> {
