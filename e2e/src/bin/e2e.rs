@@ -12,6 +12,7 @@ use throughline_e2e::abuse;
 use throughline_e2e::load::{self, Reply};
 use throughline_e2e::prometheus::Prometheus;
 use throughline_e2e::system::{Options, System, descends_from, kind, spans_of};
+use throughline_e2e::viewer::{Browser, RunningViewer, attribute, elements};
 
 /// The whole run's bound: CI never hangs on it.
 const BOUND: Duration = Duration::from_secs(300);
@@ -51,6 +52,8 @@ async fn main() -> ExitCode {
 }
 
 async fn checks(dir: &std::path::Path) -> Result<(), String> {
+    // What the last step needs, found first so a machine without it fails early.
+    let browser = Browser::find()?;
     let options = Options {
         payments_args: ["--latency-ms", "2..10", "--hang-ms", "2000"].map(String::from).to_vec(),
         orders_env: vec![("ORDERS_BREAKER_OPEN_MS", "1000".to_owned())],
@@ -79,6 +82,9 @@ async fn checks(dir: &std::path::Path) -> Result<(), String> {
     step("payments outage: the breaker opens, then closes", outage(&system, &client)).await?;
     step("Prometheus scrapes the RED and resilience metrics", metrics(&prometheus)).await?;
     step("SIGTERM to orders under load", shutdown(&mut system)).await?;
+    drop(system);
+    step("the trace viewer as the collector, in a headless browser", viewer_in_browser(&browser, dir))
+        .await?;
     Ok(())
 }
 
@@ -636,4 +642,135 @@ fn count(stats: &Value, field: &str) -> u64 {
 
 fn names(spans: &[ReceivedSpan]) -> Vec<String> {
     spans.iter().map(|s| format!("{}:{}", throughline_e2e::waterfall::service_name(s), s.name())).collect()
+}
+
+/// The order system exports to throughline-viewer; headless Chromium loads
+/// its pages, and the DOM it built must show the three services, one
+/// order's trace in parent order with a retry marked, and a failed order's
+/// error highlighted. A screenshot of each page is kept.
+async fn viewer_in_browser(browser: &Browser, dir: &std::path::Path) -> Result<(), String> {
+    let running = RunningViewer::start(([127, 0, 0, 1], 0).into()).await?;
+    let logs = dir.join("viewer");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
+    let options = Options {
+        viewer: Some(running.addresses),
+        payments_args: ["--latency-ms", "2..10", "--hang-ms", "2000"].map(String::from).to_vec(),
+        orders_env: vec![("ORDERS_BREAKER_OPEN_MS", "1000".to_owned())],
+        ..Options::default()
+    };
+    let system = System::start(options, &logs).await?;
+    let client = reqwest::Client::new();
+    let url = system.orders.url();
+    let mut replies = load::orders(&client, &url, 5, 2).await;
+    // Half the charges fail: orders retries them, and most orders succeed.
+    system.set_faults(&client, json!({"error_rate": 0.5, "latency_ms": [2, 10]})).await?;
+    replies.extend(load::orders(&client, &url, 20, 2).await);
+    // Every charge fails: orders fail.
+    system.set_faults(&client, json!({"error_rate": 1.0})).await?;
+    let failing = load::orders(&client, &url, 3, 1).await;
+    system.set_faults(&client, json!({})).await?;
+
+    let complete = |spans: &[ReceivedSpan]| {
+        ["orders", "payments", "inventory"].iter().all(|s| !spans_of(spans, s, kind::SERVER).is_empty())
+    };
+    let charges = |spans: &[ReceivedSpan]| {
+        spans_of(spans, "orders", kind::CLIENT).iter().filter(|s| s.name() == "POST /payments").count()
+    };
+    let mut retried = None;
+    for reply in replies.iter().rev().filter(|r| r.created()) {
+        let spans = running.trace(&reply.trace_id, Duration::from_secs(10), complete).await;
+        if complete(&spans) && charges(&spans) >= 2 {
+            retried = Some((reply.trace_id.clone(), spans));
+            break;
+        }
+    }
+    let (retried, spans) = retried.ok_or("no created order's trace holds a retried charge")?;
+    let failed = failing.iter().find(|r| !r.created()).ok_or("no order failed while every charge failed")?;
+    let has_error = |spans: &[ReceivedSpan]| spans.iter().any(ReceivedSpan::is_error);
+    let failed_spans = running.trace(&failed.trace_id, Duration::from_secs(10), has_error).await;
+    ensure!(has_error(&failed_spans), "the failed order's trace holds no error: {:?}", names(&failed_spans));
+
+    // The list: the three services in the filter, the trace among the rows.
+    let list = browser.dom(&format!("{}/", running.url())).await?;
+    for service in ["orders", "payments", "inventory"] {
+        ensure!(list.contains(&format!("<option>{service}</option>")), "the list offers no {service} filter");
+        ensure!(
+            elements(&list, "tr", "route").iter().any(|r| attribute(r, "data-service") == Some(service)),
+            "the list shows no route of {service}"
+        );
+    }
+    ensure!(
+        elements(&list, "tr", "trace")
+            .iter()
+            .any(|r| attribute(r, "data-trace-id") == Some(retried.as_str())),
+        "the list does not show trace {retried}"
+    );
+
+    // The retried order: every span, each after its parent, services and the retry marked.
+    let page = browser.dom(&running.trace_url(&retried)).await?;
+    let rows = elements(&page, "details", "span");
+    ensure!(rows.len() == spans.len(), "the page shows {} of the trace's {} spans", rows.len(), spans.len());
+    let mut seen: Vec<&str> = Vec::new();
+    for row in &rows {
+        let id = attribute(row, "data-span-id").unwrap_or_default();
+        let parent = attribute(row, "data-parent-id").unwrap_or_default();
+        let parent_in_trace = spans.iter().any(|s| s.span_id() == parent);
+        ensure!(!parent_in_trace || seen.contains(&parent), "span {id} comes before its parent {parent}");
+        seen.push(id);
+    }
+    for service in ["orders", "payments", "inventory"] {
+        ensure!(
+            rows.iter().any(|r| attribute(r, "data-service") == Some(service)),
+            "the trace page shows no span of {service}"
+        );
+    }
+    let payments_server = rows
+        .iter()
+        .find(|r| {
+            attribute(r, "data-service") == Some("payments") && attribute(r, "data-kind") == Some("server")
+        })
+        .ok_or("no payments server span on the page")?;
+    let caller = attribute(payments_server, "data-parent-id").unwrap_or_default();
+    ensure!(
+        rows.iter().any(|r| attribute(r, "data-span-id") == Some(caller)
+            && attribute(r, "data-service") == Some("orders")
+            && attribute(r, "data-kind") == Some("client")),
+        "payments' server span is not under an orders client span"
+    );
+    ensure!(
+        elements(&page, "details", "retry").iter().any(|r| attribute(r, "data-kind") == Some("client"))
+            && page.contains("retry #1"),
+        "no retried client span is marked on trace {retried}"
+    );
+
+    // The failed order: its error highlighted.
+    let failed_page = browser.dom(&running.trace_url(&failed.trace_id)).await?;
+    ensure!(
+        !elements(&failed_page, "details", "error").is_empty(),
+        "no span of the failed order is marked an error"
+    );
+    ensure!(failed_page.contains("id=\"trace-errors\""), "the failed order's page does not count its errors");
+
+    // Screenshots, kept beside the build (the run's directory goes when all passes).
+    let shots = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("e2e-screenshots")))
+        .unwrap_or_else(|| dir.join("screenshots"));
+    std::fs::create_dir_all(&shots).map_err(|e| format!("{}: {e}", shots.display()))?;
+    for (name, url, height) in [
+        ("viewer-list.png", format!("{}/", running.url()), 900),
+        ("viewer-trace.png", running.trace_url(&retried), 700),
+        ("viewer-failed-trace.png", running.trace_url(&failed.trace_id), 500),
+    ] {
+        browser.screenshot(&url, &shots.join(name), 1400, height).await?;
+    }
+    println!(
+        "  viewer: {} traces; trace {retried} ({} spans, {} charges) and failed order {}; screenshots in {}",
+        running.viewer.stats().traces,
+        spans.len(),
+        charges(&spans),
+        failed.trace_id,
+        shots.display()
+    );
+    Ok(())
 }
