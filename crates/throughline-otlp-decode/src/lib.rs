@@ -60,6 +60,10 @@ impl Format {
 
     /// The `Content-Type` of an answer in this format: OTLP/HTTP answers in
     /// the request's encoding.
+    ///
+    /// ```
+    /// assert_eq!(throughline_otlp_decode::Format::Json.content_type(), "application/json");
+    /// ```
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Protobuf => "application/x-protobuf",
@@ -91,6 +95,11 @@ impl Default for Limits {
 
 impl Limits {
     /// The largest body accepted once gunzipped (and the largest plain body).
+    ///
+    /// ```
+    /// let limits = throughline_otlp_decode::Limits::default().max_decompressed_bytes(1 << 20);
+    /// assert_eq!(limits.decompressed(), 1 << 20);
+    /// ```
     pub fn max_decompressed_bytes(mut self, bytes: usize) -> Self {
         self.decompressed = bytes;
         self
@@ -103,7 +112,17 @@ impl Limits {
 }
 
 /// Why a body could not be decoded: answered with HTTP 400 (or 413 for
-/// [`DecodeError::TooLarge`]).
+/// [`DecodeError::TooLarge`], 415 for an unknown encoding).
+///
+/// ```
+/// use throughline_otlp_decode::{DecodeError, Limits, decode};
+/// use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert(http::header::CONTENT_ENCODING, "br".parse().unwrap());
+/// let error = decode::<ExportMetricsServiceRequest>(&headers, b"", Limits::default()).unwrap_err();
+/// assert!(matches!(error, DecodeError::Encoding(ref e) if e == "br"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     /// The body is larger than the limit, before or after gunzipping.
@@ -128,6 +147,12 @@ pub enum DecodeError {
 
 impl DecodeError {
     /// The HTTP status to answer with.
+    ///
+    /// ```
+    /// use throughline_otlp_decode::DecodeError;
+    ///
+    /// assert_eq!(DecodeError::TooLarge { limit: 1 }.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+    /// ```
     pub fn status(&self) -> http::StatusCode {
         match self {
             Self::TooLarge { .. } => http::StatusCode::PAYLOAD_TOO_LARGE,

@@ -23,10 +23,25 @@ use opentelemetry_proto::tonic::trace::v1::{Span, span, status};
 pub struct TraceId(pub [u8; 16]);
 
 /// A span id: 8 bytes, shown as 16 lowercase hex digits.
+///
+/// ```
+/// use throughline_viewer::SpanId;
+///
+/// let id = SpanId::from_bytes(&[0, 0, 0, 0, 0, 0, 0, 0x2a]).unwrap();
+/// assert_eq!(id.to_string(), "000000000000002a");
+/// assert_eq!("000000000000002A".parse::<SpanId>(), Ok(id));
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SpanId(pub [u8; 8]);
 
 /// A string that is not a trace or span id of the right length in hex.
+///
+/// ```
+/// use throughline_viewer::TraceId;
+///
+/// let error = "xyz".parse::<TraceId>().unwrap_err();
+/// assert_eq!(error.to_string(), "not an id of 32 lowercase or uppercase hex digits");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("not an id of {0} lowercase or uppercase hex digits")]
 pub struct InvalidId(usize);
@@ -113,6 +128,13 @@ impl fmt::Debug for SpanId {
 
 /// The resource of a batch of spans or logs, shared by all of them, with
 /// its `service.name` read once.
+///
+/// ```
+/// use throughline_viewer::Origin;
+///
+/// let origin = Origin::new(None, "my-scope".into());
+/// assert_eq!(&*origin.service, "unknown_service");
+/// ```
 #[derive(Debug)]
 pub struct Origin {
     /// `service.name`, or `unknown_service` as the specification names a
@@ -146,6 +168,25 @@ impl Origin {
 }
 
 /// One span as it arrived, with where it came from.
+///
+/// ```
+/// use std::sync::Arc;
+/// use opentelemetry_proto::tonic::trace::v1::{Span, Status, status::StatusCode};
+/// use throughline_viewer::{Origin, StoredSpan};
+///
+/// let span = StoredSpan {
+///     origin: Arc::new(Origin::new(None, String::new())),
+///     span: Span {
+///         span_id: vec![1; 8],
+///         start_time_unix_nano: 1_000,
+///         end_time_unix_nano: 3_000,
+///         status: Some(Status { code: StatusCode::Error as i32, message: "boom".into() }),
+///         ..Span::default()
+///     },
+/// };
+/// assert!(span.is_error() && span.is_entry());
+/// assert_eq!((span.duration_nanos(), span.parent_id()), (2_000, None));
+/// ```
 #[derive(Debug, Clone)]
 pub struct StoredSpan {
     /// Resource, service and scope, shared with the spans of the same export.
@@ -213,6 +254,18 @@ impl StoredSpan {
 }
 
 /// One log record as it arrived, with where it came from.
+///
+/// ```
+/// use std::sync::Arc;
+/// use opentelemetry_proto::tonic::logs::v1::LogRecord;
+/// use throughline_viewer::{Origin, StoredLog};
+///
+/// let log = StoredLog {
+///     origin: Arc::new(Origin::new(None, String::new())),
+///     record: LogRecord { span_id: vec![7; 8], ..LogRecord::default() },
+/// };
+/// assert_eq!(log.span_id().unwrap().to_string(), "0707070707070707");
+/// ```
 #[derive(Debug, Clone)]
 pub struct StoredLog {
     /// Resource, service and scope.
@@ -239,11 +292,30 @@ impl StoredLog {
 }
 
 /// The first attribute named `key`.
+///
+/// ```
+/// use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+/// use throughline_viewer::{display_value, find};
+///
+/// let attributes = [KeyValue {
+///     key: "http.route".into(),
+///     value: Some(AnyValue { value: Some(Value::StringValue("/orders".into())) }),
+///     ..KeyValue::default()
+/// }];
+/// assert_eq!(find(&attributes, "http.route").map(display_value).as_deref(), Some("/orders"));
+/// ```
 pub fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
     attributes.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref())
 }
 
 /// A value as text: strings as they are, other values as JSON would write them.
+///
+/// ```
+/// use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value};
+///
+/// let value = AnyValue { value: Some(Value::IntValue(503)) };
+/// assert_eq!(throughline_viewer::display_value(&value), "503");
+/// ```
 pub fn display_value(value: &AnyValue) -> String {
     match &value.value {
         Some(any_value::Value::StringValue(s)) => s.clone(),

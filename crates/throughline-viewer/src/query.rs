@@ -8,6 +8,13 @@ use crate::model::TraceId;
 use crate::store::{Store, StoredTrace};
 
 /// The most traces one query returns.
+///
+/// ```
+/// use throughline_viewer::{MAX_LIMIT, TraceQuery, Viewer};
+///
+/// let all = TraceQuery { limit: Some(usize::MAX), ..TraceQuery::default() };
+/// assert!(Viewer::default().traces(&all).len() <= MAX_LIMIT);
+/// ```
 pub const MAX_LIMIT: usize = 1_000;
 
 /// Which traces to list. Every field is optional; strings longer than 256
@@ -88,6 +95,14 @@ fn capped(s: &Option<String>) -> Option<&str> {
 }
 
 /// One line of the trace list.
+///
+/// ```
+/// use throughline_viewer::{TraceQuery, Viewer};
+///
+/// for trace in Viewer::default().traces(&TraceQuery::default()) {
+///     println!("{} {} {:.1} ms, {} errors", trace.trace_id, trace.root_name, trace.duration_ms, trace.errors);
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TraceSummary {
     /// The trace id, 32 hex digits.

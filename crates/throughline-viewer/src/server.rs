@@ -61,6 +61,16 @@ impl Addresses {
 }
 
 /// The standalone viewer's listeners, bound.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// use throughline_viewer::{Addresses, Listeners};
+///
+/// let any = "127.0.0.1:0".parse().unwrap();
+/// let listeners = Listeners::bind(Addresses { grpc: any, http: any, ui: any }).await?;
+/// assert_ne!(listeners.addresses()?.ui.port(), 0);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Listeners {
     grpc: TcpListener,

@@ -15,6 +15,12 @@ pub const LATENCY_BUCKET_NAMES: [&str; LATENCY_BUCKETS] =
     ["0", "10µs", "100µs", "1ms", "10ms", "100ms", "1s", "10s", "100s"];
 
 /// The zPages bucket of a duration.
+///
+/// ```
+/// use throughline_viewer::{LATENCY_BUCKET_NAMES, latency_bucket};
+///
+/// assert_eq!(LATENCY_BUCKET_NAMES[latency_bucket(25_000_000)], "10ms"); // 25 ms
+/// ```
 pub fn latency_bucket(nanos: u64) -> usize {
     let mut bound = 10_000u64;
     for bucket in 0..LATENCY_BUCKETS - 1 {
@@ -28,6 +34,11 @@ pub fn latency_bucket(nanos: u64) -> usize {
 
 /// A service and the name of an entry span (a route template, for
 /// throughline's server spans, such as `GET /orders/{id}`).
+///
+/// ```
+/// let key = throughline_viewer::RouteKey::new("orders".into(), "GET /orders/{id}");
+/// assert_eq!(&*key.route, "GET /orders/{id}");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RouteKey {
     /// `service.name`.
@@ -84,6 +95,13 @@ impl Default for Route {
 }
 
 /// One route's numbers, as the list page and `/api/routes` show them.
+///
+/// ```
+/// let viewer = throughline_viewer::Viewer::default();
+/// for route in viewer.routes() {
+///     println!("{} {}: {:.1}/s, p99 {} ms", route.service, route.route, route.rate_per_second, route.p99_ms);
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct RouteSummary {
     /// `service.name`.

@@ -107,6 +107,11 @@ impl StoreConfig {
 }
 
 /// What the store holds and what it let go.
+///
+/// ```
+/// let stats = throughline_viewer::Viewer::default().stats();
+/// assert_eq!((stats.traces, stats.traces_evicted), (0, 0));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StoreStats {
     /// Traces held.
@@ -133,7 +138,15 @@ pub struct StoreStats {
     pub logs_refused: u64,
 }
 
-/// A trace as the store holds it.
+/// A trace as the store holds it: [`Viewer::trace`](crate::Viewer::trace)
+/// copies its spans and records out, the pages read it in place.
+///
+/// ```
+/// use throughline_viewer::{TraceQuery, Viewer};
+///
+/// let viewer = Viewer::default();
+/// assert!(viewer.trace(&"0af7651916cd43dd8448eb211c80319c".parse().unwrap()).is_none());
+/// ```
 #[derive(Debug)]
 pub struct StoredTrace {
     /// Its id.

@@ -49,6 +49,11 @@ impl Default for Viewer {
 
 impl Viewer {
     /// A viewer whose store keeps to `config`'s bounds.
+    ///
+    /// ```
+    /// let viewer = throughline_viewer::Viewer::new(throughline_viewer::StoreConfig::default().max_bytes(32 << 20));
+    /// assert_eq!(viewer.config().bytes_bound(), 32 << 20);
+    /// ```
     pub fn new(config: StoreConfig) -> Self {
         Self { shared: Arc::new(Shared { store: Mutex::new(Store::new(config)), changed: Notify::new() }) }
     }
@@ -60,12 +65,33 @@ impl Viewer {
     }
 
     /// Stores the spans of one OTLP export request.
+    ///
+    /// ```
+    /// use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    /// use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    ///
+    /// let viewer = throughline_viewer::Viewer::default();
+    /// let span = Span { trace_id: vec![1; 16], span_id: vec![2; 8], name: "GET /".into(), ..Span::default() };
+    /// viewer.ingest_traces(ExportTraceServiceRequest {
+    ///     resource_spans: vec![ResourceSpans {
+    ///         scope_spans: vec![ScopeSpans { spans: vec![span], ..ScopeSpans::default() }],
+    ///         ..ResourceSpans::default()
+    ///     }],
+    /// });
+    /// assert_eq!(viewer.stats().spans, 1);
+    /// ```
     pub fn ingest_traces(&self, request: ExportTraceServiceRequest) {
         // Converted outside the lock; only the insertions hold it.
         self.ingest_spans(spans_of(request));
     }
 
-    /// Stores spans already paired with their origin.
+    /// Stores spans already paired with their origin (what the span
+    /// processor does).
+    ///
+    /// ```
+    /// let viewer = throughline_viewer::Viewer::default();
+    /// viewer.ingest_spans(Vec::new());
+    /// ```
     pub fn ingest_spans(&self, spans: Vec<StoredSpan>) {
         if spans.is_empty() {
             return;
@@ -81,11 +107,31 @@ impl Viewer {
 
     /// Stores the log records of one OTLP export request; records outside
     /// any trace are counted and dropped.
+    ///
+    /// ```
+    /// use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    /// use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    ///
+    /// let viewer = throughline_viewer::Viewer::default();
+    /// let record = LogRecord { trace_id: vec![1; 16], span_id: vec![2; 8], ..LogRecord::default() };
+    /// viewer.ingest_logs(ExportLogsServiceRequest {
+    ///     resource_logs: vec![ResourceLogs {
+    ///         scope_logs: vec![ScopeLogs { log_records: vec![record], ..ScopeLogs::default() }],
+    ///         ..ResourceLogs::default()
+    ///     }],
+    /// });
+    /// assert_eq!(viewer.stats().logs, 1);
+    /// ```
     pub fn ingest_logs(&self, request: ExportLogsServiceRequest) {
         self.ingest_log_records(logs_of(request));
     }
 
     /// Stores log records already paired with their origin.
+    ///
+    /// ```
+    /// let viewer = throughline_viewer::Viewer::default();
+    /// viewer.ingest_log_records(Vec::new());
+    /// ```
     pub fn ingest_log_records(&self, logs: Vec<StoredLog>) {
         if logs.is_empty() {
             return;
@@ -101,6 +147,12 @@ impl Viewer {
 
     /// Counts the data points of one OTLP metrics export; metrics are not
     /// kept (the viewer's RED numbers come from the spans).
+    ///
+    /// ```
+    /// let viewer = throughline_viewer::Viewer::default();
+    /// viewer.ingest_metrics(&Default::default());
+    /// assert_eq!(viewer.stats().metric_points_received, 0);
+    /// ```
     pub fn ingest_metrics(&self, request: &ExportMetricsServiceRequest) {
         let points: usize = request
             .resource_metrics
@@ -120,11 +172,21 @@ impl Viewer {
     }
 
     /// What the store holds and what it evicted.
+    ///
+    /// ```
+    /// assert_eq!(throughline_viewer::Viewer::default().stats().spans, 0);
+    /// ```
     pub fn stats(&self) -> StoreStats {
         self.store().stats()
     }
 
     /// The store's bounds.
+    ///
+    /// ```
+    /// use throughline_viewer::{StoreConfig, Viewer};
+    ///
+    /// assert_eq!(Viewer::new(StoreConfig::default().max_spans(10)).config().spans_bound(), 10);
+    /// ```
     pub fn config(&self) -> StoreConfig {
         self.store().config().clone()
     }
@@ -143,16 +205,29 @@ impl Viewer {
     }
 
     /// A copy of one trace's spans and log records.
+    ///
+    /// ```
+    /// let viewer = throughline_viewer::Viewer::default();
+    /// assert!(viewer.trace(&"4bf92f3577b34da6a3ce929d0e0e4736".parse().unwrap()).is_none());
+    /// ```
     pub fn trace(&self, id: &TraceId) -> Option<(Vec<StoredSpan>, Vec<StoredLog>)> {
         self.store().get(id).map(|t| (t.spans.clone(), t.logs.clone()))
     }
 
     /// Rate, error ratio and percentiles per service and route.
+    ///
+    /// ```
+    /// assert!(throughline_viewer::Viewer::default().routes().is_empty());
+    /// ```
     pub fn routes(&self) -> Vec<RouteSummary> {
         self.store().routes.summaries()
     }
 
     /// The service names seen in the stored traces, sorted.
+    ///
+    /// ```
+    /// assert!(throughline_viewer::Viewer::default().services().is_empty());
+    /// ```
     pub fn services(&self) -> Vec<String> {
         let store = self.store();
         let mut services: Vec<String> = store.routes.summaries().into_iter().map(|r| r.service).collect();
@@ -196,6 +271,16 @@ impl Viewer {
     /// Waits until a trace with this id holds at least `spans` spans, or
     /// `within` passed; returns how many it holds. For tests and scripts
     /// that must not race the exporters.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let viewer = throughline_viewer::Viewer::default();
+    /// let id = "4bf92f3577b34da6a3ce929d0e0e4736".parse().unwrap();
+    /// assert_eq!(viewer.wait_for_trace(&id, 1, Duration::from_millis(1)).await, 0);
+    /// # }
+    /// ```
     pub async fn wait_for_trace(&self, id: &TraceId, spans: usize, within: std::time::Duration) -> usize {
         let count = || self.store().get(id).map_or(0, |t| t.spans.len());
         let waiting = async {

@@ -21,6 +21,10 @@ use crate::Viewer;
 
 /// The largest gRPC message accepted, decompressed: 16 MiB, four times
 /// what an OTLP exporter sends at most by default.
+///
+/// ```
+/// assert_eq!(throughline_viewer::MAX_GRPC_MESSAGE_BYTES, 16 << 20);
+/// ```
 pub const MAX_GRPC_MESSAGE_BYTES: usize = 16 << 20;
 
 impl Viewer {

@@ -22,6 +22,10 @@ use throughline_otlp_decode::{Format, Limits, decode};
 use crate::Viewer;
 
 /// The largest OTLP/HTTP body accepted as sent (compressed or not): 16 MiB.
+///
+/// ```
+/// assert_eq!(throughline_viewer::MAX_HTTP_BODY_BYTES, 16 << 20);
+/// ```
 pub const MAX_HTTP_BODY_BYTES: usize = 16 << 20;
 
 impl Viewer {
