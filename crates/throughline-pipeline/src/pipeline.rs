@@ -186,6 +186,23 @@ impl PipelineBuilder {
 
     /// Another log processor beside the exporters', whatever
     /// `OTEL_LOGS_EXPORTER` says.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use opentelemetry_sdk::{error::OTelSdkResult, logs::{LogProcessor, SdkLogRecord}};
+    /// use throughline_pipeline::Pipeline;
+    ///
+    /// #[derive(Debug)]
+    /// struct Discard;
+    /// impl LogProcessor for Discard {
+    ///     fn emit(&self, _: &mut SdkLogRecord, _: &opentelemetry::InstrumentationScope) {}
+    ///     fn force_flush(&self) -> OTelSdkResult { Ok(()) }
+    /// }
+    ///
+    /// let builder = Pipeline::from_env()?.log_processor(Discard);
+    /// # let _ = builder;
+    /// # Ok(()) }
+    /// ```
     pub fn log_processor(mut self, processor: impl LogProcessor + 'static) -> Self {
         self.log_processors.push(Box::new(processor));
         self
