@@ -10,6 +10,7 @@ use throughline::testing::{Protocol, ReceivedSpan};
 use throughline_viewer::{Addresses, Listeners, TraceId, Viewer};
 
 /// A viewer serving OTLP and its UI on 127.0.0.1 until dropped.
+#[derive(Debug)]
 pub struct RunningViewer {
     /// The store and everything that reads it.
     pub viewer: Viewer,
@@ -98,6 +99,7 @@ impl Drop for RunningViewer {
 }
 
 /// Headless Chromium (Debian's `chromium`, or `CHROMIUM`), one process per page.
+#[derive(Debug)]
 pub struct Browser {
     program: PathBuf,
     profile: tempfile::TempDir,
