@@ -85,7 +85,10 @@
 //!
 //! Layers can also be stacked by hand with `tower::ServiceBuilder` in the same order.
 //! On a server, put [`http_rejection::HttpRejectionLayer`] outermost to turn
-//! rejections into 503/429/504 responses with `Retry-After`.
+//! rejections into 503/429/504 responses with `Retry-After`, or, on a gRPC
+//! server, [`grpc_rejection::GrpcRejectionLayer`] to answer them trailers-only
+//! (`RESOURCE_EXHAUSTED`, `UNAVAILABLE`, `DEADLINE_EXCEEDED`) with
+//! `grpc-retry-pushback-ms`.
 //!
 //! # HTTP and gRPC without depending on a client
 //!
