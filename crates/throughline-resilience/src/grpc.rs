@@ -75,23 +75,44 @@ pub struct GrpcClassifier;
 impl GrpcClassifier {
     /// The outcome of a call that ended with `code`, given the response headers or trailers.
     pub fn classify_code(code: GrpcCode, headers: &HeaderMap) -> Outcome {
+        Self::classify_code_retrying(code, headers, |code, pushback| {
+            code == GrpcCode::Unavailable
+                || (code == GrpcCode::ResourceExhausted && matches!(pushback, Some(Pushback::After(_))))
+        })
+    }
+
+    /// As [`classify_code`](Self::classify_code), with `retryable` saying
+    /// which codes may be retried (a gRPC retry policy's
+    /// `retryableStatusCodes`, say): a code it names is a failure, the
+    /// others fail as `classify_code` says, and never retry. The server's
+    /// pushback replaces the backoff, or, negative, forbids the retry.
+    pub fn classify_code_retrying(
+        code: GrpcCode,
+        headers: &HeaderMap,
+        retryable: impl FnOnce(GrpcCode, Option<Pushback>) -> bool,
+    ) -> Outcome {
+        if code == GrpcCode::Ok {
+            return Outcome::Success;
+        }
         let pushback = Pushback::from_headers(headers);
+        let retry = retryable(code, pushback);
+        let fails = matches!(
+            code,
+            GrpcCode::Unavailable
+                | GrpcCode::ResourceExhausted
+                | GrpcCode::DeadlineExceeded
+                | GrpcCode::Internal
+                | GrpcCode::Unknown
+                | GrpcCode::DataLoss
+        );
+        if !retry && !fails {
+            return Outcome::Success;
+        }
         let reason = Reason::Grpc(code);
-        let failure = match code {
-            GrpcCode::Unavailable => Failure::retryable(reason),
-            GrpcCode::ResourceExhausted if matches!(pushback, Some(Pushback::After(_))) => {
-                Failure::retryable(reason)
-            }
-            GrpcCode::ResourceExhausted
-            | GrpcCode::DeadlineExceeded
-            | GrpcCode::Internal
-            | GrpcCode::Unknown
-            | GrpcCode::DataLoss => Failure::permanent(reason),
-            _ => return Outcome::Success,
-        };
+        let failure = if retry { Failure::retryable(reason) } else { Failure::permanent(reason) };
         Outcome::Failure(match pushback {
             Some(Pushback::After(wait)) => failure.with_retry_after(Some(wait)),
-            Some(Pushback::Never) => Failure { retryable: false, ..failure },
+            Some(Pushback::Never) => Failure::permanent(reason),
             None => failure,
         })
     }
@@ -103,13 +124,11 @@ impl<B> Classify<http::Response<B>> for GrpcClassifier {
             Err(_) => Outcome::Failure(Failure::retryable(Reason::Error)),
             Ok(response) => match GrpcCode::from_headers(response.headers()) {
                 Some(code) => Self::classify_code(code, response.headers()),
+                // Committed: counted, never retried.
                 None => match response.extensions().get::<TrailersStatus>() {
-                    Some(TrailersStatus(code)) => match Self::classify_code(*code, response.headers()) {
-                        Outcome::Failure(failure) => {
-                            Outcome::Failure(Failure { retryable: false, ..failure })
-                        }
-                        other => other,
-                    },
+                    Some(TrailersStatus(code)) => {
+                        Self::classify_code_retrying(*code, response.headers(), |_, _| false)
+                    }
                     None => Outcome::Success,
                 },
             },
