@@ -258,15 +258,7 @@ pub struct GrpcClient<S> {
 }
 
 impl<S> GrpcClient<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, unwrapped.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::inner_service_accessors!();
 }
 
 impl<S: fmt::Debug> fmt::Debug for GrpcClient<S> {
@@ -303,11 +295,7 @@ where
             Err(current) => (current, false),
         };
         let own = self.config.timeout.map(Deadline::after);
-        let inherited = Deadline::earliest(
-            request.extensions().get::<Deadline>().copied(),
-            Deadline::earliest(deadline::current(), deadline::from_headers(request.headers())),
-        );
-        if let Some(deadline) = Deadline::earliest(own, inherited) {
+        if let Some(deadline) = Deadline::earliest(own, deadline::inherited(&request)) {
             deadline::insert(request.headers_mut(), deadline);
             request.extensions_mut().insert(deadline);
         }

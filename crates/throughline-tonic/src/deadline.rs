@@ -63,6 +63,15 @@ pub fn from_headers(headers: &HeaderMap) -> Option<Deadline> {
     Deadline::from_grpc_timeout(value).ok()
 }
 
+/// The deadline an outgoing call inherits: its `Deadline` extension, its
+/// `grpc-timeout`, or the one the task is serving, whichever is earliest.
+pub(crate) fn inherited<B>(request: &http::Request<B>) -> Option<Deadline> {
+    Deadline::earliest(
+        request.extensions().get::<Deadline>().copied(),
+        Deadline::earliest(current(), from_headers(request.headers())),
+    )
+}
+
 /// Writes the time left before `deadline` as `grpc-timeout`.
 pub(crate) fn insert(headers: &mut HeaderMap, deadline: Deadline) {
     headers.insert(GRPC_TIMEOUT, deadline.grpc_timeout());

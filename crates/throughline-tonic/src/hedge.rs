@@ -44,7 +44,7 @@ use tonic::body::Body;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::unary::{Attempts, Read, UnaryCall, read_ready};
+use crate::unary::{Attempts, Unary, UnaryCall, take_readied};
 
 /// Hedges the unary calls of the methods marked safe; see the [module docs](self).
 #[derive(Clone, Debug)]
@@ -92,20 +92,7 @@ impl<C> GrpcHedge<(), C> {
 }
 
 impl<S, C> GrpcHedge<S, C> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, unwrapped.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::inner_service_accessors!();
 }
 
 impl<S, C, ResBody> Service<Request<Body>> for GrpcHedge<S, C>
@@ -126,17 +113,11 @@ where
         if !self.layer.methods.contains(request.uri().path()) {
             return ResponseFuture::direct(self.inner.call(request));
         }
-        let (parts, body) = request.into_parts();
-        let body = match read_ready(body, self.layer.max_buffered_bytes) {
-            Read::Whole(message) => message,
-            Read::Partly(body) => {
-                return ResponseFuture::direct(self.inner.call(Request::from_parts(parts, Body::new(body))));
-            }
+        let call = match Unary::read(request, self.layer.max_buffered_bytes) {
+            Unary::Replayable(call) => call,
+            Unary::Once(request) => return ResponseFuture::direct(self.inner.call(request)),
         };
-        let call = UnaryCall::new(parts, body);
-        // The readied service makes the first attempt; a clone takes its place.
-        let clone = self.inner.clone();
-        let readied = std::mem::replace(&mut self.inner, clone);
+        let readied = take_readied(&mut self.inner);
         let mut hedge = Hedge::layer(self.layer.policy.clone()).layer(Attempts { inner: readied });
         ResponseFuture { kind: Kind::Hedged { future: hedge.call(call) } }
     }

@@ -63,14 +63,14 @@ use opentelemetry::metrics::MeterProvider;
 use pin_project_lite::pin_project;
 use throughline_resilience::backoff::BackoffError;
 use throughline_resilience::classify::{BoxError, Classify, Failure, Outcome, Reason};
-use throughline_resilience::grpc::{GrpcClassifier, Pushback};
+use throughline_resilience::grpc::GrpcClassifier;
 use throughline_resilience::retry::{RetryConfig, RetryConfigError, RetryLayer, RetryPolicy};
 use throughline_resilience::{Backoff, GrpcCode, Jitter, RetryBudget};
 use tonic::body::Body;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::unary::{Attempts, Read, UnaryCall, read_ready};
+use crate::unary::{Attempts, Unary, UnaryCall, take_readied};
 
 /// The metadata a retry carries: how many attempts went before (gRFC A6).
 pub const PREVIOUS_RPC_ATTEMPTS: &str = "grpc-previous-rpc-attempts";
@@ -357,20 +357,7 @@ impl GrpcRetry<()> {
 }
 
 impl<S> GrpcRetry<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, unwrapped.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::inner_service_accessors!();
 }
 
 impl<S, ResBody> Service<Request<Body>> for GrpcRetry<S>
@@ -390,17 +377,11 @@ where
         let Some(policy) = self.policy.route(request.uri().path()) else {
             return ResponseFuture::direct(self.inner.call(request));
         };
-        let (parts, body) = request.into_parts();
-        let body = match read_ready(body, self.policy.routes.max_buffered_bytes) {
-            Read::Whole(message) => message,
-            Read::Partly(body) => {
-                return ResponseFuture::direct(self.inner.call(Request::from_parts(parts, Body::new(body))));
-            }
+        let call = match Unary::read(request, self.policy.routes.max_buffered_bytes) {
+            Unary::Replayable(call) => call,
+            Unary::Once(request) => return ResponseFuture::direct(self.inner.call(request)),
         };
-        let call = UnaryCall::new(parts, body);
-        // The readied service makes the first attempt; a clone takes its place.
-        let clone = self.inner.clone();
-        let readied = std::mem::replace(&mut self.inner, clone);
+        let readied = take_readied(&mut self.inner);
         let mut retry = RetryLayer::new(policy.clone()).layer(Attempts { inner: readied });
         ResponseFuture { kind: Kind::Retrying { future: retry.call(call) } }
     }
@@ -480,21 +461,7 @@ impl<B> Classify<Response<B>> for RetryableCodes {
         // No status in the headers: the server committed to the call, and its
         // status comes in the trailers, too late to retry.
         let Some(code) = GrpcCode::from_headers(response.headers()) else { return Outcome::Success };
-        if code == GrpcCode::Ok {
-            return Outcome::Success;
-        }
-        if !self.contains(code) {
-            return match GrpcClassifier::classify_code(code, response.headers()) {
-                Outcome::Failure(failure) => Outcome::Failure(Failure { retryable: false, ..failure }),
-                other => other,
-            };
-        }
-        let failure = Failure::retryable(Reason::Grpc(code));
-        Outcome::Failure(match Pushback::from_headers(response.headers()) {
-            Some(Pushback::After(wait)) => failure.with_retry_after(Some(wait)),
-            Some(Pushback::Never) => Failure { retryable: false, ..failure },
-            None => failure,
-        })
+        GrpcClassifier::classify_code_retrying(code, response.headers(), |code, _| self.contains(code))
     }
 }
 

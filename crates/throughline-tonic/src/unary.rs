@@ -23,24 +23,38 @@ use crate::retry::PREVIOUS_RPC_ATTEMPTS;
 #[derive(Debug)]
 pub(crate) struct UnaryCall(pub(crate) Request<Bytes>);
 
-impl UnaryCall {
-    /// The call of `parts` with its one `message`, carrying the deadline it
-    /// inherits: its `Deadline` extension, its `grpc-timeout`, or the one
-    /// the task is serving, whichever is earliest.
-    pub(crate) fn new(parts: http::request::Parts, message: Bytes) -> Self {
-        let mut call = Self(Request::from_parts(parts, message));
-        let inherited = Deadline::earliest(
-            call.0.extensions().get::<Deadline>().copied(),
-            Deadline::earliest(
-                throughline_core::deadline::current(),
-                crate::deadline::from_headers(call.0.headers()),
-            ),
-        );
-        if let Some(deadline) = inherited {
-            call.set_deadline(deadline);
+/// A call that may be sent again, or the request to send once as it is.
+pub(crate) enum Unary {
+    /// The call's one message was read whole: replayable.
+    Replayable(UnaryCall),
+    /// A streaming (or too large) request, whatever was read put back in front.
+    Once(Request<Body>),
+}
+
+impl Unary {
+    /// Reads `request`'s body as far as it goes without waiting, up to
+    /// `limit` bytes. A replayable call carries the deadline it inherits
+    /// (see [`crate::deadline::inherited`]), where the retry and hedge
+    /// layers read it.
+    pub(crate) fn read(request: Request<Body>, limit: usize) -> Self {
+        let (parts, body) = request.into_parts();
+        match read_ready(body, limit) {
+            Read::Whole(message) => {
+                let mut call = UnaryCall(Request::from_parts(parts, message));
+                if let Some(deadline) = crate::deadline::inherited(&call.0) {
+                    call.set_deadline(deadline);
+                }
+                Self::Replayable(call)
+            }
+            Read::Partly(body) => Self::Once(Request::from_parts(parts, Body::new(body))),
         }
-        call
     }
+}
+
+/// The readied `service`, for a call's first attempt; a clone takes its place.
+pub(crate) fn take_readied<S: Clone>(service: &mut S) -> S {
+    let clone = service.clone();
+    std::mem::replace(service, clone)
 }
 
 impl ResilientRequest for UnaryCall {
@@ -94,7 +108,7 @@ where
 }
 
 /// A request body read as far as it goes without waiting.
-pub(crate) enum Read {
+enum Read {
     /// The body ended within the limit: a unary call's one message.
     Whole(Bytes),
     /// The body would have made the call wait (a stream), carried trailers or
@@ -106,7 +120,7 @@ pub(crate) enum Read {
 /// unary call's body (tonic encodes its message when polled) ends at once,
 /// while a streaming body would wait for the application, and is then sent
 /// as it is, never buffered.
-pub(crate) fn read_ready(mut body: Body, limit: usize) -> Read {
+fn read_ready(mut body: Body, limit: usize) -> Read {
     let mut cx = Context::from_waker(Waker::noop());
     let mut message = BytesMut::new();
     loop {
