@@ -32,12 +32,9 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::HeaderValue;
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -46,6 +43,8 @@ use crate::classify::BoxError;
 use crate::error::{CircuitOpen, TimedOut};
 use crate::error::{RejectionStatus, Shed};
 use crate::grpc::{GRPC_RETRY_PUSHBACK_MS, GRPC_STATUS, GrpcCode};
+use crate::rejection::Answer;
+pub use crate::rejection::ResponseFuture;
 
 /// Answers the crate's rejections with trailers-only gRPC responses; see the
 /// [module docs](self).
@@ -79,7 +78,7 @@ impl GrpcRejectionLayer {
 impl<S> Layer<S> for GrpcRejectionLayer {
     type Service = GrpcRejection<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        GrpcRejection { inner, shed_code: self.shed_code }
+        GrpcRejection { inner, answer: *self }
     }
 }
 
@@ -87,7 +86,7 @@ impl<S> Layer<S> for GrpcRejectionLayer {
 #[derive(Clone, Debug)]
 pub struct GrpcRejection<S> {
     inner: S,
-    shed_code: GrpcCode,
+    answer: GrpcRejectionLayer,
 }
 
 impl GrpcRejection<()> {
@@ -109,47 +108,23 @@ where
 {
     type Response = http::Response<B>;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, GrpcRejectionLayer>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        ResponseFuture { inner: self.inner.call(request), shed_code: self.shed_code }
+        ResponseFuture::new(self.inner.call(request), self.answer)
     }
 }
 
-pin_project! {
-    /// The future of [`GrpcRejection`].
-    pub struct ResponseFuture<F> {
-        #[pin]
-        inner: F,
-        shed_code: GrpcCode,
-    }
-}
-
-impl<F, B, E> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<http::Response<B>, E>>,
-    E: Into<BoxError>,
-    B: Default,
-{
-    type Output = Result<http::Response<B>, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let error = match ready!(this.inner.poll(cx)) {
-            Ok(response) => return Poll::Ready(Ok(response)),
-            Err(error) => error.into(),
-        };
-        let Some(mut status) = RejectionStatus::of(error.as_ref()) else {
-            return Poll::Ready(Err(error));
-        };
+impl Answer for GrpcRejectionLayer {
+    fn answer<B: Default>(&self, mut status: RejectionStatus, error: &BoxError) -> http::Response<B> {
         if error.is::<Shed>() {
-            status.grpc = *this.shed_code;
+            status.grpc = self.shed_code;
         }
-        Poll::Ready(Ok(trailers_only(&status, &error.to_string())))
+        trailers_only(&status, &error.to_string())
     }
 }
 

@@ -26,12 +26,9 @@
 //! # Ok(()) }
 //! ```
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::StatusCode;
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -39,6 +36,8 @@ use crate::classify::BoxError;
 #[cfg(doc)]
 use crate::error::{CircuitOpen, TimedOut};
 use crate::error::{RejectionStatus, Shed};
+use crate::rejection::Answer;
+pub use crate::rejection::ResponseFuture;
 
 /// Answers the crate's rejections with HTTP responses; see the [module docs](self).
 #[derive(Clone, Copy, Debug)]
@@ -69,7 +68,7 @@ impl HttpRejectionLayer {
 impl<S> Layer<S> for HttpRejectionLayer {
     type Service = HttpRejection<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        HttpRejection { inner, shed_status: self.shed_status }
+        HttpRejection { inner, answer: *self }
     }
 }
 
@@ -77,7 +76,7 @@ impl<S> Layer<S> for HttpRejectionLayer {
 #[derive(Clone, Debug)]
 pub struct HttpRejection<S> {
     inner: S,
-    shed_status: StatusCode,
+    answer: HttpRejectionLayer,
 }
 
 impl HttpRejection<()> {
@@ -99,46 +98,22 @@ where
 {
     type Response = http::Response<B>;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, HttpRejectionLayer>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        ResponseFuture { inner: self.inner.call(request), shed_status: self.shed_status }
+        ResponseFuture::new(self.inner.call(request), self.answer)
     }
 }
 
-pin_project! {
-    /// The future of [`HttpRejection`].
-    pub struct ResponseFuture<F> {
-        #[pin]
-        inner: F,
-        shed_status: StatusCode,
-    }
-}
-
-impl<F, B, E> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<http::Response<B>, E>>,
-    E: Into<BoxError>,
-    B: Default,
-{
-    type Output = Result<http::Response<B>, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let error = match ready!(this.inner.poll(cx)) {
-            Ok(response) => return Poll::Ready(Ok(response)),
-            Err(error) => error.into(),
-        };
-        let Some(mut status) = RejectionStatus::of(error.as_ref()) else {
-            return Poll::Ready(Err(error));
-        };
+impl Answer for HttpRejectionLayer {
+    fn answer<B: Default>(&self, mut status: RejectionStatus, error: &BoxError) -> http::Response<B> {
         if error.is::<Shed>() {
-            status.http = *this.shed_status;
+            status.http = self.shed_status;
         }
-        Poll::Ready(Ok(status.to_http_response()))
+        status.to_http_response()
     }
 }

@@ -191,6 +191,7 @@ mod http_classify;
 pub mod http_rejection;
 pub mod limit;
 mod policy;
+mod rejection;
 pub mod replay_body;
 mod request;
 pub mod retry;
