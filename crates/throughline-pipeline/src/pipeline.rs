@@ -25,7 +25,7 @@ use crate::export::processors::{BatchLogProcessor, BatchSpanProcessor, LogSink, 
 use crate::export::runtime::ExportRuntime;
 use crate::prometheus::Prometheus;
 use crate::resource::{ResourceOverrides, resource};
-use crate::sampler::sampler;
+use crate::sampler::{HeadDecidedIds, head_sampler, sampler};
 use crate::tail_sampling::{Reason, TailSampling, TailSamplingProcessor};
 use crate::telemetry::{Counters, Telemetry};
 
@@ -237,8 +237,10 @@ impl PipelineBuilder {
         if let Some(meter) = self_meter {
             observe(&meter, &counters);
         }
+        let head_sampler = tracer_provider.is_some().then(|| head_sampler(self.config.sampler));
         Ok(Telemetry {
             tracer_provider,
+            head_sampler,
             meter_provider,
             logger_provider,
             prometheus,
@@ -316,6 +318,7 @@ impl PipelineBuilder {
         let mut builder = SdkTracerProvider::builder()
             .with_resource(resource.clone())
             .with_sampler(sampler(self.config.sampler))
+            .with_id_generator(HeadDecidedIds::default())
             .with_span_limits(opentelemetry_sdk::trace::SpanLimits {
                 max_attributes_per_span: limits.attributes_per_span,
                 max_events_per_span: limits.events_per_span,

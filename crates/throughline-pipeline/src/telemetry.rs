@@ -11,6 +11,8 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
+use throughline_propagation::HeadSampler;
+
 use crate::config::Signal;
 use crate::error::ShutdownError;
 use crate::export::activity::ExportActivity;
@@ -34,6 +36,8 @@ const DROP_DEADLINE: Duration = Duration::from_secs(5);
 /// runtime it flushes on a detached thread, which the process may not wait for.
 pub struct Telemetry {
     pub(crate) tracer_provider: Option<SdkTracerProvider>,
+    /// The tracer provider's sampler, described for deciding up front.
+    pub(crate) head_sampler: Option<HeadSampler>,
     pub(crate) meter_provider: Option<SdkMeterProvider>,
     pub(crate) logger_provider: Option<SdkLoggerProvider>,
     pub(crate) prometheus: Option<Prometheus>,
@@ -124,6 +128,7 @@ impl Telemetry {
     pub(crate) fn disabled() -> Self {
         Self {
             tracer_provider: None,
+            head_sampler: None,
             meter_provider: None,
             logger_provider: None,
             prometheus: None,
@@ -137,6 +142,14 @@ impl Telemetry {
     /// The tracer provider; `None` when traces are disabled.
     pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
         self.tracer_provider.as_ref()
+    }
+
+    /// The tracer provider's head sampler, described so that throughline's
+    /// layers can tell an unrecorded request before building its span;
+    /// `None` when traces are disabled. `throughline::init()` publishes it
+    /// with [`HeadSampler::set_global`].
+    pub fn head_sampler(&self) -> Option<HeadSampler> {
+        self.head_sampler
     }
 
     /// The meter provider; `None` when metrics are disabled.

@@ -116,6 +116,7 @@ mod otel;
 mod ows;
 mod percent;
 mod propagator;
+mod sampling;
 mod traceparent;
 mod tracestate;
 mod xray;
@@ -131,6 +132,7 @@ pub use jaeger::{
 #[cfg(feature = "opentelemetry")]
 pub use otel::TraceOrigin;
 pub use propagator::{ExtractError, Extracted, Format, Propagator, PropagatorConfigError};
+pub use sampling::HeadSampler;
 pub use traceparent::{
     EncodedTraceParent, Field as TraceParentField, TRACEPARENT_LEN, TraceParent, TraceParentError,
 };

@@ -195,6 +195,9 @@ impl TraceContext {
 
     /// The `tracestate` as OpenTelemetry's type, and whether every member made it.
     fn otel_trace_state(&self) -> (otel::TraceState, bool) {
+        if self.tracestate.is_empty() {
+            return (otel::TraceState::NONE, true); // the common case, without a parse
+        }
         match otel::TraceState::from_key_value(self.tracestate.iter()) {
             Ok(state) => (state, true),
             Err(_) => {

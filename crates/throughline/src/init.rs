@@ -327,6 +327,10 @@ impl Init {
         // throughline's layers and OpenTelemetry's global API alike.
         self.propagator.set_global();
         opentelemetry::global::set_text_map_propagator(self.propagator);
+        // What lets the layers skip the span of a request nobody records.
+        if let Some(head) = telemetry.head_sampler() {
+            head.set_global();
+        }
         if let Some(provider) = telemetry.tracer_provider() {
             opentelemetry::global::set_tracer_provider(provider.clone());
         }

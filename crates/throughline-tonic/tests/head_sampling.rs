@@ -1,0 +1,51 @@
+//! An unrecorded call, decided before any span is built, against the same
+//! call as a bridged `tracing` span: the server's handler calls onward
+//! through the client layer, and what it sends is read from the next
+//! server, a public endpoint that links the caller's context.
+
+mod support;
+
+use opentelemetry::trace::{SpanKind, TraceFlags};
+use opentelemetry_sdk::trace::Sampler;
+use support::{Service, Telemetry, request, serve};
+use throughline_propagation::HeadSampler;
+use throughline_testing::Capture;
+use throughline_tonic::GrpcClientLayer;
+use throughline_tower::server::{HeadSampling, TrustPolicy};
+use tonic::Code;
+use tonic::transport::Endpoint;
+
+const UNSAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+
+/// The spans exported, and the context the last hop was sent, as its link
+/// shows it: trace id and flags (the span id is new each time).
+async fn relay(head: HeadSampling) -> (usize, String, TraceFlags) {
+    let telemetry = Telemetry::from(Capture::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))));
+    // The last hop trusts nobody: the caller's context becomes a link of a new, recorded trace.
+    let last = serve(telemetry.server_layer().trust(TrustPolicy::public()), Service::default()).await;
+    let onward = support::client(last, GrpcClientLayer::new()).await;
+    let front = serve(telemetry.server_layer().head_sampling(head), Service { downstream: Some(onward) }).await;
+
+    let channel = Endpoint::try_from(format!("http://{front}")).unwrap().connect().await.unwrap();
+    let caller = tower::ServiceBuilder::new()
+        .map_request(|mut request: http::Request<tonic::body::Body>| {
+            request.headers_mut().insert("traceparent", http::HeaderValue::from_static(UNSAMPLED));
+            request
+        })
+        .service(channel);
+    let mut caller = throughline_tonic_testproto::EchoClient::new(caller);
+    caller.unary(request("hi", 0, Code::Ok)).await.unwrap();
+
+    let spans = telemetry.capture.spans();
+    let last_hop = spans.one_of_kind(SpanKind::Server);
+    let link = &last_hop.data().links[0].span_context;
+    (spans.len(), link.trace_id().to_string(), link.trace_flags())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unrecorded_call_propagates_as_the_bridged_one_does() {
+    let bridged = relay(HeadSampling::Off).await;
+    let decided = relay(HeadSampling::Sampler(HeadSampler::ALWAYS_ON.parent_based())).await;
+    assert_eq!(decided, bridged);
+    assert_eq!(decided, (1, "4bf92f3577b34da6a3ce929d0e0e4736".to_owned(), TraceFlags::default()));
+}

@@ -1,0 +1,427 @@
+//! The head decision against tracing-opentelemetry: one corpus of requests
+//! runs through the server layer twice, once deciding up front
+//! (`HeadSampling::Sampler`, where an unrecorded request builds no span)
+//! and once with every request a bridged `tracing` span
+//! (`HeadSampling::Off`). What leaves the process must be the same: the
+//! exported spans (names, kinds, parents, flags, attributes, events, links,
+//! status), the context sent downstream, the ids log records carry, the
+//! response.
+//!
+//! Intended differences, not compared: span ids and new trace ids are
+//! random (they are compared by position); an unrecorded request has no
+//! `tracing` span, so `tracing::Span::current()` in its handler is none
+//! (`current_trace_id()` and the client layers read the attached context
+//! instead, and are compared).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Path;
+use axum::routing::get;
+use http::{HeaderMap, Request, Response};
+use http_body_util::BodyExt;
+use opentelemetry::trace::{
+    SpanId, Status, TraceContextExt, TraceFlags as OtelFlags, TraceId, TracerProvider as _,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{IdGenerator, InMemorySpanExporter, RandomIdGenerator, Sampler, SdkTracerProvider};
+use throughline_propagation::HeadSampler;
+use throughline_tower::client::HttpClientLayer;
+use throughline_tower::server::{HeadSampling, HttpServerLayer, Record, TrustPolicy, current_trace_id};
+use tower::{Layer as _, ServiceExt, service_fn};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// The SDK's ids, but a trace the head decision started takes the id it
+/// was decided on, as throughline-pipeline's id generator does.
+#[derive(Debug, Default)]
+struct HeadDecidedIds(RandomIdGenerator);
+
+impl IdGenerator for HeadDecidedIds {
+    fn new_trace_id(&self) -> TraceId {
+        HeadSampler::take_new_trace_id().map_or_else(|| self.0.new_trace_id(), Into::into)
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        self.0.new_span_id()
+    }
+}
+
+/// Records the ids of the active OpenTelemetry context at each event, the
+/// rule throughline-subscriber's log lines follow.
+#[derive(Clone, Default)]
+struct LogIds(Arc<Mutex<Vec<(TraceId, SpanId, OtelFlags)>>>);
+
+impl<S: tracing::Subscriber> Layer<S> for LogIds {
+    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let ids = Context::map_current(|cx| {
+            let span = cx.span();
+            let span = span.span_context();
+            (span.trace_id(), span.span_id(), span.trace_flags())
+        });
+        self.0.lock().unwrap().push(ids);
+    }
+}
+
+/// One request of the corpus.
+#[derive(Clone, Copy, Debug)]
+struct Scenario {
+    /// What the scenario is about, for the failure message.
+    #[allow(dead_code)]
+    name: &'static str,
+    sampler: fn() -> Sampler,
+    head: HeadSampler,
+    traceparent: Option<&'static str>,
+    trusted: bool,
+    path: &'static str,
+}
+
+const SAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const UNSAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+const RANDOM_UNSAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02";
+
+fn parent_based_on() -> Sampler {
+    Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
+}
+
+fn parent_based_off() -> Sampler {
+    Sampler::ParentBased(Box::new(Sampler::AlwaysOff))
+}
+
+fn always_off() -> Sampler {
+    Sampler::AlwaysOff
+}
+
+fn corpus() -> Vec<Scenario> {
+    let on = HeadSampler::ALWAYS_ON.parent_based();
+    let off = HeadSampler::ALWAYS_OFF.parent_based();
+    let mut corpus = Vec::new();
+    for path in ["/orders/7", "/fail", "/panic"] {
+        let scenario = |name, sampler, head, traceparent, trusted| Scenario {
+            name,
+            sampler,
+            head,
+            traceparent,
+            trusted,
+            path,
+        };
+        corpus.extend([
+            scenario("sampled parent", parent_based_on as fn() -> Sampler, on, Some(SAMPLED), true),
+            scenario("unsampled parent", parent_based_on, on, Some(UNSAMPLED), true),
+            scenario("unsampled parent, random flag", parent_based_on, on, Some(RANDOM_UNSAMPLED), true),
+            scenario("new trace, not recorded", parent_based_off, off, None, true),
+            scenario("sampled parent, sampler off", always_off, HeadSampler::ALWAYS_OFF, Some(SAMPLED), true),
+            scenario("public caller, new trace recorded", parent_based_on, on, Some(UNSAMPLED), false),
+            scenario("public caller, not recorded", parent_based_off, off, Some(SAMPLED), false),
+        ]);
+    }
+    corpus
+}
+
+/// Everything that leaves the process for one request.
+#[derive(Debug, PartialEq)]
+struct Observed {
+    status: u16,
+    server_timing: Option<String>,
+    /// Exported spans, with ids replaced by their order of appearance.
+    spans: Vec<String>,
+    /// `traceparent`, `tracestate` and `baggage` sent downstream.
+    sent: Vec<String>,
+    /// The ids of every event, and what `current_trace_id()` said.
+    logs: Vec<String>,
+    trace_id_in_handler: Vec<String>,
+}
+
+/// Names ids by their order of appearance, so that two runs with
+/// different random ids compare equal when they have the same shape.
+#[derive(Default)]
+struct Positions(HashMap<String, usize>);
+
+impl Positions {
+    fn of(&mut self, id: impl ToString) -> String {
+        let id = id.to_string();
+        if id.chars().all(|c| c == '0') {
+            return "invalid".to_owned();
+        }
+        if ["4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"].contains(&id.as_str()) {
+            return id; // the caller's ids stay themselves
+        }
+        let next = self.0.len();
+        format!("#{}", self.0.entry(id).or_insert(next))
+    }
+
+    /// A `traceparent`, its two ids by position.
+    fn traceparent(&mut self, value: &str) -> String {
+        let fields: Vec<&str> = value.split('-').collect();
+        format!("{}-{}-{}-{}", fields[0], self.of(fields[1]), self.of(fields[2]), fields[3])
+    }
+}
+
+/// Runs `scenario`; returns what left the process, and the trace id the
+/// response named, as sent.
+async fn observe(scenario: Scenario, head: HeadSampling) -> (Observed, Option<String>) {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_sampler((scenario.sampler)())
+        .with_id_generator(HeadDecidedIds::default())
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let logs = LogIds::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("differential")))
+        .with(logs.clone());
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let in_handler = Arc::new(Mutex::new(Vec::new()));
+    let downstream = {
+        let sent = sent.clone();
+        HttpClientLayer::new().layer(service_fn(move |request: Request<Body>| {
+            let headers: &HeaderMap = request.headers();
+            for name in ["traceparent", "tracestate", "baggage"] {
+                if let Some(value) = headers.get(name) {
+                    sent.lock().unwrap().push(format!("{name}: {}", value.to_str().unwrap()));
+                }
+            }
+            async { Ok::<_, std::convert::Infallible>(Response::new(Body::empty())) }
+        }))
+    };
+    let handler = {
+        let in_handler = in_handler.clone();
+        move |Path(id): Path<u64>| async move {
+            tracing::info!("received");
+            in_handler.lock().unwrap().push(current_trace_id());
+            let load = tracing::info_span!("load", order.id = id, rows = tracing::field::Empty);
+            async {
+                tracing::debug!(table = "orders", "querying");
+                tracing::Span::current().record("rows", 3);
+            }
+            .instrument_in(&load)
+            .await;
+            let batch = tracing::info_span!("batch");
+            batch.follows_from(&load);
+            batch.in_scope(|| tracing::error!(error = "timeout", "retrying later"));
+            let request = Request::get("http://inventory.internal/items/7").body(Body::empty()).unwrap();
+            downstream.clone().oneshot(request).await.unwrap();
+            id.to_string()
+        }
+    };
+    let app = Router::new()
+        .route("/orders/{id}", get(handler))
+        .route("/fail", get(|| async { (http::StatusCode::SERVICE_UNAVAILABLE, "down") }))
+        .route("/panic", get(panics))
+        .layer(
+            HttpServerLayer::new()
+                .head_sampling(head)
+                .trust(if scenario.trusted { TrustPolicy::trusted() } else { TrustPolicy::public() })
+                .filter(|_| Record::TRACE_ONLY)
+                .catch_panic(true)
+                .trace_response_header(true),
+        );
+    let mut request = Request::get(scenario.path).header("baggage", "user=alice");
+    if let Some(traceparent) = scenario.traceparent {
+        request = request.header("traceparent", traceparent).header("tracestate", "vendor=1");
+    }
+    let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    let server_timing = response.headers().get("server-timing").map(|v| v.to_str().unwrap().to_owned());
+    response.into_body().collect().await.unwrap();
+    provider.force_flush().unwrap();
+
+    let mut positions = Positions::default();
+    let server_timing = server_timing
+        .map(|value| value.trim_start_matches("traceparent;desc=\"").trim_end_matches('"').to_owned());
+    let named_trace = server_timing.as_ref().map(|traceparent| traceparent[3..35].to_owned());
+    let server_timing = server_timing.map(|traceparent| positions.traceparent(&traceparent));
+    let spans = exporter
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .map(|span| {
+            let mut attributes: Vec<String> = span
+                .attributes
+                .iter()
+                // Timings and the thread differ from run to run.
+                .filter(|kv| !["busy_ns", "idle_ns", "thread.id", "thread.name"].contains(&kv.key.as_str()))
+                .map(|KeyValue { key, value, .. }| format!("{key}={value}"))
+                .collect();
+            attributes.sort();
+            let events: Vec<String> = span
+                .events
+                .iter()
+                .map(|event| {
+                    let mut attributes: Vec<String> = event
+                        .attributes
+                        .iter()
+                        .map(|kv| format!("{}={}", kv.key, kv.value))
+                        .collect();
+                    attributes.sort();
+                    format!("{}{attributes:?}", event.name)
+                })
+                .collect();
+            let links: Vec<String> = span
+                .links
+                .iter()
+                .map(|link| {
+                    format!(
+                        "{}/{}/{:?}",
+                        positions.of(link.span_context.trace_id()),
+                        positions.of(link.span_context.span_id()),
+                        link.span_context.trace_flags()
+                    )
+                })
+                .collect();
+            let status = match &span.status {
+                Status::Error { description } => format!("error({description})"),
+                other => format!("{other:?}"),
+            };
+            format!(
+                "{} {:?} trace={} id={} parent={} flags={:?} remote_parent={} attributes={attributes:?} events={events:?} links={links:?} status={status}",
+                span.name,
+                span.span_kind,
+                positions.of(span.span_context.trace_id()),
+                positions.of(span.span_context.span_id()),
+                positions.of(span.parent_span_id),
+                span.span_context.trace_flags(),
+                span.parent_span_is_remote,
+            )
+        })
+        .collect();
+    let sent = std::mem::take(&mut *sent.lock().unwrap())
+        .into_iter()
+        .map(|header| match header.strip_prefix("traceparent: ") {
+            Some(value) => format!("traceparent: {}", positions.traceparent(value)),
+            None => header,
+        })
+        .collect();
+    let logs = std::mem::take(&mut *logs.0.lock().unwrap())
+        .into_iter()
+        .map(|(trace, span, flags)| format!("{}/{}/{flags:?}", positions.of(trace), positions.of(span)))
+        .collect();
+    let trace_id_in_handler = std::mem::take(&mut *in_handler.lock().unwrap())
+        .into_iter()
+        .map(|id| id.map_or("none".to_owned(), |id| positions.of(id)))
+        .collect();
+    (Observed { status, server_timing, spans, sent, logs, trace_id_in_handler }, named_trace)
+}
+
+async fn panics() -> &'static str {
+    panic!("the handler broke")
+}
+
+trait InstrumentIn: std::future::Future + Sized {
+    fn instrument_in(self, span: &tracing::Span) -> tracing::instrument::Instrumented<Self> {
+        tracing::Instrument::instrument(self, span.clone())
+    }
+}
+
+impl<F: std::future::Future> InstrumentIn for F {}
+
+#[tokio::test(flavor = "current_thread")]
+async fn deciding_up_front_changes_nothing_that_leaves_the_process() {
+    let mut unrecorded = 0;
+    for scenario in corpus() {
+        let (bridged, _) = observe(scenario, HeadSampling::Off).await;
+        let (decided, _) = observe(scenario, HeadSampling::Sampler(scenario.head)).await;
+        assert_eq!(decided, bridged, "{scenario:?}");
+        // The corpus must hold both kinds, and say something about each.
+        if bridged.spans.is_empty() {
+            unrecorded += 1;
+        }
+        if scenario.path != "/panic" {
+            assert!(decided.server_timing.is_some(), "{scenario:?}: every response names its trace");
+        }
+        if scenario.path == "/orders/7" {
+            assert!(!decided.sent.is_empty() && !decided.logs.is_empty(), "{scenario:?}");
+        }
+    }
+    assert!(unrecorded >= 9, "{unrecorded} unrecorded scenarios");
+}
+
+/// A ratio sampler on new traces: the decision is made on the id the trace
+/// then carries, so a recorded trace's id passes the ratio and an unrecorded
+/// one's does not, and about the ratio is kept.
+#[tokio::test(flavor = "current_thread")]
+async fn a_new_trace_is_recorded_by_the_id_it_was_decided_on() {
+    let head = HeadSampler::trace_id_ratio(0.5);
+    let scenario = Scenario {
+        name: "new trace, ratio",
+        sampler: || Sampler::TraceIdRatioBased(0.5),
+        head,
+        traceparent: None,
+        trusted: true,
+        path: "/fail",
+    };
+    let mut recorded = 0;
+    for _ in 0..200 {
+        let (observed, trace_id) = observe(scenario, HeadSampling::Sampler(head)).await;
+        let traceparent = observed.server_timing.expect("every response names its trace");
+        let sampled = traceparent.ends_with("-03");
+        assert!(sampled || traceparent.ends_with("-02"), "{traceparent}: the random flag is set");
+        assert_eq!(sampled, !observed.spans.is_empty());
+        let trace_id: throughline_propagation::TraceId = trace_id.unwrap().parse().unwrap();
+        assert_eq!(head.samples(trace_id, None), sampled, "{trace_id}: decided on the id it carries");
+        recorded += usize::from(sampled);
+    }
+    assert!((60..=140).contains(&recorded), "{recorded} of 200 recorded at a ratio of one half");
+}
+
+/// What an unrecorded request costs in allocations, over the same service
+/// without the layer: the caller's context and the request's own, nothing
+/// more (no span, no attribute, no route string, no body wrapper state).
+#[test]
+fn an_unrecorded_request_allocates_two_contexts_and_nothing_else() {
+    use std::future::Future;
+    use std::task::{Context as TaskContext, Poll, Waker};
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+        }
+    }
+    fn request() -> Request<String> {
+        Request::get("/orders/7").header("traceparent", UNSAMPLED).body(String::new()).unwrap()
+    }
+    fn allocations<S>(service: &mut S) -> u64
+    where
+        S: tower::Service<Request<String>, Error = std::convert::Infallible>,
+        S::Response: IntoBody,
+    {
+        let mut once = || {
+            let request = request();
+            allocation_counter::measure(|| {
+                let response = block_on(service.call(request)).unwrap();
+                block_on(response.into_body_bytes());
+            })
+            .count_total
+        };
+        once(); // thread-local state is set up once, not per request
+        once()
+    }
+    trait IntoBody {
+        fn into_body_bytes(self) -> impl Future<Output = ()>;
+    }
+    impl<B: http_body::Body> IntoBody for Response<B> {
+        async fn into_body_bytes(self) {
+            let _ = self.into_body().collect().await;
+        }
+    }
+
+    let provider = SdkTracerProvider::builder().with_sampler(parent_based_on()).build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("allocations")));
+    let _default = tracing::subscriber::set_default(subscriber);
+    let inner = || service_fn(|_: Request<String>| async { Ok(Response::new(String::from("7"))) });
+    let bare = allocations(&mut inner());
+    let layer = HttpServerLayer::new()
+        .head_sampling(HeadSampling::Sampler(HeadSampler::ALWAYS_ON.parent_based()))
+        .filter(|_| Record::TRACE_ONLY);
+    let traced = allocations(&mut layer.layer(inner()));
+    assert_eq!(traced - bare, 2, "{bare} allocations bare, {traced} traced");
+}
