@@ -39,7 +39,7 @@ impl BodyObserver for Call {
         if self.role() == Role::Server {
             // A streaming handler's work happens here, as the stream is
             // polled: inside its span, with its deadline current.
-            let _entered = self.span().enter();
+            let _entered = self.enter();
             deadline::sync_scope(self.deadline(), poll)
         } else {
             poll()

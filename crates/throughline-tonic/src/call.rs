@@ -7,11 +7,11 @@ use std::time::{Instant, SystemTime};
 
 use http::{HeaderMap, StatusCode};
 use opentelemetry::trace::{Status, TraceContextExt};
-use opentelemetry::{Context, KeyValue, StringValue};
+use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION_TYPE};
 use throughline_core::{Deadline, GrpcCode, ResendCount};
 use throughline_tower::semconv::{Role, ValueLength, error_type_of};
-use tracing::Span;
+use throughline_tower::server::{Entered, RequestSpan};
 
 use crate::metadata::Metadata;
 use crate::metrics::{CallMetrics, Labels};
@@ -19,14 +19,6 @@ use crate::semconv::{
     self, ERROR_TYPE, GRPC, GrpcMethod, OTHER, PREVIOUS_RPC_ATTEMPTS, RPC_METHOD, RPC_METHOD_ORIGINAL,
     RPC_RESPONSE_STATUS_CODE, RPC_SYSTEM_NAME, SERVER_ADDRESS, SERVER_PORT, is_error, old,
 };
-
-/// The span of a call.
-pub(crate) struct Traced {
-    pub(crate) span: Span,
-    pub(crate) cx: Context,
-    /// Sampled in: only then are attributes built.
-    pub(crate) recording: bool,
-}
 
 /// What a call is, read from its request before it starts.
 pub(crate) struct Request<'a> {
@@ -46,7 +38,7 @@ pub(crate) struct Request<'a> {
 /// response stream was abandoned, which ends the call `CANCELLED`.
 pub(crate) struct Call {
     metrics: Arc<CallMetrics>,
-    traced: Traced,
+    traced: RequestSpan,
     labels: Labels,
     /// `rpc.method_original`, for a recording span whose method is `_OTHER`.
     original: Option<StringValue>,
@@ -66,15 +58,15 @@ impl Call {
     /// sampler has decided); a recording span gets the request attributes.
     pub(crate) fn start(
         metrics: Arc<CallMetrics>,
-        traced: Traced,
+        traced: RequestSpan,
         request: Request<'_>,
         deadline: Option<Deadline>,
         started: Instant,
     ) -> Self {
         let method = GrpcMethod::parse(request.path);
         let dup = metrics.stability.emits_old();
-        if traced.recording {
-            let otel = traced.cx.span();
+        if traced.is_recording() {
+            let otel = traced.context().span();
             // The method, or the system when the method is `_OTHER`.
             match method {
                 Some(method) => otel.update_name(method.full().to_owned()),
@@ -99,8 +91,10 @@ impl Call {
             }
             otel.set_attributes(attributes);
         }
-        let response_metadata =
-            request.metadata.filter(|metadata| traced.recording && !metadata.response.is_empty()).cloned();
+        let response_metadata = request
+            .metadata
+            .filter(|metadata| traced.is_recording() && !metadata.response.is_empty())
+            .cloned();
         let labels = Labels {
             // Shared by the span and the metric: cloned without copying.
             method: method.map_or(StringValue::from(OTHER), |method| {
@@ -115,7 +109,7 @@ impl Call {
         };
         // `rpc.method` waits for the end, where an unknown method becomes `_OTHER`.
         // The path is the caller's: capped before it is recorded.
-        let original = (method.is_none() && traced.recording)
+        let original = (method.is_none() && traced.is_recording())
             .then(|| StringValue::from(request.value_length.cap(request.path).to_owned()));
         Self {
             metrics,
@@ -130,9 +124,9 @@ impl Call {
         }
     }
 
-    /// The span, to enter around work done for this call.
-    pub(crate) fn span(&self) -> &Span {
-        &self.traced.span
+    /// Makes the call's span current, around work done for this call.
+    pub(crate) fn enter(&self) -> Entered<'_> {
+        self.traced.enter()
     }
 
     /// The deadline to make current around the server's work.
@@ -154,7 +148,7 @@ impl Call {
             let mut attributes = Vec::new();
             metadata.response.record(headers, self.metrics.stability.emits_old(), &mut attributes);
             if !attributes.is_empty() {
-                self.traced.cx.span().set_attributes(attributes);
+                self.traced.context().span().set_attributes(attributes);
             }
         }
         if status != StatusCode::OK {
@@ -174,8 +168,8 @@ impl Call {
     /// The inner service or the body failed: no status, an error.
     pub(crate) fn on_error<E: std::fmt::Display + ?Sized>(&mut self, error: &E) {
         let error_type = error_type_of::<E>();
-        if self.traced.recording {
-            self.traced.cx.span().add_event(
+        if self.traced.is_recording() {
+            self.traced.context().span().add_event(
                 "exception",
                 vec![
                     KeyValue::new(EXCEPTION_TYPE, error_type),
@@ -226,8 +220,8 @@ impl Call {
         {
             self.labels.error_type = Some(StringValue::from(code.as_str()));
         }
-        if self.traced.recording {
-            let otel = self.traced.cx.span();
+        if self.traced.is_recording() {
+            let otel = self.traced.context().span();
             if unknown_method {
                 otel.update_name(GRPC);
             }

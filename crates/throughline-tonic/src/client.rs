@@ -37,18 +37,18 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::{HeaderName, Request, Response};
-use opentelemetry::StringValue;
 use opentelemetry::metrics::MeterProvider;
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::{Context as OtelContext, StringValue};
 use throughline_core::{Deadline, ResendCount};
 use throughline_propagation::Propagator;
 use throughline_tower::client::{Injection, host_list, start_span};
 use throughline_tower::semconv::ValueLength;
 use throughline_tower::semconv::{Message, Role};
+use throughline_tower::server::RequestSpan;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::call::{self, Call, Traced};
+use crate::call::{self, Call};
 use crate::deadline;
 use crate::future::ResponseFuture;
 use crate::metadata::{Metadata, MetadataCapture};
@@ -287,12 +287,10 @@ where
         // Starts the OpenTelemetry span: this is where the sampler decides.
         // A span filtered out (globally, or for the OpenTelemetry layer only)
         // has no context of its own: the caller's goes instead.
-        let (cx, recording) = match start_span(&span) {
-            Ok(cx) => {
-                let recording = cx.span().is_recording();
-                (cx, recording)
-            }
-            Err(current) => (current, false),
+        let (traced, cx) = match start_span(&span) {
+            Ok(cx) => (RequestSpan::new(span, cx.clone()), cx),
+            // The caller's context goes on, but is not this call's span.
+            Err(current) => (RequestSpan::new(span, OtelContext::new()), current),
         };
         let own = self.config.timeout.map(Deadline::after);
         if let Some(deadline) = Deadline::earliest(own, deadline::inherited(&request)) {
@@ -315,7 +313,7 @@ where
         }
         let call = Call::start(
             self.config.metrics.clone(),
-            Traced { span, cx, recording },
+            traced,
             call::Request {
                 path: request.uri().path(),
                 headers: request.headers(),
@@ -327,7 +325,10 @@ where
             None,
             started,
         );
-        let future = call.span().in_scope(|| self.inner.call(request));
+        let future = {
+            let _entered = call.enter();
+            self.inner.call(request)
+        };
         ResponseFuture::new(future, Some(call))
     }
 }

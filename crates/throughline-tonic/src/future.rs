@@ -41,7 +41,7 @@ where
         let this = self.project();
         let output = match this.call.as_ref() {
             Some(call) => {
-                let _entered = call.span().enter();
+                let _entered = call.enter();
                 let inner = this.inner;
                 match deadline::sync_scope(call.deadline(), || inner.poll(cx)) {
                     Poll::Pending => return Poll::Pending,

@@ -27,16 +27,15 @@ use std::time::Instant;
 use http::{HeaderName, Request, Response};
 use opentelemetry::StringValue;
 use opentelemetry::metrics::MeterProvider;
-use opentelemetry::trace::TraceContextExt;
 use throughline_core::Deadline;
 use throughline_propagation::Propagator;
 use throughline_tower::semconv::ValueLength;
 use throughline_tower::semconv::{Message, Role, server_address};
-use throughline_tower::server::{Extraction, Record, TrustPolicy};
+use throughline_tower::server::{Extraction, HeadSampling, Record, RequestSpan, TrustPolicy};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::call::{self, Call, Traced};
+use crate::call::{self, Call};
 use crate::deadline;
 use crate::future::ResponseFuture;
 use crate::metadata::{Metadata, MetadataCapture};
@@ -52,6 +51,7 @@ type Filter = dyn Fn(&http::request::Parts) -> Record + Send + Sync;
 #[derive(Clone)]
 struct Config {
     extraction: Extraction,
+    head: HeadSampling,
     trust: TrustPolicy,
     filter: Option<Arc<Filter>>,
     stability: RpcStability,
@@ -72,7 +72,7 @@ pub struct GrpcServerLayer {
 }
 
 impl GrpcServerLayer {
-    /// The defaults: the process-wide propagator, the attribute
+    /// The defaults: the process-wide propagator and head sampler, the attribute
     /// names of `OTEL_SEMCONV_STABILITY_OPT_IN`, metrics on the global meter
     /// provider.
     pub fn new() -> Self {
@@ -82,6 +82,7 @@ impl GrpcServerLayer {
         Self {
             config: Arc::new(Config {
                 extraction: Extraction::default(),
+                head: HeadSampling::default(),
                 trust: TrustPolicy::default(),
                 filter: None,
                 stability,
@@ -115,6 +116,13 @@ impl GrpcServerLayer {
     /// Reads the incoming context with the global OpenTelemetry propagator.
     pub fn global_propagator(self) -> Self {
         self.with(|c| c.extraction = Extraction::Global)
+    }
+
+    /// Asks this head sampler, rather than the process-wide one, whether a
+    /// call is recorded before building its span: an unrecorded call gets
+    /// only the span context it propagates (throughline-tower's `HeadSampling`).
+    pub fn head_sampling(self, head: HeadSampling) -> Self {
+        self.with(|c| c.head = head)
     }
 
     /// Decides per call whether the caller's context is trusted: a trusted
@@ -215,6 +223,7 @@ impl fmt::Debug for GrpcServerLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcServerLayer")
             .field("extraction", &self.config.extraction)
+            .field("head", &self.config.head)
             .field("filter", &self.config.filter.as_ref().map(|_| ".."))
             .field("trust", &self.config.trust)
             .field("stability", &self.config.stability)
@@ -268,17 +277,18 @@ where
         if record == Record::NOTHING {
             return ResponseFuture::new(self.inner.call(Request::from_parts(parts, body)), None);
         }
-        let (span, cx) = if record.trace {
-            let span = tracing::info_span!(target: TARGET, "grpc.server", otel.kind = "server");
+        let traced = if record.trace {
             // A public caller's context is only a link, from a fresh root.
             let incoming = self.config.extraction.incoming(&parts.headers, self.config.trust.decide(&parts));
-            // Starts the OpenTelemetry span: this is where the sampler decides.
-            let cx = incoming.start(&span);
-            (span, cx)
+            // The head sampler decides first; else the SDK's, as the span starts.
+            incoming.start(
+                self.config.head,
+                || tracing::info_span!(target: TARGET, "grpc.server", otel.kind = "server"),
+            )
         } else {
-            (tracing::Span::none(), opentelemetry::Context::new())
+            RequestSpan::new(tracing::Span::none(), opentelemetry::Context::new())
         };
-        let recording = cx.span().is_recording();
+        let recording = traced.is_recording();
         // The server's address is a span attribute only: built when it records.
         let server = recording
             .then(|| server_address(&parts))
@@ -286,7 +296,7 @@ where
             .map(|(host, port)| (StringValue::from(host.to_owned()), port));
         let call = Call::start(
             self.config.metrics.clone(),
-            Traced { span, cx, recording },
+            traced,
             call::Request {
                 path: parts.uri.path(),
                 headers: &parts.headers,
@@ -302,7 +312,7 @@ where
         // What the layers below do in `call` (a limiter's admission, say)
         // happens inside the call's span and deadline, as their futures will.
         let future = {
-            let _entered = call.span().enter();
+            let _entered = call.enter();
             let inner = &mut self.inner;
             deadline::sync_scope(call.deadline(), || inner.call(Request::from_parts(parts, body)))
         };

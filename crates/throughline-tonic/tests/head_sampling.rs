@@ -24,7 +24,8 @@ async fn relay(head: HeadSampling) -> (usize, String, TraceFlags) {
     // The last hop trusts nobody: the caller's context becomes a link of a new, recorded trace.
     let last = serve(telemetry.server_layer().trust(TrustPolicy::public()), Service::default()).await;
     let onward = support::client(last, GrpcClientLayer::new()).await;
-    let front = serve(telemetry.server_layer().head_sampling(head), Service { downstream: Some(onward) }).await;
+    let front =
+        serve(telemetry.server_layer().head_sampling(head), Service { downstream: Some(onward) }).await;
 
     let channel = Endpoint::try_from(format!("http://{front}")).unwrap().connect().await.unwrap();
     let caller = tower::ServiceBuilder::new()

@@ -27,7 +27,8 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
-use throughline_tower::server::{HttpServerLayer, Record};
+use throughline_propagation::HeadSampler;
+use throughline_tower::server::{HeadSampling, HttpServerLayer, Record};
 use tower::ServiceExt;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
@@ -63,6 +64,16 @@ impl Sampling {
             Self::All => "sampled",
             Self::Tenth => "10% sampled",
             Self::Off => "sampled out",
+        }
+    }
+
+    /// The same sampler described for throughline's layers, as
+    /// `throughline::init()` publishes it.
+    fn head(self) -> HeadSampler {
+        match self {
+            Self::All => HeadSampler::ALWAYS_ON,
+            Self::Tenth => HeadSampler::trace_id_ratio(0.1),
+            Self::Off => HeadSampler::ALWAYS_OFF,
         }
     }
 
@@ -179,17 +190,18 @@ pub(crate) fn cases() -> Vec<Case> {
     for sampling in Sampling::ALL {
         let label = sampling.label();
         let p = pipeline(sampling);
+        let throughline = || HttpServerLayer::new().head_sampling(HeadSampling::Sampler(sampling.head()));
         cases.push(case(
             THROUGHLINE,
             label,
             &p,
-            users().layer(HttpServerLayer::new().meter_provider(&p.meter_provider)),
+            users().layer(throughline().meter_provider(&p.meter_provider)),
         ));
         cases.push(case(
             THROUGHLINE_TRACES,
             label,
             &p,
-            users().layer(HttpServerLayer::new().filter(|_| Record::TRACE_ONLY)),
+            users().layer(throughline().filter(|_| Record::TRACE_ONLY)),
         ));
         let tower_http = tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
             use tracing_opentelemetry::OpenTelemetrySpanExt;

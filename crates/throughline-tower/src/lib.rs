@@ -41,6 +41,7 @@
 
 pub mod body;
 pub mod client;
+mod current;
 mod process_wide;
 pub mod semconv;
 pub mod server;

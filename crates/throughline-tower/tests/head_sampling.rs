@@ -26,7 +26,9 @@ use opentelemetry::trace::{
     SpanId, Status, TraceContextExt, TraceFlags as OtelFlags, TraceId, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{IdGenerator, InMemorySpanExporter, RandomIdGenerator, Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    IdGenerator, InMemorySpanExporter, RandomIdGenerator, Sampler, SdkTracerProvider,
+};
 use throughline_propagation::HeadSampler;
 use throughline_tower::client::HttpClientLayer;
 use throughline_tower::server::{HeadSampling, HttpServerLayer, Record, TrustPolicy, current_trace_id};

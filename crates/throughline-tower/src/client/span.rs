@@ -7,6 +7,8 @@ use throughline_propagation::TraceOrigin;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::current::current_context;
+
 use crate::semconv::HttpMethod;
 
 /// The tracing target of client spans, for filters (`RUST_LOG`).
@@ -69,11 +71,4 @@ pub fn start_span(span: &Span) -> Result<Context, Context> {
     }
     TraceOrigin::started(&cx);
     Ok(cx)
-}
-
-/// The context of the current `tracing` span, or OpenTelemetry's current
-/// context when no span is entered (or it is disabled too).
-fn current_context() -> Context {
-    let current = Span::current();
-    if current.is_disabled() { Context::current() } else { current.context() }
 }

@@ -5,8 +5,6 @@ use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use throughline_propagation::{Propagator, TraceOrigin};
-use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::trust::Trust;
 use crate::process_wide::process_wide;
@@ -30,7 +28,8 @@ pub enum Extraction {
 
 /// The parent of a server span, and the remote context to link to when the
 /// caller is not trusted to be the parent; what [`Extraction::incoming`]
-/// reads. Shared with throughline-tonic's server layer.
+/// reads, and what [`Incoming::start`] starts the server span from.
+/// Shared with throughline-tonic's server layer.
 #[derive(Debug)]
 pub struct Incoming {
     /// The parent: the caller's context when trusted, a new trace otherwise.
@@ -74,21 +73,6 @@ impl Extraction {
             Self::Global => None,
             Self::ProcessWide => process_wide(),
         }
-    }
-}
-
-impl Incoming {
-    /// Parents (or links) `span` as the trust policy said, and starts it:
-    /// this is where the sampler decides. Returns the span's context.
-    pub fn start(self, span: &Span) -> Context {
-        // Errors mean no OpenTelemetry layer, or a disabled span: nothing to parent.
-        let _ = span.set_parent(self.parent);
-        if let Some(link) = self.link {
-            span.add_link(link);
-        }
-        let cx = span.context();
-        TraceOrigin::started(&cx);
-        cx
     }
 }
 

@@ -11,6 +11,7 @@ use throughline_core::{Deadline, deadline};
 
 use super::body::ResponseBody;
 use super::in_flight::InFlight;
+use super::request_span::RequestSpan;
 
 pin_project! {
     /// The response future of [`HttpServer`](super::HttpServer). Polls the
@@ -64,7 +65,7 @@ where
             return Poll::Ready(Ok(response.map(|()| ResponseBody::empty(in_flight))));
         };
         let polled = {
-            let _entered = this.in_flight.as_ref().and_then(InFlight::span).map(tracing::Span::enter);
+            let _entered = this.in_flight.as_ref().and_then(InFlight::span).map(RequestSpan::enter);
             // Recorded whether or not it is caught; unwinding is only stopped when asked.
             catch_unwind(AssertUnwindSafe(|| deadline::sync_scope(*this.deadline, || inner.poll(cx))))
         };
@@ -90,6 +91,14 @@ where
                 if let Some(in_flight) = &mut in_flight {
                     in_flight.on_response(&mut response);
                 }
+                // An unrecorded, unmeasured request is over: its body goes out untouched.
+                let in_flight = match in_flight {
+                    Some(in_flight) if !in_flight.follows_the_body() => {
+                        in_flight.finish();
+                        None
+                    }
+                    in_flight => in_flight,
+                };
                 Poll::Ready(Ok(response.map(|body| ResponseBody::new(body, in_flight))))
             }
             Err(error) => {

@@ -11,29 +11,21 @@ use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE};
 use throughline_propagation::TraceContext;
-use tracing::Span;
 
 use super::filter::Record;
 use super::layer::Config;
 use super::metrics::{Labels, Measured};
+use super::request_span::RequestSpan;
 use super::span;
 use super::trust::Trust;
 use crate::semconv::{self, HttpAttributes, HttpMethod, Role, status_error_type};
-
-/// The span of a traced request.
-struct Traced {
-    span: Span,
-    cx: Context,
-    /// Sampled in: only then are attributes built.
-    recording: bool,
-}
 
 /// A request in flight. Dropping it before [`finish`](Self::finish) means
 /// the response was abandoned (the future or the body dropped early), and
 /// is recorded as such.
 pub(crate) struct InFlight {
     config: Arc<Config>,
-    traced: Option<Traced>,
+    traced: Option<RequestSpan>,
     labels: Labels,
     measure: bool,
     /// One clock for the span and the duration metric: `Instant` for the
@@ -49,31 +41,34 @@ impl InFlight {
     /// caller `trust` describes.
     pub(crate) fn start(config: Arc<Config>, parts: &Parts, record: Record, trust: Trust) -> Self {
         let method = HttpMethod::new(&parts.method);
-        let scheme = span::scheme(parts, trust);
-        // Routes are few: one shared string serves the span and every metric.
-        let route =
-            config.route.extract(parts).map(|route| StringValue::from(Arc::<str>::from(route.as_ref())));
         // Read next to the span's own start, which tracing-opentelemetry stamps.
         let started = Instant::now();
-        let traced = record.trace.then(|| {
-            let (span, cx, recording) =
-                span::start(&method, config.extraction.incoming(&parts.headers, trust));
-            if recording {
-                let otel = cx.span();
-                if let Some(route) = &route {
-                    otel.update_name(format!("{} {}", method.span_name(), route.as_str()));
-                }
-                otel.set_attributes(span::request_attributes(
-                    &config,
-                    parts,
-                    &method,
-                    scheme,
-                    route.as_ref(),
-                    trust,
-                ));
+        let traced = record
+            .trace
+            .then(|| span::start(&method, config.extraction.incoming(&parts.headers, trust), config.head));
+        let recording = traced.as_ref().is_some_and(RequestSpan::is_recording);
+        // What neither a recording span nor a metric needs is not read.
+        let scheme = if recording || record.metrics { span::scheme(parts, trust) } else { "" };
+        // Routes are few: one shared string serves the span and every metric.
+        // A request neither recorded nor measured needs none.
+        let route = (recording || record.metrics)
+            .then(|| config.route.extract(parts))
+            .flatten()
+            .map(|route| StringValue::from(Arc::<str>::from(route.as_ref())));
+        if let Some(traced) = traced.as_ref().filter(|traced| traced.is_recording()) {
+            let otel = traced.context().span();
+            if let Some(route) = &route {
+                otel.update_name(format!("{} {}", method.span_name(), route.as_str()));
             }
-            Traced { span, cx, recording }
-        });
+            otel.set_attributes(span::request_attributes(
+                &config,
+                parts,
+                &method,
+                scheme,
+                route.as_ref(),
+                trust,
+            ));
+        }
         let labels = Labels {
             method: method.as_str(),
             scheme,
@@ -102,13 +97,19 @@ impl InFlight {
         self.request_body = size;
     }
 
+    /// Whether anything is left to record once the response head is sent: a
+    /// recording span or a metric, both ended by the response body.
+    pub(crate) fn follows_the_body(&self) -> bool {
+        self.measure || self.recording().is_some()
+    }
+
     /// The span, to enter around work done for this request.
-    pub(crate) fn span(&self) -> Option<&Span> {
-        self.traced.as_ref().map(|traced| &traced.span)
+    pub(crate) fn span(&self) -> Option<&RequestSpan> {
+        self.traced.as_ref()
     }
 
     fn recording(&self) -> Option<opentelemetry::trace::SpanRef<'_>> {
-        self.traced.as_ref().filter(|traced| traced.recording).map(|traced| traced.cx.span())
+        self.traced.as_ref().filter(|traced| traced.is_recording()).map(|traced| traced.context().span())
     }
 
     /// The response head is ready: status, captured headers, the trace
@@ -116,7 +117,7 @@ impl InFlight {
     pub(crate) fn on_response<B>(&mut self, response: &mut Response<B>) {
         self.record_status(response.status(), response.headers());
         if self.config.trace_response_header
-            && let Some(value) = self.traced.as_ref().and_then(|traced| server_timing(&traced.cx))
+            && let Some(value) = self.traced.as_ref().and_then(|traced| server_timing(traced.context()))
         {
             response.headers_mut().append(http::header::HeaderName::from_static("server-timing"), value);
         }
@@ -199,15 +200,15 @@ impl InFlight {
             return;
         }
         self.finished = true;
-        let (now, seconds) = (SystemTime::now(), self.started.elapsed().as_secs_f64());
         // Ended here rather than when the tracing span closes, whose end is
         // its last exit: the body is not polled inside the span, and the end
         // is read next to the metric's. tracing-opentelemetry's own end later
         // finds the span already ended.
         if let Some(otel) = self.recording() {
-            otel.end_with_timestamp(now);
+            otel.end_with_timestamp(SystemTime::now());
         }
         if self.measure {
+            let seconds = self.started.elapsed().as_secs_f64();
             let measured =
                 Measured { seconds, request_body: self.request_body, response_body: self.response_body };
             self.config.metrics.completed(&self.labels, &measured);
@@ -231,7 +232,8 @@ impl Drop for InFlight {
 
 /// `traceparent;desc="00-…"`: the form browsers read from `Server-Timing`.
 fn server_timing(cx: &Context) -> Option<HeaderValue> {
-    let trace = TraceContext::from_span_context(cx.span().span_context())?;
+    // With the trace's origin: a trace started here says its id is random.
+    let trace = TraceContext::from_context(cx)?;
     let value = format!("traceparent;desc=\"{}\"", trace.traceparent.encode());
     HeaderValue::from_str(&value).ok()
 }

@@ -15,6 +15,7 @@ use super::deadline::Deadlines;
 use super::extract::Extraction;
 use super::filter::Record;
 use super::metrics::ServerMetrics;
+use super::request_span::HeadSampling;
 use super::route::RouteExtractor;
 use super::service::HttpServer;
 use super::trust::TrustPolicy;
@@ -40,6 +41,7 @@ pub(crate) struct Config {
     pub(crate) catch_panic: bool,
     pub(crate) trace_response_header: bool,
     pub(crate) deadlines: Deadlines,
+    pub(crate) head: HeadSampling,
 }
 
 /// A tower [`Layer`] that makes every request a server span in the caller's
@@ -50,7 +52,7 @@ pub struct HttpServerLayer {
 }
 
 impl HttpServerLayer {
-    /// The defaults: the process-wide propagator, every caller
+    /// The defaults: the process-wide propagator and head sampler, every caller
     /// trusted, the route from axum's `MatchedPath` (with the `axum`
     /// feature), every request traced and measured, the attribute names of
     /// `OTEL_SEMCONV_STABILITY_OPT_IN`, the conventions' query redaction, no
@@ -75,6 +77,7 @@ impl HttpServerLayer {
                 catch_panic: false,
                 trace_response_header: false,
                 deadlines: Deadlines::default(),
+                head: HeadSampling::default(),
             }),
         }
     }
@@ -87,6 +90,12 @@ impl HttpServerLayer {
     /// Reads the incoming context with `propagator`.
     pub fn propagator(self, propagator: Propagator) -> Self {
         self.with(|c| c.extraction = Extraction::Throughline(propagator))
+    }
+
+    /// Asks this head sampler, rather than the process-wide one, whether a
+    /// request is recorded before building its span; see [`HeadSampling`].
+    pub fn head_sampling(self, head: HeadSampling) -> Self {
+        self.with(|c| c.head = head)
     }
 
     /// Reads the incoming context with the global OpenTelemetry propagator.
@@ -216,6 +225,7 @@ impl fmt::Debug for HttpServerLayer {
             .field("catch_panic", &c.catch_panic)
             .field("trace_response_header", &c.trace_response_header)
             .field("deadlines", &c.deadlines)
+            .field("head", &c.head)
             .finish_non_exhaustive()
     }
 }

@@ -96,15 +96,17 @@ impl Incoming {
     /// trust policy said and started, which is where the sampler decides.
     pub fn start(self, head: HeadSampling, span: impl FnOnce() -> Span) -> RequestSpan {
         let Some(head) = head.resolve() else { return self.start_span(span()) };
-        let parent = self.parent.span();
-        let parent_context = parent.span_context();
         // What the SDK's samplers look at: any active parent span's flag,
         // and the trace id of a valid one.
-        let parent_sampled = self.parent.has_active_span().then(|| parent_context.is_sampled());
-        let known_trace = TraceId::try_from(parent_context.trace_id()).ok().filter(|_| parent_context.is_valid());
+        let (parent_sampled, known_trace, trace_state) = {
+            let parent = self.parent.span();
+            let parent = parent.span_context();
+            let known = TraceId::try_from(parent.trace_id()).ok().filter(|_| parent.is_valid());
+            let sampled = self.parent.has_active_span().then(|| parent.is_sampled());
+            (sampled, known, parent.trace_state().clone())
+        };
         let trace_id = known_trace.unwrap_or_else(TraceId::random);
         if head.samples(trace_id, parent_sampled) {
-            drop(parent);
             return match known_trace {
                 Some(_) => self.start_span(span()),
                 // The trace starts with the id the decision was made on.
@@ -117,9 +119,8 @@ impl Incoming {
             SpanId::random().into(),
             TraceFlags::default(),
             false,
-            parent_context.trace_state().clone(),
+            trace_state,
         );
-        drop(parent);
         let cx = self.parent.with_remote_span_context(own);
         TraceOrigin::started(&cx);
         RequestSpan { span: None, cx, recording: false }

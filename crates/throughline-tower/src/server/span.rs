@@ -3,13 +3,12 @@
 
 use http::header::USER_AGENT;
 use http::request::Parts;
-use opentelemetry::trace::TraceContextExt;
-use opentelemetry::{Context, KeyValue, StringValue};
-use tracing::Span;
+use opentelemetry::{KeyValue, StringValue};
 
 use super::extract::Incoming;
 use super::layer::Config;
 use super::peer::peer_address;
+use super::request_span::{HeadSampling, RequestSpan};
 use super::trust::Trust;
 use crate::semconv::{
     HttpAttributes, HttpMethod, Role, ValueLength, direct_server_address, forwarded_client_address,
@@ -34,17 +33,16 @@ macro_rules! span_named {
 /// What `tracing-opentelemetry` reads from `otel.kind` as `SpanKind::Server`.
 const SERVER: &str = "server";
 
-/// The server span, parented (or linked) as the trust policy said, started
-/// so that the sampler has decided. Returns the span, its OpenTelemetry
-/// context and whether it records.
-pub(crate) fn start(method: &HttpMethod<'_>, incoming: Incoming) -> (Span, Context, bool) {
-    let span = span_named!(
-        method.span_name(),
-        "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "CONNECT" | "TRACE"
-    );
-    let cx = incoming.start(&span);
-    let recording = cx.span().is_recording();
-    (span, cx, recording)
+/// The server span, decided by the head sampler first, else parented (or
+/// linked) as the trust policy said and started so that the sampler has
+/// decided.
+pub(crate) fn start(method: &HttpMethod<'_>, incoming: Incoming, head: HeadSampling) -> RequestSpan {
+    incoming.start(head, || {
+        span_named!(
+            method.span_name(),
+            "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "CONNECT" | "TRACE"
+        )
+    })
 }
 
 /// `http` or `https`, as the request says, or a proxy in front of a trusted

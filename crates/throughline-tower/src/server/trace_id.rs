@@ -1,7 +1,8 @@
 //! The current trace id, for an error response a caller can quote.
 
 use opentelemetry::trace::TraceContextExt;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::current::current_context;
 
 /// The trace id of the current span, as 32 lowercase hex digits; `None`
 /// outside a trace. Inside a handler behind [`HttpServerLayer`](super::HttpServerLayer)
@@ -21,7 +22,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// assert_eq!(error_body("no such order"), r#"{"error":"no such order","trace_id":null}"#);
 /// ```
 pub fn current_trace_id() -> Option<String> {
-    let cx = tracing::Span::current().context();
+    let cx = current_context();
     let span = cx.span();
     let span_context = span.span_context();
     span_context.is_valid().then(|| span_context.trace_id().to_string())
