@@ -49,6 +49,15 @@
 //!   bridged to OpenTelemetry by tracing-opentelemetry. The handler's own
 //!   `#[instrument]` spans nest under it, and its outgoing calls continue the
 //!   trace. A malformed `traceparent` starts a new trace; the request goes on.
+//! - **Sampling.** With the tracer provider's sampler known ([`HeadSampling`]:
+//!   what `throughline::init()` publishes, by default), a request that will
+//!   not be recorded gets no span at all, only the span context the SDK
+//!   would have given it, attached as OpenTelemetry's current context while
+//!   the handler runs: outgoing calls carry it, log lines name its ids, the
+//!   handler's spans take it as their parent. In such a handler
+//!   `tracing::Span::current()` is no span, so read the request's context
+//!   with `opentelemetry::Context::current()` (or [`current_trace_id`]),
+//!   not `OpenTelemetrySpanExt::context`.
 //! - **Trust.** A [`TrustPolicy`] decides per request: a trusted caller's
 //!   context is the parent; a public caller's is only linked, in a new
 //!   trace, and its sampled flag and baggage are ignored.
