@@ -57,6 +57,12 @@ fn child_spans_logs_metrics_and_propagation() {
             ("THROUGHLINE_LOG_FORMAT", "json"),
         ]);
         let guard = Init::from_vars(&vars).unwrap().install().unwrap();
+        // The layers decide before building a span by the sampler the pipeline runs.
+        assert_eq!(
+            throughline_propagation::HeadSampler::global(),
+            Some(throughline_propagation::HeadSampler::ALWAYS_ON.parent_based()),
+            "init() publishes the default sampler, parentbased_always_on"
+        );
 
         let span = tracing::info_span!("checkout", order.id = 42);
         let trace_id = span.context().span().span_context().trace_id().to_string();

@@ -48,14 +48,14 @@ impl InFlight {
             .then(|| span::start(&method, config.extraction.incoming(&parts.headers, trust), config.head));
         let recording = traced.as_ref().is_some_and(RequestSpan::is_recording);
         // What neither a recording span nor a metric needs is not read.
-        let scheme = if recording || record.metrics { span::scheme(parts, trust) } else { "" };
+        let described = recording || record.metrics;
+        let scheme = if described { span::scheme(parts, trust) } else { "" };
         // Routes are few: one shared string serves the span and every metric.
-        // A request neither recorded nor measured needs none.
-        let route = (recording || record.metrics)
+        let route = described
             .then(|| config.route.extract(parts))
             .flatten()
             .map(|route| StringValue::from(Arc::<str>::from(route.as_ref())));
-        if let Some(traced) = traced.as_ref().filter(|traced| traced.is_recording()) {
+        if let Some(traced) = traced.as_ref().filter(|_| recording) {
             let otel = traced.context().span();
             if let Some(route) = &route {
                 otel.update_name(format!("{} {}", method.span_name(), route.as_str()));
