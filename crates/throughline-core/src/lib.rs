@@ -31,6 +31,30 @@
 //! ```
 #![deny(missing_docs)]
 
+/// `get_ref`, `get_mut` and `into_inner` for a layer's service whose
+/// wrapped service `S` is its `inner` field, as tower-http's services have
+/// them: one definition for every throughline layer. Not part of the API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! inner_service_accessors {
+    () => {
+        /// The wrapped service.
+        pub fn get_ref(&self) -> &S {
+            &self.inner
+        }
+
+        /// The wrapped service, mutably.
+        pub fn get_mut(&mut self) -> &mut S {
+            &mut self.inner
+        }
+
+        /// The wrapped service, unwrapped.
+        pub fn into_inner(self) -> S {
+            self.inner
+        }
+    };
+}
+
 pub mod deadline;
 pub mod grpc;
 mod resend;

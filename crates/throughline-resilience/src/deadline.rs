@@ -85,7 +85,7 @@ impl EnforceDeadline<()> {
 }
 
 impl<S> EnforceDeadline<S> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S, Req> Service<Req> for EnforceDeadline<S>

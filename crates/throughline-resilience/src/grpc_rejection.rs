@@ -97,7 +97,7 @@ impl GrpcRejection<()> {
 }
 
 impl<S> GrpcRejection<S> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S, Req, B> Service<Req> for GrpcRejection<S>

@@ -87,7 +87,7 @@ impl HttpRejection<()> {
 }
 
 impl<S> HttpRejection<S> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S, Req, B> Service<Req> for HttpRejection<S>

@@ -155,28 +155,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
-/// `get_ref`, `get_mut` and `into_inner` for a service that wraps its `inner`
-/// field, as every tower-http service has them.
-macro_rules! inner_service_accessors {
-    () => {
-        /// The wrapped service.
-        pub fn get_ref(&self) -> &S {
-            &self.inner
-        }
-
-        /// The wrapped service, mutably.
-        pub fn get_mut(&mut self) -> &mut S {
-            &mut self.inner
-        }
-
-        /// The wrapped service, unwrapped.
-        pub fn into_inner(self) -> S {
-            self.inner
-        }
-    };
-}
-pub(crate) use inner_service_accessors;
-
 pub mod attribute;
 pub mod backoff;
 pub mod budget;

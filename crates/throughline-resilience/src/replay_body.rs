@@ -201,7 +201,7 @@ impl BufferBody<()> {
 }
 
 impl<S> BufferBody<S> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S, B> Service<http::Request<B>> for BufferBody<S>

@@ -258,7 +258,7 @@ impl<C> Retry<(), C> {
 }
 
 impl<S, C> Retry<S, C> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S: Clone, C> Clone for Retry<S, C> {

@@ -80,7 +80,7 @@ impl Timeout<()> {
 }
 
 impl<S> Timeout<S> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S, Req> Service<Req> for Timeout<S>

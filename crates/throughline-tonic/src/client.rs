@@ -258,7 +258,7 @@ pub struct GrpcClient<S> {
 }
 
 impl<S> GrpcClient<S> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S: fmt::Debug> fmt::Debug for GrpcClient<S> {

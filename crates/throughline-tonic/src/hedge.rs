@@ -92,7 +92,7 @@ impl<C> GrpcHedge<(), C> {
 }
 
 impl<S, C> GrpcHedge<S, C> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S, C, ResBody> Service<Request<Body>> for GrpcHedge<S, C>

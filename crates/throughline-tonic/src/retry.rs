@@ -357,7 +357,7 @@ impl GrpcRetry<()> {
 }
 
 impl<S> GrpcRetry<S> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S, ResBody> Service<Request<Body>> for GrpcRetry<S>

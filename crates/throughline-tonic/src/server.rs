@@ -240,7 +240,7 @@ pub struct GrpcServer<S> {
 }
 
 impl<S> GrpcServer<S> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S: fmt::Debug> fmt::Debug for GrpcServer<S> {

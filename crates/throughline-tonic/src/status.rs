@@ -104,7 +104,7 @@ impl UnaryStatus<()> {
 }
 
 impl<S> UnaryStatus<S> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S, ReqBody> Service<Request<ReqBody>> for UnaryStatus<S>

@@ -133,7 +133,7 @@ impl<C> CircuitBreaker<(), C> {
 }
 
 impl<S, C, P> CircuitBreaker<S, C, P> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S, C, P, Req> Service<Req> for CircuitBreaker<S, C, P>

@@ -68,7 +68,7 @@ impl<C, P> Hedge<(), C, P> {
 }
 
 impl<S, C, P> Hedge<S, C, P> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S: Clone, C, P> Clone for Hedge<S, C, P> {

@@ -109,7 +109,7 @@ impl ConcurrencyLimit<()> {
 }
 
 impl<S, C, P> ConcurrencyLimit<S, C, P> {
-    crate::inner_service_accessors!();
+    throughline_core::inner_service_accessors!();
 }
 
 type Wait = Pin<Box<dyn Future<Output = Result<LimitPermit, Shed>> + Send>>;

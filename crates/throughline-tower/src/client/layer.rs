@@ -67,20 +67,7 @@ pub struct HttpClient<S> {
 }
 
 impl<S> HttpClient<S> {
-    /// The wrapped client.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped client, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped client, unwrapped.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    throughline_core::inner_service_accessors!();
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpClient<S>
