@@ -75,17 +75,7 @@ impl<C, P> PolicyBuilder<C, P> {
 
     /// What a result means, for retry, the breaker and the adaptive limit alike.
     pub fn classifier<C2>(self, classifier: C2) -> PolicyBuilder<C2, P> {
-        PolicyBuilder {
-            name: self.name,
-            timeout: self.timeout,
-            retry: self.retry,
-            breaker: self.breaker,
-            limit: self.limit,
-            attempt_timeout: self.attempt_timeout,
-            classifier,
-            priority: self.priority,
-            meter: self.meter,
-        }
+        self.retyped(|_, priority| (classifier, priority))
     }
 
     /// Each request's priority at the concurrency limit (default: all
@@ -106,6 +96,12 @@ impl<C, P> PolicyBuilder<C, P> {
     /// # let _ = policy; Ok(()) }
     /// ```
     pub fn priority<P2>(self, priority: P2) -> PolicyBuilder<C, P2> {
+        self.retyped(|classifier, _| (classifier, priority))
+    }
+
+    /// The same settings with the classifier and priority `change` returns.
+    fn retyped<C2, P2>(self, change: impl FnOnce(C, P) -> (C2, P2)) -> PolicyBuilder<C2, P2> {
+        let (classifier, priority) = change(self.classifier, self.priority);
         PolicyBuilder {
             name: self.name,
             timeout: self.timeout,
@@ -113,7 +109,7 @@ impl<C, P> PolicyBuilder<C, P> {
             breaker: self.breaker,
             limit: self.limit,
             attempt_timeout: self.attempt_timeout,
-            classifier: self.classifier,
+            classifier,
             priority,
             meter: self.meter,
         }

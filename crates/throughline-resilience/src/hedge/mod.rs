@@ -403,17 +403,7 @@ impl<C, P> HedgeConfig<C, P> {
 
     /// What a result means: which attempt wins, which failure waits for the others.
     pub fn classifier<C2>(self, classifier: C2) -> HedgeConfig<C2, P> {
-        HedgeConfig {
-            name: self.name,
-            delay: self.delay,
-            min_samples: self.min_samples,
-            max_hedges: self.max_hedges,
-            budget: self.budget,
-            breaker: self.breaker,
-            classifier,
-            safe: self.safe,
-            meter: self.meter,
-        }
+        self.retyped(|_, safe| (classifier, safe))
     }
 
     /// Which requests may be hedged, in place of [`Idempotent`]: a
@@ -429,6 +419,12 @@ impl<C, P> HedgeConfig<C, P> {
     /// # let _ = policy; Ok(()) }
     /// ```
     pub fn safe_to_hedge<P2>(self, safe: P2) -> HedgeConfig<C, P2> {
+        self.retyped(|classifier, _| (classifier, safe))
+    }
+
+    /// The same settings with the classifier and safety rule `change` returns.
+    fn retyped<C2, P2>(self, change: impl FnOnce(C, P) -> (C2, P2)) -> HedgeConfig<C2, P2> {
+        let (classifier, safe) = change(self.classifier, self.safe);
         HedgeConfig {
             name: self.name,
             delay: self.delay,
@@ -436,7 +432,7 @@ impl<C, P> HedgeConfig<C, P> {
             max_hedges: self.max_hedges,
             budget: self.budget,
             breaker: self.breaker,
-            classifier: self.classifier,
+            classifier,
             safe,
             meter: self.meter,
         }
