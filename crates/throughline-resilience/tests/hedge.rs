@@ -101,6 +101,11 @@ impl<B> Service<Request<B>> for Replica {
     }
 }
 
+/// The policy most tests start from: a hedge after a fixed 50 ms.
+fn after_50ms() -> HedgeConfig {
+    HedgeConfig::new("inventory").delay(Duration::from_millis(50))
+}
+
 fn get() -> Request<String> {
     Request::get("http://inventory/items/7").body(String::new()).unwrap()
 }
@@ -152,11 +157,7 @@ fn counter(capture: &Capture, name: &str) -> f64 {
 async fn a_slow_first_attempt_is_beaten_by_the_hedge() {
     let capture = Capture::new();
     let _default = capture.set_default();
-    let policy = HedgeConfig::new("inventory")
-        .delay(Duration::from_millis(50))
-        .meter_provider(capture.meter_provider())
-        .build()
-        .unwrap();
+    let policy = after_50ms().meter_provider(capture.meter_provider()).build().unwrap();
     let replica = Replica::answering(|n| if n == 1 { 1000 } else { 10 });
     let mut client = Hedge::layer(policy).layer(replica.clone());
 
@@ -180,11 +181,7 @@ async fn a_slow_first_attempt_is_beaten_by_the_hedge() {
 async fn a_fast_first_attempt_sends_no_hedge() {
     let capture = Capture::new();
     let _default = capture.set_default();
-    let policy = HedgeConfig::new("inventory")
-        .delay(Duration::from_millis(50))
-        .meter_provider(capture.meter_provider())
-        .build()
-        .unwrap();
+    let policy = after_50ms().meter_provider(capture.meter_provider()).build().unwrap();
     let replica = Replica::answering(|_| 10);
     let mut client = Hedge::layer(policy).layer(replica.clone());
 
@@ -203,8 +200,7 @@ async fn no_hedge_when_the_budget_is_spent() {
     let capture = Capture::new();
     let _default = capture.set_default();
     // 10 % of calls and no floor: one call pays a tenth of a hedge.
-    let policy = HedgeConfig::new("inventory")
-        .delay(Duration::from_millis(50))
+    let policy = after_50ms()
         .budget(RetryBudget::new(0.1, 0).unwrap())
         .meter_provider(capture.meter_provider())
         .build()
@@ -226,7 +222,7 @@ async fn no_hedge_when_the_budget_is_spent() {
 async fn no_hedge_when_the_deadline_is_nearer_than_the_delay() {
     let capture = Capture::new();
     let _default = capture.set_default();
-    let policy = HedgeConfig::new("inventory").delay(Duration::from_millis(50)).build().unwrap();
+    let policy = after_50ms().build().unwrap();
     let replica = Replica::answering(|n| if n == 1 { 70 } else { 10 });
     let mut client = Hedge::layer(policy).layer(replica.clone());
 
@@ -239,9 +235,7 @@ async fn no_hedge_when_the_deadline_is_nearer_than_the_delay() {
 
     // The same call with time to spare is hedged.
     let replica = Replica::answering(|n| if n == 1 { 70 } else { 10 });
-    let mut client =
-        Hedge::layer(HedgeConfig::new("inventory").delay(Duration::from_millis(50)).build().unwrap())
-            .layer(replica.clone());
+    let mut client = Hedge::layer(after_50ms().build().unwrap()).layer(replica.clone());
     let mut far = get();
     far.extensions_mut().insert(Deadline::after(Duration::from_millis(100)));
     let (result, elapsed) = send(&mut client, far).await;
@@ -253,8 +247,7 @@ async fn no_hedge_while_the_breaker_is_open() {
     let capture = Capture::new();
     let _default = capture.set_default();
     let breaker = BreakerConfig::new("inventory").build().unwrap();
-    let policy = HedgeConfig::new("inventory")
-        .delay(Duration::from_millis(50))
+    let policy = after_50ms()
         .circuit_breaker(breaker.clone())
         .meter_provider(capture.meter_provider())
         .build()
@@ -277,7 +270,7 @@ async fn no_hedge_while_the_breaker_is_open() {
 async fn a_request_that_is_not_safe_to_send_twice_is_not_hedged() {
     let capture = Capture::new();
     let _default = capture.set_default();
-    let policy = HedgeConfig::new("inventory").delay(Duration::from_millis(50)).build().unwrap();
+    let policy = after_50ms().build().unwrap();
     let replica = Replica::answering(|n| if n == 1 { 1000 } else { 10 });
     let mut client = Hedge::layer(policy).layer(replica.clone());
 
@@ -293,11 +286,8 @@ async fn a_request_that_is_not_safe_to_send_twice_is_not_hedged() {
 async fn a_grpc_method_marked_safe_is_hedged_and_the_others_are_not() {
     let capture = Capture::new();
     let _default = capture.set_default();
-    let policy = HedgeConfig::new("inventory")
-        .delay(Duration::from_millis(50))
-        .safe_to_hedge(SafeMethods::new(["/inventory.v1.Inventory/GetStock"]))
-        .build()
-        .unwrap();
+    let policy =
+        after_50ms().safe_to_hedge(SafeMethods::new(["/inventory.v1.Inventory/GetStock"])).build().unwrap();
     let replica = Replica::answering(|n| if n == 1 || n == 3 { 1000 } else { 10 });
     let mut client = Hedge::layer(policy).layer(replica.clone());
     let grpc = |method: &str| {
@@ -318,12 +308,7 @@ async fn a_grpc_method_marked_safe_is_hedged_and_the_others_are_not() {
 async fn the_losing_hedge_is_cancelled_when_the_first_attempt_wins() {
     let capture = Capture::new();
     let _default = capture.set_default();
-    let policy = HedgeConfig::new("inventory")
-        .delay(Duration::from_millis(50))
-        .max_hedges(2)
-        .meter_provider(capture.meter_provider())
-        .build()
-        .unwrap();
+    let policy = after_50ms().max_hedges(2).meter_provider(capture.meter_provider()).build().unwrap();
     // The first attempt answers at 120 ms; hedges go at 50 and 100 ms and would take 500.
     let replica = Replica::answering(|n| if n == 1 { 120 } else { 500 });
     let mut client = Hedge::layer(policy).layer(replica.clone());
@@ -344,7 +329,7 @@ async fn the_losing_hedge_is_cancelled_when_the_first_attempt_wins() {
 async fn a_failed_attempt_waits_for_the_one_in_flight() {
     let capture = Capture::new();
     let _default = capture.set_default();
-    let policy = HedgeConfig::new("inventory").delay(Duration::from_millis(50)).build().unwrap();
+    let policy = after_50ms().build().unwrap();
     // The first attempt fails at 100 ms, while the hedge sent at 50 ms is in flight.
     let replica = Replica::new(|n| if n == 1 { (100, false) } else { (100, true) });
     let mut client = Hedge::layer(policy).layer(replica.clone());
@@ -354,18 +339,14 @@ async fn a_failed_attempt_waits_for_the_one_in_flight() {
 
     // A failure with nothing else in flight ends the call: hedging is not retry.
     let replica = Replica::new(|_| (10, false));
-    let mut client =
-        Hedge::layer(HedgeConfig::new("inventory").delay(Duration::from_millis(50)).build().unwrap())
-            .layer(replica.clone());
+    let mut client = Hedge::layer(after_50ms().build().unwrap()).layer(replica.clone());
     let (result, elapsed) = send(&mut client, get()).await;
     assert_eq!(result.unwrap_err().to_string(), "call 1 failed");
     assert_eq!((elapsed, replica.calls()), (Duration::from_millis(10), 1));
 
     // When every attempt fails, the call fails with the last failure.
     let replica = Replica::new(|n| (if n == 1 { 100 } else { 80 }, false));
-    let mut client =
-        Hedge::layer(HedgeConfig::new("inventory").delay(Duration::from_millis(50)).build().unwrap())
-            .layer(replica.clone());
+    let mut client = Hedge::layer(after_50ms().build().unwrap()).layer(replica.clone());
     let (result, elapsed) = send(&mut client, get()).await;
     assert_eq!(result.unwrap_err().to_string(), "call 2 failed");
     assert_eq!(elapsed, Duration::from_millis(130));
@@ -462,8 +443,7 @@ async fn every_attempt_span_is_a_child_of_the_callers_span() {
 
     let capture = Capture::new();
     let _default = capture.set_default();
-    let policy =
-        HedgeConfig::new("inventory").delay(Duration::from_millis(50)).max_hedges(2).build().unwrap();
+    let policy = after_50ms().max_hedges(2).build().unwrap();
     let replica = Replica::answering(|n| if n == 3 { 10 } else { 1000 });
     let mut client = Hedge::layer(policy).layer(replica.clone());
 
@@ -501,8 +481,7 @@ async fn a_retryable_status_waits_for_the_hedge_and_retry_sees_one_result_per_he
 
     let capture = Capture::new();
     let _default = capture.set_default();
-    let hedge = HedgeConfig::new("inventory")
-        .delay(Duration::from_millis(50))
+    let hedge = after_50ms()
         .classifier(HttpClassifier::default())
         .meter_provider(capture.meter_provider())
         .build()
