@@ -18,14 +18,7 @@ use tokio::sync::Notify;
 async fn drains_in_flight_requests_refuses_new_ones_and_flushes() {
     let receiver = OtlpReceiver::start().await.unwrap();
     let endpoint = receiver.grpc_endpoint();
-    let vars = HashMap::from([
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-        ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
-        ("OTEL_METRICS_EXPORTER", "none"),
-        ("OTEL_LOGS_EXPORTER", "none"),
-    ]);
-    let telemetry = Pipeline::from_vars(&vars).unwrap().build().unwrap();
+    let telemetry = traces_only(&endpoint);
     let tracer = telemetry.tracer_provider().unwrap().tracer("graceful-test");
 
     let release = Arc::new(Notify::new());
@@ -120,14 +113,7 @@ async fn serve_with_a_stalled_collector(graceful: Graceful) -> Result<(), throug
     let receiver = OtlpReceiver::start().await.unwrap();
     receiver.set_behaviour(throughline_testing::Behaviour::Stall);
     let endpoint = receiver.grpc_endpoint();
-    let vars = HashMap::from([
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-        ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
-        ("OTEL_METRICS_EXPORTER", "none"),
-        ("OTEL_LOGS_EXPORTER", "none"),
-    ]);
-    let telemetry = Pipeline::from_vars(&vars).unwrap().build().unwrap();
+    let telemetry = traces_only(&endpoint);
     telemetry.tracer_provider().unwrap().tracer("graceful-test").in_span("unsent", |_cx| {});
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let lifecycle = Lifecycle::new();
@@ -154,4 +140,17 @@ async fn unflushed_telemetry_fails_serve_by_default_and_can_be_made_to_exit_norm
         "{failed:?}"
     );
     serve_with_a_stalled_collector(Graceful::default().fail_on_unflushed(false)).await.unwrap();
+}
+
+/// A pipeline exporting spans only, over gRPC to `endpoint`, whose batches
+/// leave only when flushed: what shutdown must not lose.
+fn traces_only(endpoint: &str) -> throughline::pipeline::Telemetry {
+    let vars = HashMap::from([
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_LOGS_EXPORTER", "none"),
+    ]);
+    Pipeline::from_vars(&vars).unwrap().build().unwrap()
 }
