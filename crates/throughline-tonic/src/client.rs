@@ -287,10 +287,10 @@ where
         // Starts the OpenTelemetry span: this is where the sampler decides.
         // A span filtered out (globally, or for the OpenTelemetry layer only)
         // has no context of its own: the caller's goes instead.
-        let (traced, cx) = match start_span(&span) {
-            Ok(cx) => (RequestSpan::new(span, cx.clone()), cx),
+        let (traced, current) = match start_span(&span) {
+            Ok(cx) => (RequestSpan::new(span, cx), None),
             // The caller's context goes on, but is not this call's span.
-            Err(current) => (RequestSpan::new(span, OtelContext::new()), current),
+            Err(current) => (RequestSpan::new(span, OtelContext::new()), Some(current)),
         };
         let own = self.config.timeout.map(Deadline::after);
         if let Some(deadline) = Deadline::earliest(own, deadline::inherited(&request)) {
@@ -309,7 +309,8 @@ where
         // sampled flag tells it what was decided.
         let host = server.as_ref().map_or("", |(host, _)| host.as_str());
         if !self.config.no_propagation.as_ref().is_some_and(|skip| skip(host)) {
-            self.config.injection.inject(&cx, request.headers_mut());
+            let cx = current.as_ref().unwrap_or_else(|| traced.context());
+            self.config.injection.inject(cx, request.headers_mut());
         }
         let call = Call::start(
             self.config.metrics.clone(),
