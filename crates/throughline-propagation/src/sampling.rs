@@ -8,7 +8,7 @@
 
 use std::cell::Cell;
 use std::num::NonZeroU128;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use crate::ids::TraceId;
 
@@ -29,19 +29,22 @@ use crate::ids::TraceId;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeadSampler {
-    root: Root,
+    /// A root is sampled when its trace id's low 63 bits are below this
+    /// bound: `ALWAYS` passes every id, 0 none.
+    bound: u64,
     parent_based: bool,
 }
 
-/// How a trace id is decided on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Root {
-    Always,
-    /// Sampled when the trace id's low 63 bits are below this bound.
-    Below(u64),
-}
+/// The bound every 63-bit value is below.
+const ALWAYS: u64 = 1 << 63;
 
-static GLOBAL: RwLock<Option<HeadSampler>> = RwLock::new(None);
+/// The published sampler, read on every request in two loads and no lock:
+/// its bound, and whether one is published and follows parents.
+static BOUND: AtomicU64 = AtomicU64::new(0);
+static MODE: AtomicU8 = AtomicU8::new(UNSET);
+const UNSET: u8 = 0;
+const PLAIN: u8 = 1;
+const PARENT_BASED: u8 = 2;
 
 thread_local! {
     /// The trace id a head decision drew for a trace it is about to start.
@@ -50,21 +53,21 @@ thread_local! {
 
 impl HeadSampler {
     /// Records every span (`always_on`).
-    pub const ALWAYS_ON: Self = Self { root: Root::Always, parent_based: false };
+    pub const ALWAYS_ON: Self = Self { bound: ALWAYS, parent_based: false };
 
     /// Records no span (`always_off`).
-    pub const ALWAYS_OFF: Self = Self { root: Root::Below(0), parent_based: false };
+    pub const ALWAYS_OFF: Self = Self { bound: 0, parent_based: false };
 
     /// Records this share of traces by trace id (`traceidratio`): the
     /// SDK's rule, the trace id's low 63 bits below `ratio` of their range.
     pub fn trace_id_ratio(ratio: f64) -> Self {
-        let root = if ratio >= 1.0 {
-            Root::Always
+        let bound = if ratio >= 1.0 {
+            ALWAYS
         } else {
             // The SDK's bound, to the bit: a NaN or negative ratio is zero.
-            Root::Below((ratio.max(0.0) * (1u64 << 63) as f64) as u64)
+            (ratio.max(0.0) * ALWAYS as f64) as u64
         };
-        Self { root, parent_based: false }
+        Self { bound, parent_based: false }
     }
 
     /// Follows a parent's sampled flag, and decides as `self` for a root
@@ -81,10 +84,7 @@ impl HeadSampler {
         {
             return sampled;
         }
-        match self.root {
-            Root::Always => true,
-            Root::Below(bound) => (NonZeroU128::from(trace_id).get() as u64 >> 1) < bound,
-        }
+        (NonZeroU128::from(trace_id).get() as u64 >> 1) < self.bound
     }
 
     /// Makes `self` the process-wide head sampler, which throughline's layers
@@ -92,12 +92,15 @@ impl HeadSampler {
     /// describes exactly, under a tracer provider whose id generator takes
     /// [`HeadSampler::take_new_trace_id`] (throughline-pipeline's does).
     pub fn set_global(self) {
-        *GLOBAL.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(self);
+        BOUND.store(self.bound, Ordering::Relaxed);
+        MODE.store(if self.parent_based { PARENT_BASED } else { PLAIN }, Ordering::Release);
     }
 
     /// The process-wide head sampler, if one was published.
     pub fn global() -> Option<Self> {
-        *GLOBAL.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let mode = MODE.load(Ordering::Acquire);
+        (mode != UNSET)
+            .then(|| Self { bound: BOUND.load(Ordering::Relaxed), parent_based: mode == PARENT_BASED })
     }
 
     /// Runs `start`, in which a span that starts a new trace takes
