@@ -136,12 +136,16 @@ async fn an_idempotency_key_makes_a_repeat_return_the_first_order() {
 
 #[tokio::test]
 async fn orders_whose_client_left_mid_charge_are_undone() {
+    const ORDERS: u64 = 6;
     // Every charge hangs: each attempt times out, the payment fails, and the
     // saga must put the stock back after the client has gone.
     let faults = FaultSpec { timeout_rate: 1.0, hang_ms: Some(5_000), ..FaultSpec::default() };
     let system = System::start(faults).await;
     let impatient = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
-    for _ in 0..10 {
+    // Six orders make 18 failed attempts, fewer than the 20 the payments
+    // breaker needs before it opens: an open breaker would answer at once,
+    // before the client gives up, however the attempts' timeouts interleave.
+    for _ in 0..ORDERS {
         let sent = impatient.post(format!("{}/orders", system.orders)).json(&order("coffee", 1)).send().await;
         assert!(sent.is_err_and(|error| error.is_timeout()), "the client gave up mid-charge");
     }
@@ -151,7 +155,7 @@ async fn orders_whose_client_left_mid_charge_are_undone() {
         assert!(started.elapsed() < Duration::from_secs(30), "orders were left pending");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(store.count_with_status("failed").await.unwrap(), 10);
+    assert_eq!(store.count_with_status("failed").await.unwrap(), ORDERS);
     let mut inventory = InventoryClient::connect(format!("http://{}", system.inventory)).await.unwrap();
     let all = ReserveRequest { order_id: "check".into(), sku: "coffee".into(), quantity: 10 };
     let reply = inventory.reserve(all).await.unwrap().into_inner();
