@@ -1,8 +1,15 @@
 //! The call duration histograms of the RPC conventions.
 
+#[cfg(feature = "bound-metrics")]
+use std::sync::Arc;
+
+#[cfg(feature = "bound-metrics")]
+use opentelemetry::metrics::BoundHistogram;
 use opentelemetry::metrics::{Histogram, Meter};
 use opentelemetry::{InstrumentationScope, KeyValue, StringValue};
 use throughline_core::GrpcCode;
+#[cfg(feature = "bound-metrics")]
+use throughline_tower::bound::BoundSets;
 use throughline_tower::semconv::Role;
 
 use crate::semconv::{
@@ -26,10 +33,16 @@ pub(crate) struct CallMetrics {
     duration: Histogram<f64>,
     /// `rpc.{server,client}.duration` in milliseconds, under `rpc/dup`.
     old_duration: Option<Histogram<f64>>,
+    #[cfg(feature = "bound-metrics")]
+    bound: Arc<BoundSets<Labels, Bound>>,
 }
 
+/// Both histograms bound to one label set; see [`throughline_tower::bound`].
+#[cfg(feature = "bound-metrics")]
+type Bound = (BoundHistogram<f64>, Option<BoundHistogram<f64>>);
+
 /// The low-cardinality attributes of one call.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Labels {
     /// The full method, or `_OTHER`.
     pub(crate) method: StringValue,
@@ -66,23 +79,60 @@ impl CallMetrics {
                 .with_boundaries(old::DURATION_BUCKETS_MS.to_vec())
                 .build()
         });
-        Self { role, stability, duration, old_duration }
+        Self {
+            role,
+            stability,
+            duration,
+            old_duration,
+            #[cfg(feature = "bound-metrics")]
+            bound: Arc::default(),
+        }
     }
 
-    /// Records a completed call, with the attributes in a fixed array so
-    /// that recording allocates nothing.
+    /// Records a completed call.
     pub(crate) fn record(&self, labels: &Labels, seconds: f64) {
+        #[cfg(feature = "bound-metrics")]
+        if self.bound.record(
+            labels,
+            || {
+                let (attributes, len) = labels.attributes();
+                let old = self
+                    .old_duration
+                    .as_ref()
+                    .map(|old| old.bind(&labels.old_attributes(&attributes[..len])));
+                (self.duration.bind(&attributes[..len]), old)
+            },
+            |(duration, old_duration)| {
+                duration.record(seconds);
+                if let Some(old_duration) = old_duration {
+                    old_duration.record(seconds * 1000.0);
+                }
+            },
+        ) {
+            return;
+        }
+        let (attributes, len) = labels.attributes();
+        self.duration.record(seconds, &attributes[..len]);
+        if let Some(old_duration) = &self.old_duration {
+            old_duration.record(seconds * 1000.0, &labels.old_attributes(&attributes[..len]));
+        }
+    }
+}
+
+impl Labels {
+    /// The attributes of the call duration, in a fixed array so that
+    /// recording allocates nothing; the first `len` are the set.
+    fn attributes(&self) -> ([KeyValue; 6], usize) {
         let system = KeyValue::new(RPC_SYSTEM_NAME, GRPC);
         let mut attributes =
             [system.clone(), system.clone(), system.clone(), system.clone(), system.clone(), system];
-        attributes[1] = KeyValue::new(RPC_METHOD, labels.method.clone());
+        attributes[1] = KeyValue::new(RPC_METHOD, self.method.clone());
         let mut len = 2;
         let optional = [
-            labels.code.map(|code| KeyValue::new(RPC_RESPONSE_STATUS_CODE, code.as_str())),
-            labels.error_type.clone().map(|error_type| KeyValue::new(ERROR_TYPE, error_type)),
-            labels.server.as_ref().map(|(host, _)| KeyValue::new(SERVER_ADDRESS, host.clone())),
-            labels
-                .server
+            self.code.map(|code| KeyValue::new(RPC_RESPONSE_STATUS_CODE, code.as_str())),
+            self.error_type.clone().map(|error_type| KeyValue::new(ERROR_TYPE, error_type)),
+            self.server.as_ref().map(|(host, _)| KeyValue::new(SERVER_ADDRESS, host.clone())),
+            self.server
                 .as_ref()
                 .and_then(|(_, port)| port.map(|port| KeyValue::new(SERVER_PORT, i64::from(port)))),
         ];
@@ -90,18 +140,21 @@ impl CallMetrics {
             attributes[len] = attribute;
             len += 1;
         }
-        self.duration.record(seconds, &attributes[..len]);
-        if let Some(old_duration) = &self.old_duration {
-            let mut old_attributes = Vec::with_capacity(len + 3);
-            old_attributes.extend_from_slice(&attributes[..len]);
-            old_attributes.push(KeyValue::new(old::RPC_SYSTEM, semconv::GRPC));
-            if let Some(service) = &labels.service {
-                old_attributes.push(KeyValue::new(old::RPC_SERVICE, service.clone()));
-            }
-            if let Some(code) = labels.code {
-                old_attributes.push(KeyValue::new(old::RPC_GRPC_STATUS_CODE, i64::from(code as i32)));
-            }
-            old_duration.record(seconds * 1000.0, &old_attributes);
+        (attributes, len)
+    }
+
+    /// The old duration's attributes, under `rpc/dup`: the current ones and
+    /// the old names.
+    fn old_attributes(&self, current: &[KeyValue]) -> Vec<KeyValue> {
+        let mut old_attributes = Vec::with_capacity(current.len() + 3);
+        old_attributes.extend_from_slice(current);
+        old_attributes.push(KeyValue::new(old::RPC_SYSTEM, semconv::GRPC));
+        if let Some(service) = &self.service {
+            old_attributes.push(KeyValue::new(old::RPC_SERVICE, service.clone()));
         }
+        if let Some(code) = self.code {
+            old_attributes.push(KeyValue::new(old::RPC_GRPC_STATUS_CODE, i64::from(code as i32)));
+        }
+        old_attributes
     }
 }

@@ -40,6 +40,8 @@
 #![deny(missing_docs)]
 
 pub mod body;
+#[cfg(feature = "bound-metrics")]
+pub mod bound;
 pub mod client;
 mod current;
 mod process_wide;

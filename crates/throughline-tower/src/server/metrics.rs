@@ -1,9 +1,16 @@
 //! The RED metrics of the server, per the HTTP semantic conventions.
 
+#[cfg(feature = "bound-metrics")]
+use std::sync::Arc;
+
+#[cfg(feature = "bound-metrics")]
+use opentelemetry::metrics::{BoundHistogram, BoundUpDownCounter};
 use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute as names;
 
+#[cfg(feature = "bound-metrics")]
+use crate::bound::BoundSets;
 use crate::semconv::metrics::{
     BYTES, DURATION_BUCKETS, HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_BODY_SIZE,
     HTTP_SERVER_REQUEST_DURATION, HTTP_SERVER_RESPONSE_BODY_SIZE, REQUESTS, SECONDS,
@@ -16,10 +23,28 @@ pub(crate) struct ServerMetrics {
     active: UpDownCounter<i64>,
     /// The two body-size histograms are opt-in in the conventions.
     body_sizes: Option<(Histogram<u64>, Histogram<u64>)>,
+    #[cfg(feature = "bound-metrics")]
+    bound: Arc<Bound>,
+}
+
+/// The instruments bound per attribute set; see [`crate::bound`].
+#[cfg(feature = "bound-metrics")]
+#[derive(Debug, Default)]
+struct Bound {
+    /// By method and scheme.
+    active: BoundSets<(&'static str, &'static str), BoundUpDownCounter<i64>>,
+    completed: BoundSets<Labels, Completed>,
+}
+
+/// The instruments a completed request records, bound to its labels.
+#[cfg(feature = "bound-metrics")]
+struct Completed {
+    duration: BoundHistogram<f64>,
+    body_sizes: Option<(BoundHistogram<u64>, BoundHistogram<u64>)>,
 }
 
 /// The low-cardinality attributes every metric of one request carries.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Labels {
     pub(crate) method: &'static str,
     pub(crate) scheme: &'static str,
@@ -92,15 +117,28 @@ impl ServerMetrics {
                 size(HTTP_SERVER_RESPONSE_BODY_SIZE, "Size of HTTP server response bodies."),
             )
         });
-        Self { duration, active, body_sizes }
+        #[cfg(feature = "bound-metrics")]
+        let bound = Arc::default();
+        Self {
+            duration,
+            active,
+            body_sizes,
+            #[cfg(feature = "bound-metrics")]
+            bound,
+        }
     }
 
     pub(crate) fn started(&self, labels: &Labels) {
-        self.active.add(1, &labels.active());
+        self.active_add(labels, 1);
     }
 
     pub(crate) fn completed(&self, labels: &Labels, measured: &Measured) {
-        self.active.add(-1, &labels.active());
+        self.active_add(labels, -1);
+        #[cfg(feature = "bound-metrics")]
+        if self.bound.completed.record(labels, || self.bind_completed(labels), |bound| bound.record(measured))
+        {
+            return;
+        }
         let (attributes, len) = labels.completed();
         let attributes = &attributes[..len];
         self.duration.record(measured.seconds, attributes);
@@ -109,6 +147,44 @@ impl ServerMetrics {
                 request.record(size, attributes);
             }
             response.record(measured.response_body, attributes);
+        }
+    }
+
+    fn active_add(&self, labels: &Labels, delta: i64) {
+        #[cfg(feature = "bound-metrics")]
+        if self.bound.active.record(
+            &(labels.method, labels.scheme),
+            || self.active.bind(&labels.active()),
+            |active| active.add(delta),
+        ) {
+            return;
+        }
+        self.active.add(delta, &labels.active());
+    }
+
+    #[cfg(feature = "bound-metrics")]
+    fn bind_completed(&self, labels: &Labels) -> Completed {
+        let (attributes, len) = labels.completed();
+        let attributes = &attributes[..len];
+        Completed {
+            duration: self.duration.bind(attributes),
+            body_sizes: self
+                .body_sizes
+                .as_ref()
+                .map(|(request, response)| (request.bind(attributes), response.bind(attributes))),
+        }
+    }
+}
+
+#[cfg(feature = "bound-metrics")]
+impl Completed {
+    fn record(&self, measured: &Measured) {
+        self.duration.record(measured.seconds);
+        if let Some((request, response)) = &self.body_sizes {
+            if let Some(size) = measured.request_body {
+                request.record(size);
+            }
+            response.record(measured.response_body);
         }
     }
 }
