@@ -41,7 +41,7 @@ use opentelemetry::metrics::MeterProvider;
 use opentelemetry::{Context as OtelContext, StringValue};
 use throughline_core::{Deadline, ResendCount};
 use throughline_propagation::Propagator;
-use throughline_tower::client::{Injection, host_list, start_span};
+use throughline_tower::client::{HeadSampling, Injection, host_list, start_span};
 use throughline_tower::semconv::ValueLength;
 use throughline_tower::semconv::{Message, Role};
 use throughline_tower::server::RequestSpan;
@@ -72,6 +72,7 @@ struct Config {
     no_propagation: Option<Arc<HostFilter>>,
     /// The metadata keys recorded on the span; `None` when there are none.
     metadata: Option<Arc<Metadata>>,
+    head: HeadSampling,
 }
 
 type HostFilter = dyn Fn(&str) -> bool + Send + Sync;
@@ -102,6 +103,7 @@ impl GrpcClientLayer {
                 value_length: ValueLength::from_env(),
                 no_propagation: None,
                 metadata: None,
+                head: HeadSampling::ProcessWide,
             }),
         }
     }
@@ -128,6 +130,13 @@ impl GrpcClientLayer {
     /// Writes the outgoing context with the global OpenTelemetry propagator.
     pub fn global_propagator(self) -> Self {
         self.with(|c| c.injection = Injection::Global)
+    }
+
+    /// Asks this head sampler, rather than the process-wide one, whether a
+    /// call is recorded before building its span: an unrecorded call gets
+    /// only the span context it propagates (throughline-tower's `HeadSampling`).
+    pub fn head_sampling(self, head: HeadSampling) -> Self {
+        self.with(|c| c.head = head)
     }
 
     /// Gives every call at most `timeout`, sent as `grpc-timeout`; an
@@ -246,6 +255,7 @@ impl fmt::Debug for GrpcClientLayer {
             .field("stability", &self.config.stability)
             .field("timeout", &self.config.timeout)
             .field("metadata", &self.config.metadata)
+            .field("head_sampling", &self.config.head)
             .finish_non_exhaustive()
     }
 }
@@ -283,11 +293,15 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let started = Instant::now();
-        let span = tracing::info_span!(target: TARGET, "grpc.client", otel.kind = "client");
-        // Starts the OpenTelemetry span: this is where the sampler decides.
-        // A span filtered out (globally, or for the OpenTelemetry layer only)
-        // has no context of its own: the caller's goes instead.
-        let (traced, current) = match start_span(&span) {
+        // The head sampler decides first; otherwise starting the OpenTelemetry
+        // span is where the sampler decides. A span filtered out (globally,
+        // or for the OpenTelemetry layer only) has no context of its own:
+        // the caller's goes instead.
+        let (span, own_context) = start_span(
+            self.config.head,
+            || tracing::info_span!(target: TARGET, "grpc.client", otel.kind = "client"),
+        );
+        let (traced, current) = match own_context {
             Ok(cx) => (RequestSpan::new(span, cx), None),
             // The caller's context goes on, but is not this call's span.
             Err(current) => (RequestSpan::new(span, OtelContext::new()), Some(current)),

@@ -1,7 +1,8 @@
 //! An unrecorded call, decided before any span is built, against the same
 //! call as a bridged `tracing` span: the server's handler calls onward
 //! through the client layer, and what it sends is read from the next
-//! server, a public endpoint that links the caller's context.
+//! server, a public endpoint that links the caller's context. The client
+//! layer decides up front too, with the server and alone.
 
 mod support;
 
@@ -19,11 +20,11 @@ const UNSAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00
 
 /// The spans exported, and the context the last hop was sent, as its link
 /// shows it: trace id and flags (the span id is new each time).
-async fn relay(head: HeadSampling) -> (usize, String, TraceFlags) {
+async fn relay(head: HeadSampling, client_head: HeadSampling) -> (usize, String, TraceFlags) {
     let telemetry = Telemetry::from(Capture::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))));
     // The last hop trusts nobody: the caller's context becomes a link of a new, recorded trace.
     let last = serve(telemetry.server_layer().trust(TrustPolicy::public()), Service::default()).await;
-    let onward = support::client(last, GrpcClientLayer::new()).await;
+    let onward = support::client(last, GrpcClientLayer::new().head_sampling(client_head)).await;
     let front =
         serve(telemetry.server_layer().head_sampling(head), Service { downstream: Some(onward) }).await;
 
@@ -45,8 +46,10 @@ async fn relay(head: HeadSampling) -> (usize, String, TraceFlags) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_unrecorded_call_propagates_as_the_bridged_one_does() {
-    let bridged = relay(HeadSampling::Off).await;
-    let decided = relay(HeadSampling::Sampler(HeadSampler::ALWAYS_ON.parent_based())).await;
+    let head = HeadSampling::Sampler(HeadSampler::ALWAYS_ON.parent_based());
+    let bridged = relay(HeadSampling::Off, HeadSampling::Off).await;
+    let decided = relay(head, head).await;
     assert_eq!(decided, bridged);
+    assert_eq!(relay(HeadSampling::Off, head).await, bridged, "the client deciding alone");
     assert_eq!(decided, (1, "4bf92f3577b34da6a3ce929d0e0e4736".to_owned(), TraceFlags::default()));
 }

@@ -44,6 +44,7 @@ pub mod body;
 pub mod bound;
 pub mod client;
 mod current;
+mod head_sampling;
 mod process_wide;
 pub mod semconv;
 pub mod server;

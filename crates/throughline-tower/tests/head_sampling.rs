@@ -7,6 +7,9 @@
 //! status), the context sent downstream, the ids log records carry, the
 //! response.
 //!
+//! The client layer's own decision runs through the same corpus: deciding
+//! with the server, and deciding alone under a bridged server span.
+//!
 //! Intended differences, not compared: span ids and new trace ids are
 //! random (they are compared by position); an unrecorded request has no
 //! `tracing` span, so `tracing::Span::current()` in its handler is none
@@ -23,7 +26,7 @@ use axum::routing::get;
 use http::{HeaderMap, Request, Response};
 use http_body_util::BodyExt;
 use opentelemetry::trace::{
-    SpanId, Status, TraceContextExt, TraceFlags as OtelFlags, TraceId, TracerProvider as _,
+    SpanContext, SpanId, Status, TraceContextExt, TraceFlags as OtelFlags, TraceId, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{
@@ -161,9 +164,14 @@ impl Positions {
     }
 }
 
-/// Runs `scenario`; returns what left the process, and the trace id the
-/// response named, as sent.
-async fn observe(scenario: Scenario, head: HeadSampling) -> (Observed, Option<String>) {
+/// Runs `scenario`, the server layer deciding as `head` says and the client
+/// layer of its outgoing call as `client_head` does; returns what left the
+/// process, and the trace id the response named, as sent.
+async fn observe(
+    scenario: Scenario,
+    head: HeadSampling,
+    client_head: HeadSampling,
+) -> (Observed, Option<String>) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_sampler((scenario.sampler)())
@@ -180,7 +188,7 @@ async fn observe(scenario: Scenario, head: HeadSampling) -> (Observed, Option<St
     let in_handler = Arc::new(Mutex::new(Vec::new()));
     let downstream = {
         let sent = sent.clone();
-        HttpClientLayer::new().layer(service_fn(move |request: Request<Body>| {
+        HttpClientLayer::new().head_sampling(client_head).layer(service_fn(move |request: Request<Body>| {
             let headers: &HeaderMap = request.headers();
             for name in ["traceparent", "tracestate", "baggage"] {
                 if let Some(value) = headers.get(name) {
@@ -325,9 +333,14 @@ impl<F: std::future::Future> InstrumentIn for F {}
 async fn deciding_up_front_changes_nothing_that_leaves_the_process() {
     let mut unrecorded = 0;
     for scenario in corpus() {
-        let (bridged, _) = observe(scenario, HeadSampling::Off).await;
-        let (decided, _) = observe(scenario, HeadSampling::Sampler(scenario.head)).await;
+        let head = HeadSampling::Sampler(scenario.head);
+        let (bridged, _) = observe(scenario, HeadSampling::Off, HeadSampling::Off).await;
+        let (decided, _) = observe(scenario, head, head).await;
         assert_eq!(decided, bridged, "{scenario:?}");
+        // The client deciding alone, under a bridged server span that may
+        // not record: its call is the same too.
+        let (client_decided, _) = observe(scenario, HeadSampling::Off, head).await;
+        assert_eq!(client_decided, bridged, "{scenario:?}, the client deciding alone");
         // The corpus must hold both kinds, and say something about each.
         if bridged.spans.is_empty() {
             unrecorded += 1;
@@ -358,7 +371,8 @@ async fn a_new_trace_is_recorded_by_the_id_it_was_decided_on() {
     };
     let mut recorded = 0;
     for _ in 0..200 {
-        let (observed, trace_id) = observe(scenario, HeadSampling::Sampler(head)).await;
+        let (observed, trace_id) =
+            observe(scenario, HeadSampling::Sampler(head), HeadSampling::Sampler(head)).await;
         let traceparent = observed.server_timing.expect("every response names its trace");
         let sampled = traceparent.ends_with("-03");
         assert!(sampled || traceparent.ends_with("-02"), "{traceparent}: the random flag is set");
@@ -370,60 +384,132 @@ async fn a_new_trace_is_recorded_by_the_id_it_was_decided_on() {
     assert!((60..=140).contains(&recorded), "{recorded} of 200 recorded at a ratio of one half");
 }
 
+/// A call made outside any request starts a trace: the client layer draws
+/// its id, decides on it, and a recorded call carries that id.
+#[tokio::test(flavor = "current_thread")]
+async fn a_call_that_starts_a_trace_is_recorded_by_the_id_it_was_decided_on() {
+    let head = HeadSampler::trace_id_ratio(0.5);
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(Sampler::TraceIdRatioBased(0.5))
+        .with_id_generator(HeadDecidedIds::default())
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("client")));
+    let _default = tracing::subscriber::set_default(subscriber);
+    let sent = Arc::new(Mutex::new(String::new()));
+    let client = {
+        let sent = sent.clone();
+        HttpClientLayer::new().head_sampling(HeadSampling::Sampler(head)).layer(service_fn(
+            move |request: Request<Body>| {
+                *sent.lock().unwrap() = request.headers()["traceparent"].to_str().unwrap().to_owned();
+                async { Ok::<_, std::convert::Infallible>(Response::new(Body::empty())) }
+            },
+        ))
+    };
+    let mut recorded = 0;
+    for _ in 0..200 {
+        let request = Request::get("http://inventory.internal/items/7").body(Body::empty()).unwrap();
+        client.clone().oneshot(request).await.unwrap().into_body().collect().await.unwrap();
+        let traceparent = sent.lock().unwrap().clone();
+        let sampled = traceparent.ends_with("-03");
+        assert!(sampled || traceparent.ends_with("-02"), "{traceparent}: the random flag is set");
+        let trace_id: throughline_propagation::TraceId = traceparent[3..35].parse().unwrap();
+        assert_eq!(head.samples(trace_id, None), sampled, "{trace_id}: decided on the id it carries");
+        let spans = exporter.get_finished_spans().unwrap();
+        exporter.reset();
+        assert_eq!(spans.len(), usize::from(sampled), "{traceparent}");
+        if let Some(span) = spans.first() {
+            assert_eq!(span.span_context.trace_id().to_string(), &traceparent[3..35]);
+            assert_eq!(span.span_context.span_id().to_string(), &traceparent[36..52]);
+        }
+        recorded += usize::from(sampled);
+    }
+    assert!((60..=140).contains(&recorded), "{recorded} of 200 recorded at a ratio of one half");
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context as TaskContext, Poll, Waker};
+    let mut future = std::pin::pin!(future);
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+/// The allocations of one call of `service` with `request()`, its response
+/// body read to the end.
+fn allocations<S, B>(service: &mut S, request: fn() -> Request<String>) -> u64
+where
+    S: tower::Service<Request<String>, Response = Response<B>, Error = std::convert::Infallible>,
+    B: http_body::Body,
+{
+    let mut once = || {
+        let request = request();
+        allocation_counter::measure(|| {
+            let response = block_on(service.call(request)).unwrap();
+            let _ = block_on(response.into_body().collect());
+        })
+        .count_total
+    };
+    once(); // thread-local state is set up once, not per request
+    once()
+}
+
+fn tracing_with(sampler: Sampler) -> tracing::subscriber::DefaultGuard {
+    let provider = SdkTracerProvider::builder().with_sampler(sampler).build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("allocations")));
+    tracing::subscriber::set_default(subscriber)
+}
+
 /// What an unrecorded request costs in allocations, over the same service
 /// without the layer: the caller's context and the request's own, nothing
 /// more (no span, no attribute, no route string, no body wrapper state).
 #[test]
 fn an_unrecorded_request_allocates_two_contexts_and_nothing_else() {
-    use std::future::Future;
-    use std::task::{Context as TaskContext, Poll, Waker};
-
-    fn block_on<F: Future>(future: F) -> F::Output {
-        let mut future = std::pin::pin!(future);
-        let mut cx = TaskContext::from_waker(Waker::noop());
-        loop {
-            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                return output;
-            }
-        }
-    }
     fn request() -> Request<String> {
         Request::get("/orders/7").header("traceparent", UNSAMPLED).body(String::new()).unwrap()
     }
-    fn allocations<S>(service: &mut S) -> u64
-    where
-        S: tower::Service<Request<String>, Error = std::convert::Infallible>,
-        S::Response: IntoBody,
-    {
-        let mut once = || {
-            let request = request();
-            allocation_counter::measure(|| {
-                let response = block_on(service.call(request)).unwrap();
-                block_on(response.into_body_bytes());
-            })
-            .count_total
-        };
-        once(); // thread-local state is set up once, not per request
-        once()
-    }
-    trait IntoBody {
-        fn into_body_bytes(self) -> impl Future<Output = ()>;
-    }
-    impl<B: http_body::Body> IntoBody for Response<B> {
-        async fn into_body_bytes(self) {
-            let _ = self.into_body().collect().await;
-        }
-    }
-
-    let provider = SdkTracerProvider::builder().with_sampler(parent_based_on()).build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("allocations")));
-    let _default = tracing::subscriber::set_default(subscriber);
+    let _default = tracing_with(parent_based_on());
     let inner = || service_fn(|_: Request<String>| async { Ok(Response::new(String::from("7"))) });
-    let bare = allocations(&mut inner());
+    let bare = allocations(&mut inner(), request);
     let layer = HttpServerLayer::new()
         .head_sampling(HeadSampling::Sampler(HeadSampler::ALWAYS_ON.parent_based()))
         .filter(|_| Record::TRACE_ONLY);
-    let traced = allocations(&mut layer.layer(inner()));
+    let traced = allocations(&mut layer.layer(inner()), request);
+    assert_eq!(traced - bare, 2, "{bare} allocations bare, {traced} traced");
+}
+
+/// What an unrecorded call costs in allocations, over the same client
+/// without the layer: its context and the `traceparent` it sends, nothing
+/// more (no span, no attribute).
+#[test]
+fn an_unrecorded_call_allocates_its_context_and_its_header() {
+    fn request() -> Request<String> {
+        // A header already there, as in any real request: the map has room.
+        Request::get("http://inventory.internal/items/7")
+            .header("accept", "application/json")
+            .body(String::new())
+            .unwrap()
+    }
+    let _default = tracing_with(parent_based_on());
+    let caller = SpanContext::new(
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+        SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+        OtelFlags::default(),
+        true,
+        Default::default(),
+    );
+    let _attached = Context::new().with_remote_span_context(caller).attach();
+    let inner = || service_fn(|_: Request<String>| async { Ok(Response::new(String::new())) });
+    let bare = allocations(&mut inner(), request);
+    let layer = HttpClientLayer::new()
+        .head_sampling(HeadSampling::Sampler(HeadSampler::ALWAYS_ON.parent_based()))
+        .without_metrics();
+    let traced = allocations(&mut layer.layer(inner()), request);
     assert_eq!(traced - bare, 2, "{bare} allocations bare, {traced} traced");
 }

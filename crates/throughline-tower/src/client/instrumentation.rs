@@ -17,6 +17,7 @@ use super::inject::Injection;
 use super::metrics::{ClientMetrics, Labels};
 use super::request::ClientRequest;
 use super::span;
+use crate::head_sampling::HeadSampling;
 use crate::scope;
 use crate::semconv::{HttpAttributes, HttpMethod, QueryRedaction, Role, SemconvStability, protocol_version};
 
@@ -33,6 +34,7 @@ pub(crate) struct Config {
     /// The header the remaining deadline travels in, if any.
     deadline_header: Option<HeaderName>,
     pub(crate) metrics: Option<ClientMetrics>,
+    head: HeadSampling,
 }
 
 /// The client side of the HTTP semantic conventions, for any HTTP client:
@@ -79,6 +81,7 @@ impl ClientInstrumentation {
                 no_propagation: None,
                 deadline_header: Some(DEADLINE_HEADER),
                 metrics: Some(ClientMetrics::new(&meter)),
+                head: HeadSampling::ProcessWide,
             }),
         }
     }
@@ -148,6 +151,13 @@ impl ClientInstrumentation {
         self.with(|c| c.metrics = Some(metrics))
     }
 
+    /// Asks this head sampler, rather than the process-wide one, whether a
+    /// call is recorded before building its span: an unrecorded call gets
+    /// only the span context it propagates.
+    pub fn head_sampling(self, head: HeadSampling) -> Self {
+        self.with(|c| c.head = head)
+    }
+
     /// Records no metric: spans and injection only.
     pub fn without_metrics(self) -> Self {
         self.with(|c| c.metrics = None)
@@ -159,11 +169,12 @@ impl ClientInstrumentation {
     /// or its host is excluded.
     ///
     /// When the span is disabled (a level filter), the current context is
-    /// injected; when it is sampled out, its own unsampled context is.
+    /// injected; when it is sampled out, its own unsampled context is, and
+    /// when the head sampler already says so, that context is all there is.
     /// Attributes are built only for a span that records.
     pub fn start(&self, request: &ClientRequest<'_>, headers: &mut HeaderMap) -> ClientCall {
         let method = HttpMethod::new(request.method);
-        let (span, cx, recording) = span::start(&method);
+        let (span, cx, recording) = span::start(&method, self.config.head);
         if recording {
             let otel = cx.span();
             let template = request.template();
@@ -265,6 +276,7 @@ impl fmt::Debug for ClientInstrumentation {
             .field("redaction", &c.redaction)
             .field("no_propagation", &c.no_propagation.as_ref().map(|_| ".."))
             .field("deadline_header", &c.deadline_header)
+            .field("head_sampling", &c.head)
             .field("metrics", &c.metrics.is_some())
             .finish()
     }

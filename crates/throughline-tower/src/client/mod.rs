@@ -63,6 +63,15 @@
 //! (unsampled) context, a span disabled by a level filter sends the current
 //! context. A [`SuppressPropagation`] extension, or a host excluded with
 //! [`ClientInstrumentation::no_propagation_to`], sends no context at all.
+//!
+//! # Sampling
+//!
+//! With the tracer provider's sampler known ([`HeadSampling`]: what
+//! `throughline::init()` publishes, by default), a call that will not be
+//! recorded (under an unrecorded request, say) gets no span at all: only the
+//! span context the SDK would have given it (the caller's trace, a new span
+//! id, flags cleared), which is injected. [`ClientCall::span`] is then a
+//! disabled span, and [`ClientCall::context`] the context sent.
 
 mod body;
 mod call;
@@ -77,6 +86,7 @@ mod request;
 mod setters;
 mod span;
 
+pub use crate::head_sampling::HeadSampling;
 pub use body::ResponseBody;
 pub use call::ClientCall;
 pub use error::{CONNECT, CONNECTION_RESET, TIMEOUT, error_kind};

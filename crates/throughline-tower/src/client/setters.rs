@@ -17,6 +17,13 @@ macro_rules! forward_client_setters {
             self
         }
 
+        /// Asks this head sampler, rather than the process-wide one, whether a
+        /// call is recorded (`ClientInstrumentation::head_sampling`).
+        pub fn head_sampling(mut self, head: $crate::client::HeadSampling) -> Self {
+            self.instrumentation = self.instrumentation.head_sampling(head);
+            self
+        }
+
         /// Writes the outgoing context with the global OpenTelemetry propagator
         /// (`ClientInstrumentation::global_propagator`).
         pub fn global_propagator(mut self) -> Self {

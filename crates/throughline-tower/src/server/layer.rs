@@ -15,10 +15,10 @@ use super::deadline::Deadlines;
 use super::extract::Extraction;
 use super::filter::Record;
 use super::metrics::ServerMetrics;
-use super::request_span::HeadSampling;
 use super::route::RouteExtractor;
 use super::service::HttpServer;
 use super::trust::TrustPolicy;
+use crate::head_sampling::HeadSampling;
 use crate::scope;
 use crate::semconv::{HeaderCapture, Message, QueryRedaction, SemconvStability};
 

@@ -137,12 +137,13 @@ mod span;
 mod trace_id;
 mod trust;
 
+pub use crate::head_sampling::HeadSampling;
 pub use body::ResponseBody;
 pub use extract::{Extraction, Incoming};
 pub use filter::Record;
 pub use future::ResponseFuture;
 pub use layer::HttpServerLayer;
-pub use request_span::{Entered, HeadSampling, RequestSpan};
+pub use request_span::{Entered, RequestSpan};
 pub use route::RouteExtractor;
 pub use service::HttpServer;
 pub use span::TARGET;

@@ -8,8 +8,9 @@ use opentelemetry::{KeyValue, StringValue};
 use super::extract::Incoming;
 use super::layer::Config;
 use super::peer::peer_address;
-use super::request_span::{HeadSampling, RequestSpan};
+use super::request_span::RequestSpan;
 use super::trust::Trust;
+use crate::head_sampling::HeadSampling;
 use crate::semconv::{
     HttpAttributes, HttpMethod, Role, ValueLength, direct_server_address, forwarded_client_address,
     forwarded_scheme, protocol_version, server_address,
