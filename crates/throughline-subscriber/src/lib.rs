@@ -44,6 +44,9 @@
 //!   straight into the line buffer. With fmt's `FmtSpan::CLOSE`, each span's
 //!   close line carries `latency_ms`. [`NonBlockingWriter`] writes lines on a
 //!   background thread and counts what it drops rather than block.
+//! - [`ContextEventsLayer`] records an event that no `tracing` span encloses
+//!   on OpenTelemetry's current span: the server span throughline's layers
+//!   build without `tracing`, as tracing-opentelemetry would have recorded it.
 //! - [`LogsLayer`] turns events into OpenTelemetry log records through the
 //!   `opentelemetry` logs API, redacted at the source.
 //! - [`SpanMetricsLayer`] derives a counter and a duration histogram from
@@ -77,6 +80,7 @@
 #![deny(missing_docs)]
 
 mod context;
+mod context_events;
 mod decimal;
 mod field_value;
 mod format;
@@ -96,6 +100,7 @@ fn meter_of(provider: &impl opentelemetry::metrics::MeterProvider) -> openteleme
 }
 
 pub use context::{ContextLayer, SpanFields};
+pub use context_events::ContextEventsLayer;
 pub use field_value::FieldValue;
 pub use format::{FieldsFromContext, Json, Logfmt, Rfc3339};
 pub use logs::LogsLayer;
