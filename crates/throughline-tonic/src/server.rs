@@ -31,7 +31,9 @@ use throughline_core::Deadline;
 use throughline_propagation::Propagator;
 use throughline_tower::semconv::ValueLength;
 use throughline_tower::semconv::{Message, Role, server_address};
-use throughline_tower::server::{Extraction, HeadSampling, Record, RequestSpan, TrustPolicy};
+use throughline_tower::server::{
+    DirectSpans, Extraction, HeadSampling, Record, RequestSpan, SpanStart, TrustPolicy,
+};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -51,7 +53,7 @@ type Filter = dyn Fn(&http::request::Parts) -> Record + Send + Sync;
 #[derive(Clone)]
 struct Config {
     extraction: Extraction,
-    head: HeadSampling,
+    spans: SpanStart,
     trust: TrustPolicy,
     filter: Option<Arc<Filter>>,
     stability: RpcStability,
@@ -82,7 +84,7 @@ impl GrpcServerLayer {
         Self {
             config: Arc::new(Config {
                 extraction: Extraction::default(),
-                head: HeadSampling::default(),
+                spans: SpanStart { head: HeadSampling::default(), direct: DirectSpans::new(scope()) },
                 trust: TrustPolicy::default(),
                 filter: None,
                 stability,
@@ -122,7 +124,21 @@ impl GrpcServerLayer {
     /// call is recorded before building its span: an unrecorded call gets
     /// only the span context it propagates (throughline-tower's `HeadSampling`).
     pub fn head_sampling(self, head: HeadSampling) -> Self {
-        self.with(|c| c.head = head)
+        self.with(|c| c.spans.head = head)
+    }
+
+    /// Builds the span of a call the head sampler records with `provider`'s
+    /// tracer, directly as an OpenTelemetry span rather than a bridged
+    /// `tracing` span (throughline-tower's `DirectSpans`). Under the
+    /// process-wide head sampling, the global tracer provider is used
+    /// without this.
+    pub fn tracer_provider<P>(self, provider: &P) -> Self
+    where
+        P: opentelemetry::trace::TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+    {
+        self.with(|c| c.spans.direct = c.spans.direct.clone().with_provider(provider))
     }
 
     /// Decides per call whether the caller's context is trusted: a trusted
@@ -223,7 +239,7 @@ impl fmt::Debug for GrpcServerLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcServerLayer")
             .field("extraction", &self.config.extraction)
-            .field("head", &self.config.head)
+            .field("spans", &self.config.spans)
             .field("filter", &self.config.filter.as_ref().map(|_| ".."))
             .field("trust", &self.config.trust)
             .field("stability", &self.config.stability)
@@ -282,7 +298,8 @@ where
             let incoming = self.config.extraction.incoming(&parts.headers, self.config.trust.decide(&parts));
             // The head sampler decides first; else the SDK's, as the span starts.
             incoming.start(
-                self.config.head,
+                &self.config.spans,
+                "grpc.server",
                 || tracing::info_span!(target: TARGET, "grpc.server", otel.kind = "server"),
             )
         } else {

@@ -139,6 +139,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
 
 struct Pipeline {
     dispatch: Dispatch,
+    tracer_provider: SdkTracerProvider,
     meter_provider: SdkMeterProvider,
     exported: Arc<AtomicUsize>,
 }
@@ -155,9 +156,11 @@ fn pipeline(sampling: Sampling) -> Pipeline {
     // opentelemetry-instrumentation-tower reads the globals when its layer is built.
     opentelemetry::global::set_tracer_provider(tracer_provider.clone());
     opentelemetry::global::set_meter_provider(meter_provider.clone());
+    // As `throughline::init()` installs them.
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("bench")));
-    Pipeline { dispatch: Dispatch::new(subscriber), meter_provider, exported }
+        .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("bench")))
+        .with(throughline_subscriber::ContextEventsLayer::new());
+    Pipeline { dispatch: Dispatch::new(subscriber), tracer_provider, meter_provider, exported }
 }
 
 fn case(implementation: &'static str, sampling: &'static str, pipeline: &Pipeline, app: Router) -> Case {
@@ -190,7 +193,13 @@ pub(crate) fn cases() -> Vec<Case> {
     for sampling in Sampling::ALL {
         let label = sampling.label();
         let p = pipeline(sampling);
-        let throughline = || HttpServerLayer::new().head_sampling(HeadSampling::Sampler(sampling.head()));
+        // What `throughline::init()` publishes: the sampler, and the tracer
+        // provider it describes, with which a recorded span is built directly.
+        let throughline = || {
+            HttpServerLayer::new()
+                .head_sampling(HeadSampling::Sampler(sampling.head()))
+                .tracer_provider(&p.tracer_provider)
+        };
         cases.push(case(
             THROUGHLINE,
             label,

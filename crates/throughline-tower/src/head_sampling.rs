@@ -32,11 +32,13 @@ pub enum HeadSampling {
 
 /// What the head sampler decided for a span under a parent context.
 pub(crate) enum Decision {
-    /// Build the span: it records, or no sampler is known.
-    Build,
-    /// Build the span, the root of a trace with this id: the one the
+    /// No sampler is known: build the span, and the tracer's sampler decides.
+    Unknown,
+    /// The span records: build it.
+    Record,
+    /// The span records, the root of a trace with this id: the one the
     /// decision was made on (see [`HeadSampler::with_new_trace_id`]).
-    BuildNewTrace(TraceId),
+    RecordNewTrace(TraceId),
     /// Build no span: this context, with the span context the SDK gives a
     /// dropped span, stands for it.
     Unrecorded(Context),
@@ -50,7 +52,7 @@ impl HeadSampling {
             Self::Sampler(sampler) => Some(sampler),
             Self::Off => None,
         };
-        let Some(head) = head else { return Decision::Build };
+        let Some(head) = head else { return Decision::Unknown };
         // What the SDK's samplers look at: any active parent span's flag,
         // and the trace id of a valid one.
         let (parent_sampled, known_trace, trace_state) = {
@@ -63,8 +65,8 @@ impl HeadSampling {
         let trace_id = known_trace.unwrap_or_else(TraceId::random);
         if head.samples(trace_id, parent_sampled) {
             return match known_trace {
-                Some(_) => Decision::Build,
-                None => Decision::BuildNewTrace(trace_id),
+                Some(_) => Decision::Record,
+                None => Decision::RecordNewTrace(trace_id),
             };
         }
         let own = SpanContext::new(

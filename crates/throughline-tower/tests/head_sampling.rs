@@ -1,20 +1,27 @@
-//! The head decision against tracing-opentelemetry: one corpus of requests
-//! runs through the server layer twice, once deciding up front
-//! (`HeadSampling::Sampler`, where an unrecorded request builds no span)
-//! and once with every request a bridged `tracing` span
+//! The head decision and the directly built server span against
+//! tracing-opentelemetry: one corpus of requests runs through the server
+//! layer deciding up front (`HeadSampling::Sampler`: an unrecorded request
+//! builds no span, a recorded one is built directly as an OpenTelemetry
+//! span, with throughline-subscriber's `ContextEventsLayer` taking the
+//! handler's own events), and with every request a bridged `tracing` span
 //! (`HeadSampling::Off`). What leaves the process must be the same: the
 //! exported spans (names, kinds, parents, flags, attributes, events, links,
 //! status), the context sent downstream, the ids log records carry, the
-//! response.
+//! response. The corpus also runs deciding up front with recorded spans
+//! bridged, and with the client layer deciding alone under a bridged
+//! server span.
 //!
-//! The client layer's own decision runs through the same corpus: deciding
-//! with the server, and deciding alone under a bridged server span.
-//!
-//! Intended differences, not compared: span ids and new trace ids are
-//! random (they are compared by position); an unrecorded request has no
-//! `tracing` span, so `tracing::Span::current()` in its handler is none
-//! (`current_trace_id()` and the client layers read the attached context
-//! instead, and are compared).
+//! Intended differences, not compared:
+//! - span ids and new trace ids are random (they are compared by position);
+//! - a server span built directly has no `tracing` callsite, so it lacks the
+//!   attributes the bridge takes from one: `target`, `code.file.path`,
+//!   `code.module.name`, `code.line.number` (they name throughline's own
+//!   source), with `thread.*`, `busy_ns` and `idle_ns`; its
+//!   instrumentation scope is throughline-tower's, not the bridge's tracer's;
+//! - a request without a bridged span (unrecorded, or built directly) has
+//!   no `tracing` span, so `tracing::Span::current()` in its handler is none
+//!   (`current_trace_id()` and the client layers read the attached context
+//!   instead, and are compared).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,13 +33,15 @@ use axum::routing::get;
 use http::{HeaderMap, Request, Response};
 use http_body_util::BodyExt;
 use opentelemetry::trace::{
-    SpanContext, SpanId, Status, TraceContextExt, TraceFlags as OtelFlags, TraceId, TracerProvider as _,
+    SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags as OtelFlags, TraceId,
+    TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{
     IdGenerator, InMemorySpanExporter, RandomIdGenerator, Sampler, SdkTracerProvider,
 };
 use throughline_propagation::HeadSampler;
+use throughline_subscriber::ContextEventsLayer;
 use throughline_tower::client::HttpClientLayer;
 use throughline_tower::server::{HeadSampling, HttpServerLayer, Record, TrustPolicy, current_trace_id};
 use tower::{Layer as _, ServiceExt, service_fn};
@@ -164,14 +173,29 @@ impl Positions {
     }
 }
 
-/// Runs `scenario`, the server layer deciding as `head` says and the client
-/// layer of its outgoing call as `client_head` does; returns what left the
+/// How the layers of one run decide and build their spans.
+#[derive(Clone, Copy)]
+struct Mode {
+    /// The server layer's head sampling.
+    server: HeadSampling,
+    /// The head sampling of the client layer the handler calls onward with.
+    client: HeadSampling,
+    /// Whether the server layer builds a recorded span directly.
+    direct: bool,
+}
+
+impl Mode {
+    const BRIDGED: Self = Self { server: HeadSampling::Off, client: HeadSampling::Off, direct: false };
+
+    fn decided(head: HeadSampler) -> Self {
+        let head = HeadSampling::Sampler(head);
+        Self { server: head, client: head, direct: true }
+    }
+}
+
+/// Runs `scenario` with the layers as `mode` says; returns what left the
 /// process, and the trace id the response named, as sent.
-async fn observe(
-    scenario: Scenario,
-    head: HeadSampling,
-    client_head: HeadSampling,
-) -> (Observed, Option<String>) {
+async fn observe(scenario: Scenario, mode: Mode) -> (Observed, Option<String>) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_sampler((scenario.sampler)())
@@ -181,6 +205,7 @@ async fn observe(
     let logs = LogIds::default();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("differential")))
+        .with(ContextEventsLayer::new())
         .with(logs.clone());
     let _default = tracing::subscriber::set_default(subscriber);
 
@@ -188,7 +213,7 @@ async fn observe(
     let in_handler = Arc::new(Mutex::new(Vec::new()));
     let downstream = {
         let sent = sent.clone();
-        HttpClientLayer::new().head_sampling(client_head).layer(service_fn(move |request: Request<Body>| {
+        HttpClientLayer::new().head_sampling(mode.client).layer(service_fn(move |request: Request<Body>| {
             let headers: &HeaderMap = request.headers();
             for name in ["traceparent", "tracestate", "baggage"] {
                 if let Some(value) = headers.get(name) {
@@ -218,18 +243,20 @@ async fn observe(
             id.to_string()
         }
     };
+    let mut layer = HttpServerLayer::new()
+        .head_sampling(mode.server)
+        .trust(if scenario.trusted { TrustPolicy::trusted() } else { TrustPolicy::public() })
+        .filter(|_| Record::TRACE_ONLY)
+        .catch_panic(true)
+        .trace_response_header(true);
+    if mode.direct {
+        layer = layer.tracer_provider(&provider);
+    }
     let app = Router::new()
         .route("/orders/{id}", get(handler))
         .route("/fail", get(|| async { (http::StatusCode::SERVICE_UNAVAILABLE, "down") }))
         .route("/panic", get(panics))
-        .layer(
-            HttpServerLayer::new()
-                .head_sampling(head)
-                .trust(if scenario.trusted { TrustPolicy::trusted() } else { TrustPolicy::public() })
-                .filter(|_| Record::TRACE_ONLY)
-                .catch_panic(true)
-                .trace_response_header(true),
-        );
+        .layer(layer);
     let mut request = Request::get(scenario.path).header("baggage", "user=alice");
     if let Some(traceparent) = scenario.traceparent {
         request = request.header("traceparent", traceparent).header("tracestate", "vendor=1");
@@ -253,8 +280,14 @@ async fn observe(
             let mut attributes: Vec<String> = span
                 .attributes
                 .iter()
-                // Timings and the thread differ from run to run.
+                // Timings and the thread differ from run to run; a server
+                // span built directly has no `tracing` callsite, whose
+                // target and code location the bridge records.
                 .filter(|kv| !["busy_ns", "idle_ns", "thread.id", "thread.name"].contains(&kv.key.as_str()))
+                .filter(|kv| {
+                    span.span_kind != SpanKind::Server
+                        || !(kv.key.as_str() == "target" || kv.key.as_str().starts_with("code."))
+                })
                 .map(|KeyValue { key, value, .. }| format!("{key}={value}"))
                 .collect();
             attributes.sort();
@@ -333,14 +366,17 @@ impl<F: std::future::Future> InstrumentIn for F {}
 async fn deciding_up_front_changes_nothing_that_leaves_the_process() {
     let mut unrecorded = 0;
     for scenario in corpus() {
-        let head = HeadSampling::Sampler(scenario.head);
-        let (bridged, _) = observe(scenario, HeadSampling::Off, HeadSampling::Off).await;
-        let (decided, _) = observe(scenario, head, head).await;
-        assert_eq!(decided, bridged, "{scenario:?}");
+        let (bridged, _) = observe(scenario, Mode::BRIDGED).await;
+        let decided = Mode::decided(scenario.head);
+        assert_eq!(observe(scenario, decided).await.0, bridged, "{scenario:?}");
+        // A recorded request as a bridged span after all.
+        let (decided_bridged, _) = observe(scenario, Mode { direct: false, ..decided }).await;
+        assert_eq!(decided_bridged, bridged, "{scenario:?}, recorded spans bridged");
         // The client deciding alone, under a bridged server span that may
         // not record: its call is the same too.
-        let (client_decided, _) = observe(scenario, HeadSampling::Off, head).await;
+        let (client_decided, _) = observe(scenario, Mode { client: decided.client, ..Mode::BRIDGED }).await;
         assert_eq!(client_decided, bridged, "{scenario:?}, the client deciding alone");
+        let decided = decided_bridged;
         // The corpus must hold both kinds, and say something about each.
         if bridged.spans.is_empty() {
             unrecorded += 1;
@@ -371,8 +407,7 @@ async fn a_new_trace_is_recorded_by_the_id_it_was_decided_on() {
     };
     let mut recorded = 0;
     for _ in 0..200 {
-        let (observed, trace_id) =
-            observe(scenario, HeadSampling::Sampler(head), HeadSampling::Sampler(head)).await;
+        let (observed, trace_id) = observe(scenario, Mode::decided(head)).await;
         let traceparent = observed.server_timing.expect("every response names its trace");
         let sampled = traceparent.ends_with("-03");
         assert!(sampled || traceparent.ends_with("-02"), "{traceparent}: the random flag is set");

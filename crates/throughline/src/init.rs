@@ -11,8 +11,8 @@ use throughline_pipeline::{
 };
 use throughline_propagation::{Propagator, PropagatorConfigError};
 use throughline_subscriber::{
-    ContextLayer, Json, Logfmt, LogsLayer, NonBlockingWriter, Redacted, Redaction, SpanMetricsLayer,
-    WorkerGuard,
+    ContextEventsLayer, ContextLayer, Json, Logfmt, LogsLayer, NonBlockingWriter, Redacted, Redaction,
+    SpanMetricsLayer, WorkerGuard,
 };
 use tracing_subscriber::filter::EnvFilter;
 use tracing_subscriber::fmt::format::{DefaultFields, FmtSpan, PrettyFields};
@@ -292,9 +292,12 @@ impl Init {
         }
         let format = log_lines(self.format, self.span_events, &redaction, writer.clone());
         // The exporter's own work is not exported; see `NotExportActivity`.
+        // Events in no `tracing` span go to the span the server layers
+        // built directly (see `ContextEventsLayer`).
         let traces = telemetry.tracer_provider().map(|provider| {
             tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer("throughline"))
+                .and_then(ContextEventsLayer::new())
                 .with_filter(NotExportActivity)
         });
         let logs = telemetry.logger_provider().map(|provider| {
@@ -327,12 +330,13 @@ impl Init {
         // throughline's layers and OpenTelemetry's global API alike.
         self.propagator.set_global();
         opentelemetry::global::set_text_map_propagator(self.propagator);
-        // What lets the layers skip the span of a request nobody records.
-        if let Some(head) = telemetry.head_sampler() {
-            head.set_global();
-        }
         if let Some(provider) = telemetry.tracer_provider() {
             opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+        // What lets the layers skip the span of a request nobody records,
+        // and build a recorded one with the global tracer provider above.
+        if let Some(head) = telemetry.head_sampler() {
+            head.set_global();
         }
         if let Some(provider) = telemetry.meter_provider() {
             opentelemetry::global::set_meter_provider(provider.clone());

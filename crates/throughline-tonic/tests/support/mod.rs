@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use futures_util::Stream;
+use throughline_subscriber::ContextEventsLayer;
 use throughline_testing::Capture;
 use throughline_tonic::deadline;
 use throughline_tonic::{GrpcClient, GrpcClientLayer, GrpcServerLayer};
@@ -116,11 +117,17 @@ impl Telemetry {
 
 impl From<Capture> for Telemetry {
     fn from(capture: Capture) -> Self {
-        // Not the transport's spans: h2, hyper and tower trace their internals too.
-        let layer = capture.layer().with_filter(filter_fn(|meta| {
-            !["h2", "hyper", "tower", "tonic"].iter().any(|noisy| meta.target().starts_with(noisy))
-        }));
-        let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+        // Not the transport's spans and events: h2, hyper and tower trace
+        // their internals too.
+        let not_transport = || {
+            filter_fn(|meta| {
+                !["h2", "hyper", "tower", "tonic"].iter().any(|noisy| meta.target().starts_with(noisy))
+            })
+        };
+        let subscriber = tracing_subscriber::registry()
+            .with(capture.layer().with_filter(not_transport()))
+            .with(ContextEventsLayer::new().with_filter(not_transport()));
+        let _default = tracing::subscriber::set_default(subscriber);
         Self { capture, _default }
     }
 }

@@ -65,12 +65,12 @@ pub(crate) fn start(method: &HttpMethod<'_>, head: HeadSampling) -> (Span, Conte
 pub fn start_span(head: HeadSampling, span: impl FnOnce() -> Span) -> (Span, Result<Context, Context>) {
     let current = current_context();
     match head.decide(&current) {
-        Decision::Build => {
+        Decision::Unknown | Decision::Record => {
             let span = span();
             let started = start_child(&span, current);
             (span, started)
         }
-        Decision::BuildNewTrace(trace_id) => HeadSampler::with_new_trace_id(trace_id, || {
+        Decision::RecordNewTrace(trace_id) => HeadSampler::with_new_trace_id(trace_id, || {
             let span = span();
             let started = start_child(&span, current);
             (span, started)

@@ -45,7 +45,7 @@ impl InFlight {
         let started = Instant::now();
         let traced = record
             .trace
-            .then(|| span::start(&method, config.extraction.incoming(&parts.headers, trust), config.head));
+            .then(|| span::start(&method, config.extraction.incoming(&parts.headers, trust), &config.spans));
         let recording = traced.as_ref().is_some_and(RequestSpan::is_recording);
         // What neither a recording span nor a metric needs is not read.
         let described = recording || record.metrics;

@@ -12,9 +12,11 @@ use throughline_propagation::Propagator;
 use tower_layer::Layer;
 
 use super::deadline::Deadlines;
+use super::direct_spans::DirectSpans;
 use super::extract::Extraction;
 use super::filter::Record;
 use super::metrics::ServerMetrics;
+use super::request_span::SpanStart;
 use super::route::RouteExtractor;
 use super::service::HttpServer;
 use super::trust::TrustPolicy;
@@ -41,7 +43,7 @@ pub(crate) struct Config {
     pub(crate) catch_panic: bool,
     pub(crate) trace_response_header: bool,
     pub(crate) deadlines: Deadlines,
-    pub(crate) head: HeadSampling,
+    pub(crate) spans: SpanStart,
 }
 
 /// A tower [`Layer`] that makes every request a server span in the caller's
@@ -77,7 +79,7 @@ impl HttpServerLayer {
                 catch_panic: false,
                 trace_response_header: false,
                 deadlines: Deadlines::default(),
-                head: HeadSampling::default(),
+                spans: SpanStart { head: HeadSampling::default(), direct: DirectSpans::new(scope()) },
             }),
         }
     }
@@ -95,7 +97,20 @@ impl HttpServerLayer {
     /// Asks this head sampler, rather than the process-wide one, whether a
     /// request is recorded before building its span; see [`HeadSampling`].
     pub fn head_sampling(self, head: HeadSampling) -> Self {
-        self.with(|c| c.head = head)
+        self.with(|c| c.spans.head = head)
+    }
+
+    /// Builds the span of a request the head sampler records with
+    /// `provider`'s tracer, directly as an OpenTelemetry span rather than a
+    /// bridged `tracing` span ([`DirectSpans`]). Under the process-wide head
+    /// sampling, the global tracer provider is used without this.
+    pub fn tracer_provider<P>(self, provider: &P) -> Self
+    where
+        P: opentelemetry::trace::TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+    {
+        self.with(|c| c.spans.direct = c.spans.direct.clone().with_provider(provider))
     }
 
     /// Reads the incoming context with the global OpenTelemetry propagator.
@@ -225,7 +240,7 @@ impl fmt::Debug for HttpServerLayer {
             .field("catch_panic", &c.catch_panic)
             .field("trace_response_header", &c.trace_response_header)
             .field("deadlines", &c.deadlines)
-            .field("head", &c.head)
+            .field("spans", &c.spans)
             .finish_non_exhaustive()
     }
 }

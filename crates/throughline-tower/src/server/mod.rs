@@ -123,6 +123,7 @@
 
 mod body;
 mod deadline;
+mod direct_spans;
 mod extract;
 mod filter;
 mod future;
@@ -139,11 +140,12 @@ mod trust;
 
 pub use crate::head_sampling::HeadSampling;
 pub use body::ResponseBody;
+pub use direct_spans::DirectSpans;
 pub use extract::{Extraction, Incoming};
 pub use filter::Record;
 pub use future::ResponseFuture;
 pub use layer::HttpServerLayer;
-pub use request_span::{Entered, RequestSpan};
+pub use request_span::{Entered, RequestSpan, SpanStart};
 pub use route::RouteExtractor;
 pub use service::HttpServer;
 pub use span::TARGET;

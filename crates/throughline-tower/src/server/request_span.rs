@@ -1,17 +1,22 @@
 //! The server span, decided before it is built: a request the head sampler
-//! does not record gets no span at all, only the context it propagates.
+//! does not record gets no span at all, only the context it propagates, and
+//! one it records is built directly as an OpenTelemetry span when a tracer
+//! is known.
 
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, ContextGuard};
 use throughline_propagation::{HeadSampler, TraceOrigin};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use super::direct_spans::DirectSpans;
 use super::extract::Incoming;
 use crate::head_sampling::{Decision, HeadSampling};
 
-/// A request's span: a `tracing` span bridged to OpenTelemetry, or, for a
-/// server request the head sampler does not record, only its context.
+/// A request's span: a `tracing` span bridged to OpenTelemetry, an
+/// OpenTelemetry span built directly, or, for a server request the head
+/// sampler does not record, only its context.
 /// Shared with throughline-tonic's layers.
 #[derive(Debug)]
 pub struct RequestSpan {
@@ -52,23 +57,55 @@ impl RequestSpan {
 pub enum Entered<'a> {
     /// The `tracing` span is entered.
     Span(tracing::span::Entered<'a>),
-    /// The unrecorded span's context is attached.
+    /// The context is attached: there is no `tracing` span.
     Context(ContextGuard),
 }
 
+/// How a server layer starts its spans: the head sampler it asks first,
+/// and the tracer it builds a recorded span with directly, if any.
+/// Shared with throughline-tonic's layers.
+#[derive(Clone, Debug)]
+pub struct SpanStart {
+    /// Asked before any span is built.
+    pub head: HeadSampling,
+    /// Builds a recorded span directly, when it has a tracer.
+    pub direct: DirectSpans,
+}
+
 impl Incoming {
-    /// Starts the server span. When `head` knows the sampler and it does
-    /// not record the request, no span is built: only the context the SDK
-    /// would have given it. Otherwise `span` is parented (or linked) as the
+    /// Starts the server span, named `name` (what `span` is named).
+    ///
+    /// When the head sampler does not record the request, no span is built:
+    /// only the context the SDK would have given it. When it does and
+    /// `start` has a tracer, the span is built with it, directly as an
+    /// OpenTelemetry span. Otherwise `span` is parented (or linked) as the
     /// trust policy said and started, which is where the sampler decides.
-    pub fn start(self, head: HeadSampling, span: impl FnOnce() -> Span) -> RequestSpan {
-        match head.decide(&self.parent) {
-            Decision::Build => self.start_span(span()),
-            Decision::BuildNewTrace(trace_id) => {
-                HeadSampler::with_new_trace_id(trace_id, || self.start_span(span()))
-            }
-            Decision::Unrecorded(cx) => RequestSpan { span: None, cx, recording: false },
+    pub fn start(self, start: &SpanStart, name: &'static str, span: impl FnOnce() -> Span) -> RequestSpan {
+        let trace_id = match start.head.decide(&self.parent) {
+            Decision::Unknown => return self.start_span(span()),
+            Decision::Unrecorded(cx) => return RequestSpan { span: None, cx, recording: false },
+            Decision::Record => None,
+            Decision::RecordNewTrace(trace_id) => Some(trace_id),
+        };
+        let build = || match start.direct.tracer(start.head) {
+            Some(tracer) => self.start_direct(tracer, name),
+            None => self.start_span(span()),
+        };
+        match trace_id {
+            Some(trace_id) => HeadSampler::with_new_trace_id(trace_id, build),
+            None => build(),
         }
+    }
+
+    fn start_direct(self, tracer: &BoxedTracer, name: &'static str) -> RequestSpan {
+        let mut builder = tracer.span_builder(name).with_kind(SpanKind::Server);
+        if let Some(link) = self.link {
+            builder = builder.with_links(vec![Link::with_context(link)]);
+        }
+        let cx = self.parent.with_span(tracer.build_with_context(builder, &self.parent));
+        TraceOrigin::started(&cx);
+        let recording = cx.span().is_recording();
+        RequestSpan { span: None, cx, recording }
     }
 
     fn start_span(self, span: Span) -> RequestSpan {

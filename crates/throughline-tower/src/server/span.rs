@@ -8,9 +8,8 @@ use opentelemetry::{KeyValue, StringValue};
 use super::extract::Incoming;
 use super::layer::Config;
 use super::peer::peer_address;
-use super::request_span::RequestSpan;
+use super::request_span::{RequestSpan, SpanStart};
 use super::trust::Trust;
-use crate::head_sampling::HeadSampling;
 use crate::semconv::{
     HttpAttributes, HttpMethod, Role, ValueLength, direct_server_address, forwarded_client_address,
     forwarded_scheme, protocol_version, server_address,
@@ -37,8 +36,8 @@ const SERVER: &str = "server";
 /// The server span, decided by the head sampler first, else parented (or
 /// linked) as the trust policy said and started so that the sampler has
 /// decided.
-pub(crate) fn start(method: &HttpMethod<'_>, incoming: Incoming, head: HeadSampling) -> RequestSpan {
-    incoming.start(head, || {
+pub(crate) fn start(method: &HttpMethod<'_>, incoming: Incoming, start: &SpanStart) -> RequestSpan {
+    incoming.start(start, method.span_name(), || {
         span_named!(
             method.span_name(),
             "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "CONNECT" | "TRACE"
