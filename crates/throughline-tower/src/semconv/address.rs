@@ -2,7 +2,12 @@
 //! reading the forwarding headers a proxy adds.
 
 use http::request::Parts;
-use http::{HeaderMap, header};
+use http::{HeaderMap, HeaderName, header};
+
+// Named once: a lookup by `&str` parses the name on every request.
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// The host and port the client addressed, in order of preference: the
 /// `Forwarded` header's `host`, `X-Forwarded-Host`, the request target's
@@ -18,7 +23,7 @@ use http::{HeaderMap, header};
 /// ```
 pub fn server_address(parts: &Parts) -> Option<(&str, Option<u16>)> {
     let authority = forwarded_param(&parts.headers, "host")
-        .or_else(|| first_list_item(&parts.headers, "x-forwarded-host"))
+        .or_else(|| first_list_item(&parts.headers, &X_FORWARDED_HOST))
         .or_else(|| request_authority(parts))?;
     let (host, port) = split_host_port(authority);
     (!host.is_empty()).then_some((host, port))
@@ -64,14 +69,14 @@ pub fn direct_server_address(parts: &Parts) -> Option<(&str, Option<u16>)> {
 /// ```
 pub fn forwarded_client_address(parts: &Parts) -> Option<&str> {
     let address = forwarded_param(&parts.headers, "for")
-        .or_else(|| first_list_item(&parts.headers, "x-forwarded-for"))?;
+        .or_else(|| first_list_item(&parts.headers, &X_FORWARDED_FOR))?;
     let (host, _) = split_host_port(address);
     (!host.is_empty()).then_some(host)
 }
 
 /// The scheme a proxy reported (`Forwarded` `proto`, `X-Forwarded-Proto`).
 pub fn forwarded_scheme(parts: &Parts) -> Option<&str> {
-    forwarded_param(&parts.headers, "proto").or_else(|| first_list_item(&parts.headers, "x-forwarded-proto"))
+    forwarded_param(&parts.headers, "proto").or_else(|| first_list_item(&parts.headers, &X_FORWARDED_PROTO))
 }
 
 /// The value of `name` in the first element of the first `Forwarded` header
@@ -84,7 +89,7 @@ fn forwarded_param<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     })
 }
 
-fn first_list_item<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn first_list_item<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     let item = headers.get(name)?.to_str().ok()?.split(',').next()?.trim();
     (!item.is_empty()).then_some(item)
 }

@@ -50,14 +50,27 @@
 //!   `#[instrument]` spans nest under it, and its outgoing calls continue the
 //!   trace. A malformed `traceparent` starts a new trace; the request goes on.
 //! - **Sampling.** With the tracer provider's sampler known ([`HeadSampling`]:
-//!   what `throughline::init()` publishes, by default), a request that will
-//!   not be recorded gets no span at all, only the span context the SDK
-//!   would have given it, attached as OpenTelemetry's current context while
-//!   the handler runs: outgoing calls carry it, log lines name its ids, the
-//!   handler's spans take it as their parent. In such a handler
-//!   `tracing::Span::current()` is no span, so read the request's context
-//!   with `opentelemetry::Context::current()` (or [`current_trace_id`]),
-//!   not `OpenTelemetrySpanExt::context`.
+//!   what `throughline::init()` publishes, by default), the layer decides
+//!   before building any span. A request that will not be recorded gets no
+//!   span at all, only the span context the SDK would have given it; a
+//!   recorded one gets an OpenTelemetry span built directly with the tracer
+//!   provider's tracer ([`DirectSpans`]: the global provider `init()` sets,
+//!   or [`HttpServerLayer::tracer_provider`]), skipping the `tracing`
+//!   bridge. Either context is attached as OpenTelemetry's current context
+//!   while the handler runs: outgoing calls carry it, log lines name its
+//!   ids, the handler's `#[instrument]` spans take it as their parent, and
+//!   events written straight in the handler reach the span through
+//!   throughline-subscriber's `ContextEventsLayer` (which `init()`
+//!   installs). Such a handler has no `tracing` span of its own, so where
+//!   code used the server span through `tracing::Span::current()`, use the
+//!   context instead:
+//!   `opentelemetry::Context::current().span().set_attribute(..)` rather
+//!   than `OpenTelemetrySpanExt::set_attribute`, [`current_trace_id`] for
+//!   the ids, and `fut.with_current_context()`
+//!   (`opentelemetry::context::FutureExt`) rather than
+//!   `fut.instrument(Span::current())` to carry the request into a spawned
+//!   task. With no sampler known, or [`HeadSampling::Off`], every request
+//!   is a bridged `tracing` span.
 //! - **Trust.** A [`TrustPolicy`] decides per request: a trusted caller's
 //!   context is the parent; a public caller's is only linked, in a new
 //!   trace, and its sampled flag and baggage are ignored.
@@ -98,15 +111,15 @@
 //!
 //! # Cost: the sampler decides first
 //!
-//! The span is created with a static name (the method) and no fields, then
-//! started, which is when the sampler decides. Only a span that records gets
-//! its name with the route and its attributes, built straight into the
-//! OpenTelemetry span in one call. A span sampled out costs the extraction,
-//! the `tracing` and tracing-opentelemetry bookkeeping of one span, and the
-//! metrics; it still propagates: its context (trace id, its own span id,
-//! sampled flag unset) is current while the handler runs. Samplers
-//! therefore see the span name, kind, parent and links, not the attributes.
-//! The figures against the peers are in `docs/benchmarks.md`.
+//! With a head sampler, an unrecorded request costs the extraction, the
+//! decision and one attached context; a recorded one, the SDK's span and
+//! the attributes, built only then, straight into the span in one call.
+//! With none, the span is created as a `tracing` span with a static name
+//! (the method) and no fields, then started, which is when the sampler
+//! decides; only a span that records gets its name with the route and its
+//! attributes. Samplers therefore see the span name, kind, parent and
+//! links, not the attributes. The figures against the peers are in
+//! `docs/benchmarks.md`.
 //!
 //! # Where it fits
 //!
