@@ -1,6 +1,7 @@
 //! [`TracingMiddleware`]: the client span and the injection, for reqwest.
 
 use http::Extensions;
+use opentelemetry::context::FutureExt as _;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 use throughline_tower::client::{ClientInstrumentation, ClientRequest, error_kind};
@@ -79,8 +80,14 @@ impl Middleware for TracingMiddleware {
         *request.headers_mut() = headers;
         Box::pin(async move {
             let mut call = call;
-            let span = call.span().clone();
-            let result = next.run(request, extensions).instrument(span).await;
+            // The rest of the chain runs in the call: its span, or, when it
+            // has none (built directly, or not recorded), its context.
+            let rest = next.run(request, extensions);
+            let result = if call.span().is_disabled() {
+                rest.with_context(call.context().clone()).await
+            } else {
+                rest.instrument(call.span().clone()).await
+            };
             match &result {
                 Ok(response) => call.on_response(response.status(), response.version()),
                 Err(error) => call.on_error(kind(error), error),

@@ -41,10 +41,10 @@ use opentelemetry::metrics::MeterProvider;
 use opentelemetry::{Context as OtelContext, StringValue};
 use throughline_core::{Deadline, ResendCount};
 use throughline_propagation::Propagator;
-use throughline_tower::client::{HeadSampling, Injection, host_list, start_span};
+use throughline_tower::client::{HeadSampling, Injection, SpanStart, host_list, start_span};
 use throughline_tower::semconv::ValueLength;
 use throughline_tower::semconv::{Message, Role};
-use throughline_tower::server::RequestSpan;
+use throughline_tower::server::{DirectSpans, RequestSpan};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -72,7 +72,7 @@ struct Config {
     no_propagation: Option<Arc<HostFilter>>,
     /// The metadata keys recorded on the span; `None` when there are none.
     metadata: Option<Arc<Metadata>>,
-    head: HeadSampling,
+    spans: SpanStart,
 }
 
 type HostFilter = dyn Fn(&str) -> bool + Send + Sync;
@@ -103,7 +103,7 @@ impl GrpcClientLayer {
                 value_length: ValueLength::from_env(),
                 no_propagation: None,
                 metadata: None,
-                head: HeadSampling::ProcessWide,
+                spans: SpanStart { head: HeadSampling::ProcessWide, direct: DirectSpans::new(scope()) },
             }),
         }
     }
@@ -136,7 +136,21 @@ impl GrpcClientLayer {
     /// call is recorded before building its span: an unrecorded call gets
     /// only the span context it propagates (throughline-tower's `HeadSampling`).
     pub fn head_sampling(self, head: HeadSampling) -> Self {
-        self.with(|c| c.head = head)
+        self.with(|c| c.spans.head = head)
+    }
+
+    /// Builds the span of a call the head sampler records with `provider`'s
+    /// tracer, directly as an OpenTelemetry span rather than a bridged
+    /// `tracing` span (throughline-tower's `DirectSpans`). Under the
+    /// process-wide head sampling, the global tracer provider is used
+    /// without this.
+    pub fn tracer_provider<P>(self, provider: &P) -> Self
+    where
+        P: opentelemetry::trace::TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+    {
+        self.with(|c| c.spans.direct = c.spans.direct.clone().with_provider(provider))
     }
 
     /// Gives every call at most `timeout`, sent as `grpc-timeout`; an
@@ -255,7 +269,7 @@ impl fmt::Debug for GrpcClientLayer {
             .field("stability", &self.config.stability)
             .field("timeout", &self.config.timeout)
             .field("metadata", &self.config.metadata)
-            .field("head_sampling", &self.config.head)
+            .field("spans", &self.config.spans)
             .finish_non_exhaustive()
     }
 }
@@ -298,10 +312,13 @@ where
         // or for the OpenTelemetry layer only) has no context of its own:
         // the caller's goes instead.
         let (span, own_context) = start_span(
-            self.config.head,
+            &self.config.spans,
+            "grpc.client",
             || tracing::info_span!(target: TARGET, "grpc.client", otel.kind = "client"),
         );
         let (traced, current) = match own_context {
+            // Built directly, or not recorded: the context is the call.
+            Ok(cx) if span.is_disabled() => (RequestSpan::from_context(cx), None),
             Ok(cx) => (RequestSpan::new(span, cx), None),
             // The caller's context goes on, but is not this call's span.
             Err(current) => (RequestSpan::new(span, OtelContext::new()), Some(current)),

@@ -8,7 +8,7 @@
 
 mod support;
 
-use opentelemetry::trace::{SpanKind, Status, TraceFlags};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry_sdk::trace::Sampler;
 use support::{Service, Telemetry, request, serve};
 use throughline_propagation::HeadSampler;
@@ -56,67 +56,83 @@ async fn an_unrecorded_call_propagates_as_the_bridged_one_does() {
     assert_eq!(decided, (1, "4bf92f3577b34da6a3ce929d0e0e4736".to_owned(), TraceFlags::default()));
 }
 
-const SAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-/// The server span of one call with `code`, as exported: name, kind,
-/// parent, flags, attributes, events and status. Not compared: the
+/// The client and server spans of one call with `code`, its client layer
+/// called under a sampled caller, as exported: name, kind, parent (by
+/// position), flags, attributes, events and status. Not compared: the
 /// attributes the bridge takes from the `tracing` callsite (`target`,
 /// `code.*`, `thread.*`, timings), which a span built directly has not, and
 /// the port, new for each server.
-async fn server_span(direct: bool, code: Code) -> String {
+async fn call_spans(direct: bool, code: Code) -> Vec<String> {
     let telemetry = Telemetry::from(Capture::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))));
-    let head = HeadSampling::Sampler(HeadSampler::ALWAYS_ON.parent_based());
-    let mut layer = telemetry.server_layer();
-    layer = if direct {
-        layer.head_sampling(head).tracer_provider(telemetry.capture.tracer_provider())
+    let (server, client) = if direct {
+        let head = HeadSampling::Sampler(HeadSampler::ALWAYS_ON.parent_based());
+        let provider = telemetry.capture.tracer_provider();
+        (
+            telemetry.server_layer().head_sampling(head).tracer_provider(provider),
+            telemetry.client_layer().head_sampling(head).tracer_provider(provider),
+        )
     } else {
-        layer.head_sampling(HeadSampling::Off)
+        (
+            telemetry.server_layer().head_sampling(HeadSampling::Off),
+            telemetry.client_layer().head_sampling(HeadSampling::Off),
+        )
     };
-    let addr = serve(layer, Service::default()).await;
-    let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    let caller = tower::ServiceBuilder::new()
-        .map_request(|mut request: http::Request<tonic::body::Body>| {
-            request.headers_mut().insert("traceparent", http::HeaderValue::from_static(SAMPLED));
-            request
-        })
-        .service(channel);
-    let _ = throughline_tonic_testproto::EchoClient::new(caller).unary(request("hi", 0, code)).await;
+    let addr = serve(server, Service::default()).await;
+    let mut client = support::client(addr, client).await;
+    let caller = SpanContext::new(
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+        SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+        TraceFlags::SAMPLED,
+        true,
+        Default::default(),
+    );
+    let _attached = opentelemetry::Context::new().with_remote_span_context(caller).attach();
+    let _ = client.unary(request("hi", 0, code)).await;
 
     let spans = telemetry.capture.spans();
-    let span = spans.one_of_kind(SpanKind::Server).data().clone();
     let not_compared = |key: &str| {
         ["target", "thread.id", "thread.name", "busy_ns", "idle_ns", "server.port"].contains(&key)
             || key.starts_with("code.")
     };
-    let mut attributes: Vec<String> = span
-        .attributes
+    let ids: Vec<String> = spans.all().iter().map(|span| span.span_context.span_id().to_string()).collect();
+    let position = |id: String| ids.iter().position(|known| *known == id).map_or(id, |at| format!("#{at}"));
+    spans
+        .all()
         .iter()
-        .filter(|kv| !not_compared(kv.key.as_str()))
-        .map(|kv| format!("{}={}", kv.key, kv.value))
-        .collect();
-    attributes.sort();
-    let events: Vec<String> = span.events.iter().map(|event| event.name.to_string()).collect();
-    let status = match &span.status {
-        Status::Error { description } => format!("error({description})"),
-        other => format!("{other:?}"),
-    };
-    format!(
-        "{} {:?} parent={} flags={:?} {attributes:?} {events:?} {status}",
-        span.name,
-        span.span_kind,
-        span.parent_span_id,
-        span.span_context.trace_flags()
-    )
+        .map(|span| {
+            let mut attributes: Vec<String> = span
+                .attributes
+                .iter()
+                .filter(|kv| !not_compared(kv.key.as_str()))
+                .map(|kv| format!("{}={}", kv.key, kv.value))
+                .collect();
+            attributes.sort();
+            let events: Vec<String> = span.events.iter().map(|event| event.name.to_string()).collect();
+            let status = match &span.status {
+                Status::Error { description } => format!("error({description})"),
+                other => format!("{other:?}"),
+            };
+            format!(
+                "{} {:?} parent={} flags={:?} {attributes:?} {events:?} {status}",
+                span.name,
+                span.span_kind,
+                position(span.parent_span_id.to_string()),
+                span.span_context.trace_flags()
+            )
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_recorded_call_built_directly_exports_what_the_bridge_exports() {
     for code in [Code::Ok, Code::Internal, Code::NotFound] {
-        let bridged = server_span(false, code).await;
-        assert_eq!(server_span(true, code).await, bridged, "{code:?}");
+        let bridged = call_spans(false, code).await;
+        assert_eq!(call_spans(true, code).await, bridged, "{code:?}");
+        let [server, client] = &bridged[..] else { panic!("{bridged:?}") };
+        assert!(server.starts_with("throughline.test.v1.Echo/Unary Server parent=#1"), "{server}");
         assert!(
-            bridged.starts_with("throughline.test.v1.Echo/Unary Server parent=00f067aa0ba902b7"),
-            "{bridged}"
+            client.starts_with("throughline.test.v1.Echo/Unary Client parent=00f067aa0ba902b7"),
+            "{client}"
         );
     }
 }

@@ -44,16 +44,19 @@ pub mod body;
 pub mod bound;
 pub mod client;
 mod current;
+mod direct_spans;
 mod head_sampling;
 mod process_wide;
 pub mod semconv;
 pub mod server;
+mod span_start;
 
 /// What `forward_client_setters!` names in another crate. Not public API.
 #[doc(hidden)]
 pub mod __private {
     pub use http::HeaderName;
     pub use opentelemetry::metrics::MeterProvider;
+    pub use opentelemetry::trace::{Tracer, TracerProvider};
 }
 
 /// The instrumentation scope of every span and metric of this crate, client

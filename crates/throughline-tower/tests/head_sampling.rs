@@ -13,11 +13,12 @@
 //!
 //! Intended differences, not compared:
 //! - span ids and new trace ids are random (they are compared by position);
-//! - a server span built directly has no `tracing` callsite, so it lacks the
-//!   attributes the bridge takes from one: `target`, `code.file.path`,
-//!   `code.module.name`, `code.line.number` (they name throughline's own
-//!   source), with `thread.*`, `busy_ns` and `idle_ns`; its
-//!   instrumentation scope is throughline-tower's, not the bridge's tracer's;
+//! - a server or client span built directly has no `tracing` callsite, so
+//!   it lacks the attributes the bridge takes from one: `target`,
+//!   `code.file.path`, `code.module.name`, `code.line.number` (they name
+//!   throughline's own source), with `thread.*`, `busy_ns` and `idle_ns`;
+//!   its instrumentation scope is throughline-tower's, not the bridge's
+//!   tracer's;
 //! - a request without a bridged span (unrecorded, or built directly) has
 //!   no `tracing` span, so `tracing::Span::current()` in its handler is none
 //!   (`current_trace_id()` and the client layers read the attached context
@@ -180,7 +181,7 @@ struct Mode {
     server: HeadSampling,
     /// The head sampling of the client layer the handler calls onward with.
     client: HeadSampling,
-    /// Whether the server layer builds a recorded span directly.
+    /// Whether the layers build a recorded span directly.
     direct: bool,
 }
 
@@ -193,9 +194,17 @@ impl Mode {
     }
 }
 
+/// What one run shows besides its output: the trace id the response named,
+/// as sent, and which spans the layers built directly.
+struct Run {
+    named_trace: Option<String>,
+    /// The names of the spans of throughline-tower's own scope.
+    direct: Vec<String>,
+}
+
 /// Runs `scenario` with the layers as `mode` says; returns what left the
-/// process, and the trace id the response named, as sent.
-async fn observe(scenario: Scenario, mode: Mode) -> (Observed, Option<String>) {
+/// process, and what else the run shows.
+async fn observe(scenario: Scenario, mode: Mode) -> (Observed, Run) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_sampler((scenario.sampler)())
@@ -213,7 +222,11 @@ async fn observe(scenario: Scenario, mode: Mode) -> (Observed, Option<String>) {
     let in_handler = Arc::new(Mutex::new(Vec::new()));
     let downstream = {
         let sent = sent.clone();
-        HttpClientLayer::new().head_sampling(mode.client).layer(service_fn(move |request: Request<Body>| {
+        let client = HttpClientLayer::new().head_sampling(mode.client);
+        let client = if mode.direct { client.tracer_provider(&provider) } else { client };
+        client.layer(service_fn(move |request: Request<Body>| {
+            // What the client does on the call's behalf is in the call.
+            tracing::info_span!("connect").in_scope(|| tracing::info!("connecting"));
             let headers: &HeaderMap = request.headers();
             for name in ["traceparent", "tracestate", "baggage"] {
                 if let Some(value) = headers.get(name) {
@@ -272,9 +285,13 @@ async fn observe(scenario: Scenario, mode: Mode) -> (Observed, Option<String>) {
         .map(|value| value.trim_start_matches("traceparent;desc=\"").trim_end_matches('"').to_owned());
     let named_trace = server_timing.as_ref().map(|traceparent| traceparent[3..35].to_owned());
     let server_timing = server_timing.map(|traceparent| positions.traceparent(&traceparent));
-    let spans = exporter
-        .get_finished_spans()
-        .unwrap()
+    let exported = exporter.get_finished_spans().unwrap();
+    let direct = exported
+        .iter()
+        .filter(|span| span.instrumentation_scope.name() == "throughline-tower")
+        .map(|span| span.name.to_string())
+        .collect();
+    let spans = exported
         .into_iter()
         .map(|span| {
             let mut attributes: Vec<String> = span
@@ -285,7 +302,7 @@ async fn observe(scenario: Scenario, mode: Mode) -> (Observed, Option<String>) {
                 // target and code location the bridge records.
                 .filter(|kv| !["busy_ns", "idle_ns", "thread.id", "thread.name"].contains(&kv.key.as_str()))
                 .filter(|kv| {
-                    span.span_kind != SpanKind::Server
+                    ![SpanKind::Server, SpanKind::Client].contains(&span.span_kind)
                         || !(kv.key.as_str() == "target" || kv.key.as_str().starts_with("code."))
                 })
                 .map(|KeyValue { key, value, .. }| format!("{key}={value}"))
@@ -347,7 +364,7 @@ async fn observe(scenario: Scenario, mode: Mode) -> (Observed, Option<String>) {
         .into_iter()
         .map(|id| id.map_or("none".to_owned(), |id| positions.of(id)))
         .collect();
-    (Observed { status, server_timing, spans, sent, logs, trace_id_in_handler }, named_trace)
+    (Observed { status, server_timing, spans, sent, logs, trace_id_in_handler }, Run { named_trace, direct })
 }
 
 async fn panics() -> &'static str {
@@ -368,7 +385,12 @@ async fn deciding_up_front_changes_nothing_that_leaves_the_process() {
     for scenario in corpus() {
         let (bridged, _) = observe(scenario, Mode::BRIDGED).await;
         let decided = Mode::decided(scenario.head);
-        assert_eq!(observe(scenario, decided).await.0, bridged, "{scenario:?}");
+        let (direct, run) = observe(scenario, decided).await;
+        assert_eq!(direct, bridged, "{scenario:?}");
+        // The spans compared were built directly.
+        if !bridged.spans.is_empty() && scenario.path == "/orders/7" {
+            assert_eq!(run.direct, ["GET", "GET /orders/{id}"], "{scenario:?}");
+        }
         // A recorded request as a bridged span after all.
         let (decided_bridged, _) = observe(scenario, Mode { direct: false, ..decided }).await;
         assert_eq!(decided_bridged, bridged, "{scenario:?}, recorded spans bridged");
@@ -407,7 +429,7 @@ async fn a_new_trace_is_recorded_by_the_id_it_was_decided_on() {
     };
     let mut recorded = 0;
     for _ in 0..200 {
-        let (observed, trace_id) = observe(scenario, Mode::decided(head)).await;
+        let (observed, Run { named_trace: trace_id, .. }) = observe(scenario, Mode::decided(head)).await;
         let traceparent = observed.server_timing.expect("every response names its trace");
         let sampled = traceparent.ends_with("-03");
         assert!(sampled || traceparent.ends_with("-02"), "{traceparent}: the random flag is set");

@@ -12,6 +12,7 @@ use tracing::Span;
 use super::instrumentation::Config;
 use super::metrics::Labels;
 use crate::semconv::{self, HttpAttributes, Role, protocol_version, status_error_type};
+use crate::server::Entered;
 
 /// A call in flight, from [`ClientInstrumentation::start`](super::ClientInstrumentation::start).
 ///
@@ -59,9 +60,22 @@ impl ClientCall {
     }
 
     /// The client span, to enter (or `instrument` a future with) while the
-    /// request is sent. Disabled when the subscriber filtered it out.
+    /// request is sent. Disabled when the subscriber filtered it out, and
+    /// when the span was built directly or not at all: [`enter`](Self::enter)
+    /// covers every case.
     pub fn span(&self) -> &Span {
         &self.span
+    }
+
+    /// Makes the call current until the guard drops, for the work done on
+    /// its behalf: its span entered, or, when it has none (built directly,
+    /// or not recorded), its context attached.
+    pub fn enter(&self) -> Entered<'_> {
+        if self.span.is_disabled() {
+            Entered::Context(self.cx.clone().attach())
+        } else {
+            Entered::Span(self.span.enter())
+        }
     }
 
     /// The context sent with the request: the client span's, or the

@@ -38,7 +38,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let output = {
-            let _entered = this.call.as_ref().map(|call| call.span().enter());
+            let _entered = this.call.as_ref().map(ClientCall::enter);
             ready!(this.inner.poll(cx))
         };
         let mut call = this.call.take();

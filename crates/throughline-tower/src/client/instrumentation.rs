@@ -17,9 +17,11 @@ use super::inject::Injection;
 use super::metrics::{ClientMetrics, Labels};
 use super::request::ClientRequest;
 use super::span;
+use crate::direct_spans::DirectSpans;
 use crate::head_sampling::HeadSampling;
 use crate::scope;
 use crate::semconv::{HttpAttributes, HttpMethod, QueryRedaction, Role, SemconvStability, protocol_version};
+use crate::span_start::SpanStart;
 
 type HostFilter = dyn Fn(&str) -> bool + Send + Sync;
 
@@ -34,7 +36,7 @@ pub(crate) struct Config {
     /// The header the remaining deadline travels in, if any.
     deadline_header: Option<HeaderName>,
     pub(crate) metrics: Option<ClientMetrics>,
-    head: HeadSampling,
+    spans: SpanStart,
 }
 
 /// The client side of the HTTP semantic conventions, for any HTTP client:
@@ -81,7 +83,7 @@ impl ClientInstrumentation {
                 no_propagation: None,
                 deadline_header: Some(DEADLINE_HEADER),
                 metrics: Some(ClientMetrics::new(&meter)),
-                head: HeadSampling::ProcessWide,
+                spans: SpanStart { head: HeadSampling::ProcessWide, direct: DirectSpans::new(scope()) },
             }),
         }
     }
@@ -155,7 +157,21 @@ impl ClientInstrumentation {
     /// call is recorded before building its span: an unrecorded call gets
     /// only the span context it propagates.
     pub fn head_sampling(self, head: HeadSampling) -> Self {
-        self.with(|c| c.head = head)
+        self.with(|c| c.spans.head = head)
+    }
+
+    /// Builds the span of a call the head sampler records with `provider`'s
+    /// tracer, directly as an OpenTelemetry span rather than a bridged
+    /// `tracing` span ([`DirectSpans`](crate::server::DirectSpans)). Under
+    /// the process-wide head sampling, the global tracer provider is used
+    /// without this.
+    pub fn tracer_provider<P>(self, provider: &P) -> Self
+    where
+        P: opentelemetry::trace::TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+    {
+        self.with(|c| c.spans.direct = c.spans.direct.clone().with_provider(provider))
     }
 
     /// Records no metric: spans and injection only.
@@ -174,7 +190,7 @@ impl ClientInstrumentation {
     /// Attributes are built only for a span that records.
     pub fn start(&self, request: &ClientRequest<'_>, headers: &mut HeaderMap) -> ClientCall {
         let method = HttpMethod::new(request.method);
-        let (span, cx, recording) = span::start(&method, self.config.head);
+        let (span, cx, recording) = span::start(&method, &self.config.spans);
         if recording {
             let otel = cx.span();
             let template = request.template();
@@ -276,7 +292,7 @@ impl fmt::Debug for ClientInstrumentation {
             .field("redaction", &c.redaction)
             .field("no_propagation", &c.no_propagation.as_ref().map(|_| ".."))
             .field("deadline_header", &c.deadline_header)
-            .field("head_sampling", &c.head)
+            .field("spans", &c.spans)
             .field("metrics", &c.metrics.is_some())
             .finish()
     }

@@ -91,7 +91,10 @@ where
         let call = self.instrumentation.start(&ClientRequest::from_parts(&parts), &mut headers);
         parts.headers = headers;
         // Entered so that whatever the client does eagerly is in the span.
-        let future = call.span().in_scope(|| self.inner.call(Request::from_parts(parts, body)));
+        let future = {
+            let _entered = call.enter();
+            self.inner.call(Request::from_parts(parts, body))
+        };
         ResponseFuture::new(future, call)
     }
 }

@@ -87,6 +87,7 @@ mod setters;
 mod span;
 
 pub use crate::head_sampling::HeadSampling;
+pub use crate::span_start::SpanStart;
 pub use body::ResponseBody;
 pub use call::ClientCall;
 pub use error::{CONNECT, CONNECTION_RESET, TIMEOUT, error_kind};

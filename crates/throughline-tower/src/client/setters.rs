@@ -24,6 +24,18 @@ macro_rules! forward_client_setters {
             self
         }
 
+        /// Builds a recorded call's span with `provider`'s tracer, directly
+        /// (`ClientInstrumentation::tracer_provider`).
+        pub fn tracer_provider<P>(mut self, provider: &P) -> Self
+        where
+            P: $crate::__private::TracerProvider,
+            P::Tracer: Send + Sync + 'static,
+            <P::Tracer as $crate::__private::Tracer>::Span: Send + Sync + 'static,
+        {
+            self.instrumentation = self.instrumentation.tracer_provider(provider);
+            self
+        }
+
         /// Writes the outgoing context with the global OpenTelemetry propagator
         /// (`ClientInstrumentation::global_propagator`).
         pub fn global_propagator(mut self) -> Self {

@@ -2,14 +2,16 @@
 //! allocated before the sampler has spoken.
 
 use opentelemetry::Context;
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
 use throughline_propagation::{HeadSampler, TraceOrigin};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::current::current_context;
-use crate::head_sampling::{Decision, HeadSampling};
+use crate::head_sampling::Decision;
 use crate::semconv::HttpMethod;
+use crate::span_start::SpanStart;
 
 /// The tracing target of client spans, for filters (`RUST_LOG`).
 pub const TARGET: &str = "throughline_tower::client";
@@ -34,8 +36,8 @@ macro_rules! span_named {
 /// A span the subscriber disabled (a level filter, global or on the
 /// OpenTelemetry layer) has no context of its own: the current one is
 /// injected instead, so the trace still crosses the call.
-pub(crate) fn start(method: &HttpMethod<'_>, head: HeadSampling) -> (Span, Context, bool) {
-    let (span, started) = start_span(head, || {
+pub(crate) fn start(method: &HttpMethod<'_>, start: &SpanStart) -> (Span, Context, bool) {
+    let (span, started) = start_span(start, method.span_name(), || {
         span_named!(
             method.span_name(),
             "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "CONNECT" | "TRACE"
@@ -50,46 +52,70 @@ pub(crate) fn start(method: &HttpMethod<'_>, head: HeadSampling) -> (Span, Conte
     }
 }
 
-/// Starts a client span, a child of the current span: the head sampler
-/// decides first, and a call it does not record gets no span (a disabled
-/// one), only the span context the SDK would have given it; otherwise
-/// `span` is built and started, which is where the tracer's sampler
-/// decides. Returns the span and its context, or, when the span has no
-/// OpenTelemetry span of its own (disabled, or kept from the OpenTelemetry
-/// layer by a per-layer filter), the current context, which is what should
-/// cross the call instead.
+/// Starts a client span named `name` (what `span` is named), a child of
+/// the current span. The head sampler decides first: a call it does not
+/// record gets no span (a disabled one), only the span context the SDK
+/// would have given it, and one it records is built directly when `start`
+/// has a tracer. Otherwise `span` is built and started, which is where the
+/// tracer's sampler decides. Returns the span and its context, or, when the
+/// span has no OpenTelemetry span of its own (disabled, or kept from the
+/// OpenTelemetry layer by a per-layer filter), the current context, which
+/// is what should cross the call instead.
 ///
 /// A span with no parent starts a trace, whose id the tracer provider draws
 /// at random: a [`TraceOrigin`] says so, and its `traceparent` carries the
 /// random flag. Shared with throughline-tonic's client layer.
-pub fn start_span(head: HeadSampling, span: impl FnOnce() -> Span) -> (Span, Result<Context, Context>) {
+pub fn start_span(
+    start: &SpanStart,
+    name: &'static str,
+    span: impl FnOnce() -> Span,
+) -> (Span, Result<Context, Context>) {
     let current = current_context();
-    match head.decide(&current) {
-        Decision::Unknown | Decision::Record => {
-            let span = span();
-            let started = start_child(&span, current);
-            (span, started)
-        }
-        Decision::RecordNewTrace(trace_id) => HeadSampler::with_new_trace_id(trace_id, || {
-            let span = span();
-            let started = start_child(&span, current);
-            (span, started)
-        }),
-        Decision::Unrecorded(cx) => (Span::none(), Ok(cx)),
+    let trace_id = match start.head.decide(&current) {
+        Decision::Unknown => return bridged(span(), current),
+        Decision::Unrecorded(cx) => return (Span::none(), Ok(cx)),
+        Decision::Record => None,
+        Decision::RecordNewTrace(trace_id) => Some(trace_id),
+    };
+    let build = || match start.direct.tracer(start.head) {
+        Some(tracer) => (Span::none(), Ok(direct(tracer, name, current))),
+        None => bridged(span(), current),
+    };
+    match trace_id {
+        Some(trace_id) => HeadSampler::with_new_trace_id(trace_id, build),
+        None => build(),
     }
 }
 
-fn start_child(span: &Span, current: Context) -> Result<Context, Context> {
+/// The parent of a client span: the current context, marked as a trace
+/// that starts here when it has no span.
+fn parent(current: Context) -> Context {
+    if current.span().span_context().is_valid() {
+        current
+    } else {
+        current.with_value(TraceOrigin::new_trace())
+    }
+}
+
+fn direct(tracer: &BoxedTracer, name: &'static str, current: Context) -> Context {
+    let parent = parent(current);
+    let span = tracer.build_with_context(tracer.span_builder(name).with_kind(SpanKind::Client), &parent);
+    let cx = parent.with_span(span);
+    TraceOrigin::started(&cx);
+    cx
+}
+
+fn bridged(span: Span, current: Context) -> (Span, Result<Context, Context>) {
     if span.is_disabled() {
-        return Err(current);
+        return (span, Err(current));
     }
     if !current.span().span_context().is_valid() {
-        let _ = span.set_parent(current.with_value(TraceOrigin::new_trace()));
+        let _ = span.set_parent(parent(current.clone()));
     }
     let cx = span.context();
     if !cx.span().span_context().is_valid() {
-        return Err(current);
+        return (span, Err(current));
     }
     TraceOrigin::started(&cx);
-    Ok(cx)
+    (span, Ok(cx))
 }

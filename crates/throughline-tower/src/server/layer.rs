@@ -12,17 +12,17 @@ use throughline_propagation::Propagator;
 use tower_layer::Layer;
 
 use super::deadline::Deadlines;
-use super::direct_spans::DirectSpans;
 use super::extract::Extraction;
 use super::filter::Record;
 use super::metrics::ServerMetrics;
-use super::request_span::SpanStart;
 use super::route::RouteExtractor;
 use super::service::HttpServer;
 use super::trust::TrustPolicy;
+use crate::direct_spans::DirectSpans;
 use crate::head_sampling::HeadSampling;
 use crate::scope;
 use crate::semconv::{HeaderCapture, Message, QueryRedaction, SemconvStability};
+use crate::span_start::SpanStart;
 
 type Filter = dyn Fn(&Parts) -> Record + Send + Sync;
 

@@ -136,7 +136,6 @@
 
 mod body;
 mod deadline;
-mod direct_spans;
 mod extract;
 mod filter;
 mod future;
@@ -151,14 +150,15 @@ mod span;
 mod trace_id;
 mod trust;
 
+pub use crate::direct_spans::DirectSpans;
 pub use crate::head_sampling::HeadSampling;
+pub use crate::span_start::SpanStart;
 pub use body::ResponseBody;
-pub use direct_spans::DirectSpans;
 pub use extract::{Extraction, Incoming};
 pub use filter::Record;
 pub use future::ResponseFuture;
 pub use layer::HttpServerLayer;
-pub use request_span::{Entered, RequestSpan, SpanStart};
+pub use request_span::{Entered, RequestSpan};
 pub use route::RouteExtractor;
 pub use service::HttpServer;
 pub use span::TARGET;

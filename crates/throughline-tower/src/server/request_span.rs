@@ -10,9 +10,9 @@ use throughline_propagation::{HeadSampler, TraceOrigin};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::direct_spans::DirectSpans;
 use super::extract::Incoming;
-use crate::head_sampling::{Decision, HeadSampling};
+use crate::head_sampling::Decision;
+use crate::span_start::SpanStart;
 
 /// A request's span: a `tracing` span bridged to OpenTelemetry, an
 /// OpenTelemetry span built directly, or, for a server request the head
@@ -30,6 +30,13 @@ impl RequestSpan {
     pub fn new(span: Span, cx: Context) -> Self {
         let recording = cx.span().is_recording();
         Self { span: Some(span), cx, recording }
+    }
+
+    /// A span with no `tracing` span: one built directly, or only the
+    /// context of an unrecorded one. Entering it attaches `cx`.
+    pub fn from_context(cx: Context) -> Self {
+        let recording = cx.span().is_recording();
+        Self { span: None, cx, recording }
     }
 
     /// The span's OpenTelemetry context: its ids, and the caller's baggage.
@@ -61,17 +68,6 @@ pub enum Entered<'a> {
     Context(ContextGuard),
 }
 
-/// How a server layer starts its spans: the head sampler it asks first,
-/// and the tracer it builds a recorded span with directly, if any.
-/// Shared with throughline-tonic's layers.
-#[derive(Clone, Debug)]
-pub struct SpanStart {
-    /// Asked before any span is built.
-    pub head: HeadSampling,
-    /// Builds a recorded span directly, when it has a tracer.
-    pub direct: DirectSpans,
-}
-
 impl Incoming {
     /// Starts the server span, named `name` (what `span` is named).
     ///
@@ -83,7 +79,7 @@ impl Incoming {
     pub fn start(self, start: &SpanStart, name: &'static str, span: impl FnOnce() -> Span) -> RequestSpan {
         let trace_id = match start.head.decide(&self.parent) {
             Decision::Unknown => return self.start_span(span()),
-            Decision::Unrecorded(cx) => return RequestSpan { span: None, cx, recording: false },
+            Decision::Unrecorded(cx) => return RequestSpan::from_context(cx),
             Decision::Record => None,
             Decision::RecordNewTrace(trace_id) => Some(trace_id),
         };
@@ -104,8 +100,7 @@ impl Incoming {
         }
         let cx = self.parent.with_span(tracer.build_with_context(builder, &self.parent));
         TraceOrigin::started(&cx);
-        let recording = cx.span().is_recording();
-        RequestSpan { span: None, cx, recording }
+        RequestSpan::from_context(cx)
     }
 
     fn start_span(self, span: Span) -> RequestSpan {

@@ -8,12 +8,13 @@ use opentelemetry::{KeyValue, StringValue};
 use super::extract::Incoming;
 use super::layer::Config;
 use super::peer::peer_address;
-use super::request_span::{RequestSpan, SpanStart};
+use super::request_span::RequestSpan;
 use super::trust::Trust;
 use crate::semconv::{
     HttpAttributes, HttpMethod, Role, ValueLength, direct_server_address, forwarded_client_address,
     forwarded_scheme, protocol_version, server_address,
 };
+use crate::span_start::SpanStart;
 
 /// The tracing target of the server span, for filters (`RUST_LOG`).
 pub const TARGET: &str = "throughline_tower::server";

@@ -1,4 +1,4 @@
-//! Recorded server spans built directly as OpenTelemetry spans, without the
+//! Recorded spans built directly as OpenTelemetry spans, without the
 //! `tracing` bridge.
 
 use std::fmt;
@@ -10,9 +10,9 @@ use opentelemetry::trace::{Tracer, TracerProvider};
 
 use crate::head_sampling::HeadSampling;
 
-/// The tracer a server layer builds a recorded request's span with,
-/// directly as an OpenTelemetry span, once the head sampler has said the
-/// request is recorded.
+/// The tracer a layer builds a recorded span with, directly as an
+/// OpenTelemetry span, once the head sampler has said it is recorded: a
+/// server request's span, or a client call's.
 ///
 /// A bridged `tracing` span costs what tracing-opentelemetry does for every
 /// span (a builder, the layer's bookkeeping on each poll, the close); a span
