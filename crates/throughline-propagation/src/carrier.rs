@@ -16,21 +16,24 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 pub struct Field {
     name: &'static str,
     header: HeaderName,
+    /// Whether each request sends a value of its own (it names the sending
+    /// span), so that header compression gains nothing by remembering it.
+    per_request: bool,
 }
 
 impl Field {
     /// W3C Trace Context `traceparent`.
-    pub const TRACEPARENT: Field = Field::new("traceparent");
+    pub const TRACEPARENT: Field = Field::per_request("traceparent");
     /// W3C Trace Context `tracestate`.
     pub const TRACESTATE: Field = Field::new("tracestate");
     /// W3C `baggage`.
     pub const BAGGAGE: Field = Field::new("baggage");
     /// B3 single header.
-    pub const B3: Field = Field::new("b3");
+    pub const B3: Field = Field::per_request("b3");
     /// B3 multi-header trace id.
     pub const X_B3_TRACE_ID: Field = Field::new("x-b3-traceid");
     /// B3 multi-header span id.
-    pub const X_B3_SPAN_ID: Field = Field::new("x-b3-spanid");
+    pub const X_B3_SPAN_ID: Field = Field::per_request("x-b3-spanid");
     /// B3 multi-header parent span id.
     pub const X_B3_PARENT_SPAN_ID: Field = Field::new("x-b3-parentspanid");
     /// B3 multi-header sampling decision.
@@ -38,14 +41,30 @@ impl Field {
     /// B3 multi-header flags (debug).
     pub const X_B3_FLAGS: Field = Field::new("x-b3-flags");
     /// Jaeger trace and span identity.
-    pub const UBER_TRACE_ID: Field = Field::new("uber-trace-id");
+    pub const UBER_TRACE_ID: Field = Field::per_request("uber-trace-id");
     /// AWS X-Ray trace header (`X-Amzn-Trace-Id`).
-    pub const X_AMZN_TRACE_ID: Field = Field::new("x-amzn-trace-id");
+    pub const X_AMZN_TRACE_ID: Field = Field::per_request("x-amzn-trace-id");
 
     /// A field named `name`, which must be a lowercase HTTP token; a bad name
     /// fails to compile when used in a constant.
     pub const fn new(name: &'static str) -> Self {
-        Self { name, header: HeaderName::from_static(name) }
+        Self { name, header: HeaderName::from_static(name), per_request: false }
+    }
+
+    /// A field named `name` whose value each request sends anew (it names
+    /// the sending span). Written into an [`http::HeaderMap`], such a value
+    /// is marked sensitive, which HTTP/2 and HTTP/3 header compression read
+    /// as "never index": a value no later request repeats would only take
+    /// the place of ones that are repeated (RFC 7541, section 7.1.3), and
+    /// indexing it costs both ends.
+    pub const fn per_request(name: &'static str) -> Self {
+        Self { name, header: HeaderName::from_static(name), per_request: true }
+    }
+
+    /// Whether each request sends a value of its own; see
+    /// [`per_request`](Self::per_request).
+    pub const fn is_per_request(&self) -> bool {
+        self.per_request
     }
 
     /// The name.
@@ -136,7 +155,8 @@ impl Extractor for HeaderMap {
 impl Injector for HeaderMap {
     fn set(&mut self, field: &Field, value: &str) {
         // Propagators only write visible ASCII, which is always a valid value.
-        if let Ok(value) = HeaderValue::from_str(value) {
+        if let Ok(mut value) = HeaderValue::from_str(value) {
+            value.set_sensitive(field.per_request);
             self.insert(field.header.clone(), value);
         }
     }
@@ -250,6 +270,21 @@ mod tests {
         assert_eq!(headers.len(), 1);
         let found: Vec<_> = Extractor::get_prefixed(&headers, "uberctx-").collect();
         assert_eq!(found, [("uberctx-key", &b"1"[..])]);
+    }
+
+    #[test]
+    fn per_request_values_are_never_indexed_by_header_compression() {
+        let mut headers = HeaderMap::new();
+        Injector::set(
+            &mut headers,
+            &Field::TRACEPARENT,
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        );
+        Injector::set(&mut headers, &Field::TRACESTATE, "vendor=1");
+        Injector::set(&mut headers, &Field::BAGGAGE, "user=alice");
+        let sensitive = |name: &str| headers[name].is_sensitive();
+        assert!(sensitive("traceparent"), "a new span id each request");
+        assert!(!sensitive("tracestate") && !sensitive("baggage"), "repeated from request to request");
     }
 
     #[test]

@@ -41,26 +41,53 @@ fn serve() -> SocketAddr {
     receiver.recv().unwrap()
 }
 
-/// throughline's side: opentelemetry 0.33 and tracing-opentelemetry 0.34.
-fn throughline_dispatch() -> Dispatch {
+/// Whether the call is recorded: every call, or none.
+#[derive(Clone, Copy)]
+enum Sampling {
+    Sampled,
+    SampledOut,
+}
+
+/// throughline's pipeline as `init()` sets it up: the tracing bridge with
+/// `ContextEventsLayer` beside it, and the instrumentation told the sampler
+/// (a `HeadSampler`) and the tracer provider it describes.
+fn throughline(sampling: Sampling, instrumentation: ClientInstrumentation) -> (TracingMiddleware, Dispatch) {
     use opentelemetry_sdk::testing::trace::NoopSpanExporter;
+    use opentelemetry_sdk::trace::Sampler;
+    use throughline_propagation::HeadSampler;
+    let (sampler, head) = match sampling {
+        Sampling::Sampled => (Sampler::AlwaysOn, HeadSampler::ALWAYS_ON),
+        Sampling::SampledOut => (Sampler::AlwaysOff, HeadSampler::ALWAYS_OFF),
+    };
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_sampler(sampler)
         .with_simple_exporter(NoopSpanExporter::new())
         .build();
     let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
-    Dispatch::new(tracing_subscriber::registry().with(layer))
+    let dispatch = Dispatch::new(
+        tracing_subscriber::registry().with(layer).with(throughline_subscriber::ContextEventsLayer::new()),
+    );
+    let instrumentation = instrumentation
+        .head_sampling(throughline_tower::client::HeadSampling::Sampler(head))
+        .tracer_provider(&provider);
+    (TracingMiddleware::with_instrumentation(instrumentation), dispatch)
 }
 
 /// reqwest-tracing's side: opentelemetry 0.32 and tracing-opentelemetry 0.33,
 /// with the W3C propagator installed, since it injects with the global one.
-fn reqwest_tracing_dispatch() -> Dispatch {
+fn reqwest_tracing_dispatch(sampling: Sampling) -> Dispatch {
     // throughline's side injects with the process-wide propagator, as `init()` sets it.
     throughline_propagation::Propagator::default().set_global();
     use opentelemetry_sdk_032::testing::trace::NoopSpanExporter;
     opentelemetry_032::global::set_text_map_propagator(
         opentelemetry_sdk_032::propagation::TraceContextPropagator::new(),
     );
+    let sampler = match sampling {
+        Sampling::Sampled => opentelemetry_sdk_032::trace::Sampler::AlwaysOn,
+        Sampling::SampledOut => opentelemetry_sdk_032::trace::Sampler::AlwaysOff,
+    };
     let provider = opentelemetry_sdk_032::trace::SdkTracerProvider::builder()
+        .with_sampler(sampler)
         .with_simple_exporter(NoopSpanExporter::new())
         .build();
     let layer = tracing_opentelemetry_033::layer().with_tracer(provider.tracer("bench"));
@@ -100,40 +127,39 @@ pub(crate) fn cases() -> Vec<Case> {
             .build(),
         )
         .build();
-    vec![
-        case(
-            "bare reqwest-middleware",
+    let mut cases = vec![case(
+        "bare reqwest-middleware",
+        &runtime,
+        &url,
+        ClientBuilder::new(reqwest()).build(),
+        Dispatch::none(),
+    )];
+    for (sampling, label) in [(Sampling::Sampled, "sampled"), (Sampling::SampledOut, "sampled out")] {
+        let name = |implementation: &str| -> &'static str { format!("{implementation}, {label}").leak() };
+        let (middleware, dispatch) = throughline(sampling, ClientInstrumentation::new().without_metrics());
+        cases.push(case(
+            name("throughline TracingMiddleware (spans)"),
             &runtime,
             &url,
-            ClientBuilder::new(reqwest()).build(),
-            Dispatch::none(),
-        ),
-        case(
-            "throughline TracingMiddleware (spans)",
+            ClientBuilder::new(reqwest()).with(middleware).build(),
+            dispatch,
+        ));
+        let (middleware, dispatch) =
+            throughline(sampling, ClientInstrumentation::new().meter_provider(&meter_provider));
+        cases.push(case(
+            name("throughline TracingMiddleware (spans + metrics)"),
             &runtime,
             &url,
-            ClientBuilder::new(reqwest())
-                .with(TracingMiddleware::with_instrumentation(ClientInstrumentation::new().without_metrics()))
-                .build(),
-            throughline_dispatch(),
-        ),
-        case(
-            "throughline TracingMiddleware (spans + metrics)",
-            &runtime,
-            &url,
-            ClientBuilder::new(reqwest())
-                .with(TracingMiddleware::with_instrumentation(
-                    ClientInstrumentation::new().meter_provider(&meter_provider),
-                ))
-                .build(),
-            throughline_dispatch(),
-        ),
-        case(
-            "reqwest-tracing TracingMiddleware (spans)",
+            ClientBuilder::new(reqwest()).with(middleware).build(),
+            dispatch,
+        ));
+        cases.push(case(
+            name("reqwest-tracing TracingMiddleware (spans)"),
             &runtime,
             &url,
             ClientBuilder::new(reqwest()).with(reqwest_tracing::TracingMiddleware::default()).build(),
-            reqwest_tracing_dispatch(),
-        ),
-    ]
+            reqwest_tracing_dispatch(sampling),
+        ));
+    }
+    cases
 }

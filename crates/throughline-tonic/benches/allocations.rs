@@ -12,8 +12,8 @@ mod cases;
 fn main() {
     let runs = if throughline_bench_support::benchmarking() { 1000 } else { 1 };
     let mut bench = cases::Bench::new();
-    println!("| implementation | allocations per call | spans exported per call |");
-    println!("|---|---:|---:|");
+    println!("| implementation | sampling | allocations per call | spans exported per call |");
+    println!("|---|---|---:|---:|");
     for case in &mut bench.cases {
         // Warm: the connection's buffers and lazily initialised state are not the call's cost.
         for _ in 0..10 {
@@ -27,6 +27,6 @@ fn main() {
         });
         let per_call = info.count_total as f64 / runs as f64;
         let spans = (bench.exported.load(std::sync::atomic::Ordering::Relaxed) - before) as f64 / runs as f64;
-        println!("| {} | {per_call:.1} | {spans:.2} |", case.implementation);
+        println!("| {} | {} | {per_call:.1} | {spans:.2} |", case.implementation, case.sampling);
     }
 }

@@ -4,10 +4,12 @@
 //! One tonic server on 127.0.0.1 answers the Echo service's `Unary` method
 //! without any instrumentation of its own; each case sends one unary call
 //! through a client built over the same connection, on one current-thread
-//! tokio runtime. Every instrumented case exports through the same SDK
-//! pipeline: a simple span processor into an exporter that drops the batch,
-//! with `AlwaysOn` sampling, and an SDK meter provider whose reader never
-//! exports during the run.
+//! tokio runtime. Every instrumented case exports through an SDK pipeline
+//! of its sampling: a simple span processor into an exporter that drops
+//! the batch, with `AlwaysOn` (sampled) or `AlwaysOff` (sampled out)
+//! sampling, and an SDK meter provider whose reader never exports during
+//! the run. throughline's layers are told the sampler and the tracer
+//! provider, as `throughline::init()` publishes them.
 
 #![allow(dead_code)] // each benchmark binary uses a different part
 
@@ -21,11 +23,15 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use throughline_propagation::HeadSampler;
+use throughline_subscriber::ContextEventsLayer;
 use throughline_tonic::GrpcClientLayer;
 use throughline_tonic_testproto::{Echo, EchoClient, EchoReply, EchoRequest, EchoServer};
+use throughline_tower::server::HeadSampling;
 use tokio::runtime::Runtime;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
+use tracing::Dispatch;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
@@ -57,6 +63,7 @@ impl Echo for Plain {
 }
 
 pub(crate) const BARE: &str = "bare channel";
+pub(crate) const BARE_TRACEPARENT: &str = "bare channel sending a new traceparent (the transport's share)";
 pub(crate) const THROUGHLINE: &str = "throughline GrpcClientLayer (span + propagation + metrics)";
 pub(crate) const THROUGHLINE_TRACES: &str = "throughline GrpcClientLayer (span + propagation)";
 pub(crate) const PEER: &str = "tonic-tracing-opentelemetry OtelGrpcLayer (span + propagation)";
@@ -66,6 +73,7 @@ pub(crate) const HEDGE: &str = "throughline GrpcHedgeLayer, the method hedged, n
 /// One way of calling, ready to run.
 pub(crate) struct Case {
     pub(crate) implementation: &'static str,
+    pub(crate) sampling: &'static str,
     pub(crate) run: Box<dyn FnMut()>,
 }
 
@@ -74,11 +82,11 @@ pub(crate) struct Bench {
     pub(crate) runtime: Rc<Runtime>,
     pub(crate) exported: Arc<AtomicUsize>,
     pub(crate) cases: Vec<Case>,
-    _tracer_provider: SdkTracerProvider,
+    _tracer_providers: Vec<SdkTracerProvider>,
     _meter_provider: SdkMeterProvider,
 }
 
-fn call<S>(runtime: &Rc<Runtime>, client: EchoClient<S>) -> Box<dyn FnMut()>
+fn call<S>(runtime: &Rc<Runtime>, dispatch: &Dispatch, client: EchoClient<S>) -> Box<dyn FnMut()>
 where
     S: tonic::client::GrpcService<tonic::body::Body> + Clone + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -87,11 +95,13 @@ where
 {
     // `Runtime::block_on`: on a current-thread runtime only it drives the
     // I/O and the server's task.
-    let runtime = runtime.clone();
+    let (runtime, dispatch) = (runtime.clone(), dispatch.clone());
     Box::new(move || {
         let mut client = client.clone();
-        let reply = runtime.block_on(async move {
-            client.unary(EchoRequest { message: "hi".into(), count: 0, code: 0 }).await
+        let reply = tracing::dispatcher::with_default(&dispatch, || {
+            runtime.block_on(async move {
+                client.unary(EchoRequest { message: "hi".into(), count: 0, code: 0 }).await
+            })
         });
         assert_eq!(std::hint::black_box(reply.unwrap().into_inner().message), "hi");
     })
@@ -101,25 +111,12 @@ impl Bench {
     pub(crate) fn new() -> Self {
         let runtime = Rc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
         let exported = Arc::new(AtomicUsize::new(0));
-        let tracer_provider = SdkTracerProvider::builder()
-            .with_sampler(Sampler::AlwaysOn)
-            .with_simple_exporter(NoopExporter(exported.clone()))
-            .build();
         let meter_provider = SdkMeterProvider::builder()
             .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
             .build();
         // Each its own propagator, as `init()` would set them.
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         throughline_propagation::Propagator::default().set_global();
-        // The instrumentations' spans only: the transport's own (h2, hyper,
-        // tower's buffer) would be the same in every case, and dominate.
-        let layer = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("bench")).with_filter(
-            filter_fn(|meta| {
-                meta.target().starts_with("throughline_tonic") || meta.target() == "otel::tracing"
-            }),
-        );
-        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).unwrap();
-
         let channel = runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr: SocketAddr = listener.local_addr().unwrap();
@@ -133,42 +130,110 @@ impl Bench {
         let service =
             |layer: GrpcClientLayer| tower::ServiceBuilder::new().layer(layer).service(channel.clone());
         let noop_meters = opentelemetry::metrics::noop::NoopMeterProvider::new();
-        #[cfg_attr(not(feature = "resilience"), allow(unused_mut))]
+        // What carrying the context costs the transport alone: a
+        // `traceparent` with a new span id in each call's headers, encoded by
+        // HTTP/2 (as throughline marks it, never indexed) and decoded by the
+        // server.
+        let with_traceparent = tower::ServiceBuilder::new()
+            .map_request(|mut request: http::Request<tonic::body::Body>| {
+                let span_id = throughline_propagation::SpanId::random();
+                let value = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{span_id}-01");
+                let mut value = http::HeaderValue::from_str(&value).unwrap();
+                value.set_sensitive(true);
+                request.headers_mut().insert("traceparent", value);
+                request
+            })
+            .service(channel.clone());
         let mut cases = vec![
-            Case { implementation: BARE, run: call(&runtime, EchoClient::new(channel.clone())) },
             Case {
-                implementation: THROUGHLINE,
-                run: call(
-                    &runtime,
-                    EchoClient::new(service(GrpcClientLayer::new().meter_provider(&meter_provider))),
-                ),
+                implementation: BARE,
+                sampling: "-",
+                run: call(&runtime, &Dispatch::none(), EchoClient::new(channel.clone())),
             },
             Case {
-                implementation: THROUGHLINE_TRACES,
-                run: call(
-                    &runtime,
-                    EchoClient::new(service(GrpcClientLayer::new().meter_provider(&noop_meters))),
-                ),
-            },
-            Case {
-                implementation: PEER,
-                run: call(
-                    &runtime,
-                    EchoClient::new(
-                        tower::ServiceBuilder::new()
-                            .layer(tonic_tracing_opentelemetry::middleware::client::OtelGrpcLayer)
-                            .service(channel.clone()),
-                    ),
-                ),
+                implementation: BARE_TRACEPARENT,
+                sampling: "-",
+                run: call(&runtime, &Dispatch::none(), EchoClient::new(with_traceparent)),
             },
         ];
+        let mut tracer_providers = Vec::new();
+        let mut sampled = None;
+        for (sampler, head, sampling) in [
+            (Sampler::AlwaysOn, HeadSampler::ALWAYS_ON, "sampled"),
+            (Sampler::AlwaysOff, HeadSampler::ALWAYS_OFF, "sampled out"),
+        ] {
+            let tracer_provider = SdkTracerProvider::builder()
+                .with_sampler(sampler)
+                .with_simple_exporter(NoopExporter(exported.clone()))
+                .build();
+            // The instrumentations' spans only: the transport's own (h2,
+            // hyper, tower's buffer) would be the same in every case, and
+            // dominate.
+            let instrumentations = || {
+                filter_fn(|meta| {
+                    meta.target().starts_with("throughline_tonic") || meta.target() == "otel::tracing"
+                })
+            };
+            let dispatch = Dispatch::new(
+                tracing_subscriber::registry()
+                    .with(
+                        tracing_opentelemetry::layer()
+                            .with_tracer(tracer_provider.tracer("bench"))
+                            .with_filter(instrumentations()),
+                    )
+                    .with(ContextEventsLayer::new().with_filter(instrumentations())),
+            );
+            let throughline = || {
+                GrpcClientLayer::new()
+                    .head_sampling(HeadSampling::Sampler(head))
+                    .tracer_provider(&tracer_provider)
+            };
+            cases.extend([
+                Case {
+                    implementation: THROUGHLINE,
+                    sampling,
+                    run: call(
+                        &runtime,
+                        &dispatch,
+                        EchoClient::new(service(throughline().meter_provider(&meter_provider))),
+                    ),
+                },
+                Case {
+                    implementation: THROUGHLINE_TRACES,
+                    sampling,
+                    run: call(
+                        &runtime,
+                        &dispatch,
+                        EchoClient::new(service(throughline().meter_provider(&noop_meters))),
+                    ),
+                },
+                Case {
+                    implementation: PEER,
+                    sampling,
+                    run: call(
+                        &runtime,
+                        &dispatch,
+                        EchoClient::new(
+                            tower::ServiceBuilder::new()
+                                .layer(tonic_tracing_opentelemetry::middleware::client::OtelGrpcLayer)
+                                .service(channel.clone()),
+                        ),
+                    ),
+                },
+            ]);
+            sampled.get_or_insert(dispatch);
+            tracer_providers.push(tracer_provider);
+        }
+        #[cfg_attr(not(feature = "resilience"), allow(unused_variables))]
+        let sampled = sampled.expect("a sampled pipeline");
         // What a retry policy costs a call that succeeds: the request read
         // whole and replayable, the retry future, its attempt span (filtered
         // out here, as the peer's are not set up).
         #[cfg(feature = "resilience")]
         cases.push(Case {
             implementation: RETRY,
-            run: call(&runtime, {
+            sampling: "sampled",
+            run: call(&runtime, &sampled, {
                 use throughline_tonic::retry::{GrpcRetryPolicy, MethodRetry};
                 let policy = GrpcRetryPolicy::builder("bench")
                     .method("throughline.test.v1.Echo/Unary", MethodRetry::new())
@@ -183,7 +248,8 @@ impl Bench {
         #[cfg(feature = "resilience")]
         cases.push(Case {
             implementation: HEDGE,
-            run: call(&runtime, {
+            sampling: "sampled",
+            run: call(&runtime, &sampled, {
                 use throughline_resilience::hedge::{HedgeConfig, SafeMethods};
                 use throughline_tonic::hedge::GrpcHedgeLayer;
                 let policy = HedgeConfig::new("bench")
@@ -197,6 +263,12 @@ impl Bench {
                 EchoClient::new(tower::ServiceBuilder::new().layer(hedging).service(channel.clone()))
             }),
         });
-        Self { runtime, exported, cases, _tracer_provider: tracer_provider, _meter_provider: meter_provider }
+        Self {
+            runtime,
+            exported,
+            cases,
+            _tracer_providers: tracer_providers,
+            _meter_provider: meter_provider,
+        }
     }
 }

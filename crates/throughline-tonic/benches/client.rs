@@ -10,9 +10,10 @@ mod cases;
 
 fn unary(c: &mut Criterion) {
     let mut bench = cases::Bench::new();
-    let mut group = c.benchmark_group("unary call, sampled");
+    let mut group = c.benchmark_group("unary call");
     for case in &mut bench.cases {
-        group.bench_function(case.implementation, |b| b.iter(&mut case.run));
+        group
+            .bench_function(format!("{}, {}", case.implementation, case.sampling), |b| b.iter(&mut case.run));
     }
     group.finish();
 }

@@ -32,8 +32,8 @@ fn main() {
     if !throughline_bench_support::benchmarking() {
         return; // `cargo test --benches`: nothing to count
     }
-    println!("| implementation | instructions per call | added over bare |");
-    println!("|---|---:|---:|");
+    println!("| implementation | sampling | instructions per call | added over bare |");
+    println!("|---|---|---:|---:|");
     let bench = cases::Bench::new();
     let mut bare = None;
     for (index, case) in bench.cases.iter().enumerate() {
@@ -49,6 +49,6 @@ fn main() {
             }
             Some(bare) => (per_call as i64 - bare as i64).to_string(),
         };
-        println!("| {} | {per_call} | {added} |", case.implementation);
+        println!("| {} | {} | {per_call} | {added} |", case.implementation, case.sampling);
     }
 }

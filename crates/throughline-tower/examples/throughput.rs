@@ -1,6 +1,10 @@
 //! The service `wrk` measures in `docs/benchmarks.md`: `GET /users/{id}` on
-//! 127.0.0.1, bare or behind an instrumentation layer, every span sampled
-//! and exported to an exporter that drops it.
+//! 127.0.0.1, bare or behind an instrumentation layer. The caller's flag
+//! decides (parent-based sampling): a recorded span is exported to an
+//! exporter that drops it. Wired as `throughline::init()` wires it: the
+//! head sampler published with the global tracer provider it describes,
+//! `ContextEventsLayer` beside the bridge, and an SDK meter provider
+//! (whose reader never exports during a run), so that metrics are on.
 //!
 //! ```sh
 //! cargo run --release -p throughline-tower --features axum --example throughput -- throughline 127.0.0.1:3000
@@ -11,11 +15,14 @@
 //! The first argument is `bare`, `throughline` or `otel-axum`
 //! (axum-tracing-opentelemetry's `OtelAxumLayer`).
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use throughline_tower::server::HttpServerLayer;
 use tracing_subscriber::layer::SubscriberExt;
@@ -38,8 +45,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let provider = SdkTracerProvider::builder().with_simple_exporter(DropSpans).build();
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("throughput")));
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("throughput")))
+        .with(throughline_subscriber::ContextEventsLayer::new());
     tracing::subscriber::set_global_default(subscriber)?;
+    opentelemetry::global::set_tracer_provider(provider);
+    throughline_propagation::HeadSampler::ALWAYS_ON.parent_based().set_global();
+    let meters = SdkMeterProvider::builder()
+        .with_reader(
+            PeriodicReader::builder(InMemoryMetricExporter::default())
+                .with_interval(Duration::from_secs(3600))
+                .build(),
+        )
+        .build();
+    opentelemetry::global::set_meter_provider(meters);
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
