@@ -208,7 +208,8 @@ impl ClientInstrumentation {
         let labels = self.config.metrics.as_ref().map(|_| Labels {
             method: method.as_str(),
             scheme: scheme(request.scheme),
-            address: StringValue::from(request.address().to_owned()),
+            // Shared, so that the metric keys holding it copy no string.
+            address: StringValue::from(Arc::<str>::from(request.address())),
             port: request.port(),
             protocol: protocol_version(request.version),
             status: None,
