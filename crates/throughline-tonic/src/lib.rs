@@ -34,9 +34,13 @@
 //! - [`semconv`]: the RPC conventions as plain functions and types: method
 //!   parsing, which codes are errors, names old and new.
 //!
-//! The spans are `tracing` spans (targets [`server::TARGET`] and
-//! [`client::TARGET`]) bridged by `tracing-opentelemetry`, so a handler's
-//! spans nest under the server span. The duration metrics go through the
+//! A handler's spans nest under the server span. With the sampler known
+//! (`throughline::init()` publishes it), an unrecorded call builds no span
+//! and a recorded one's is built directly as an OpenTelemetry span, its
+//! context attached while the call runs (throughline-tower's
+//! `HeadSampling` and `DirectSpans`); otherwise the spans are `tracing`
+//! spans (targets [`server::TARGET`] and [`client::TARGET`]) bridged by
+//! `tracing-opentelemetry`. The duration metrics go through the
 //! OpenTelemetry metrics API: the global meter provider unless one is
 //! given.
 //!

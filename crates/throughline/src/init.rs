@@ -24,9 +24,13 @@ use crate::health::Health;
 
 /// Installs throughline from the environment: the tracing subscriber (the
 /// `RUST_LOG` filter, fields inherited from parent spans, log lines carrying
-/// the trace, the OpenTelemetry layer, log export, metrics derived from
-/// spans, all redacted), the tracer and meter providers, and throughline's
-/// propagator, all globally.
+/// the trace, the OpenTelemetry layer with `ContextEventsLayer` beside it,
+/// log export, metrics derived from spans, all redacted), the tracer and
+/// meter providers, throughline's propagator, and the head sampler that
+/// describes the tracer provider's sampler, all globally. With that sampler
+/// published, throughline's server and client layers build no span for a
+/// request nobody records, and build a recorded one's directly with the
+/// global tracer provider (see throughline-tower's `HeadSampling`).
 ///
 /// Reads `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_*`,
 /// `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`,
