@@ -12,7 +12,6 @@ use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLogger, SdkLoggerProvider}
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracer, SdkTracerProvider, SpanData};
-use throughline_subscriber::ContextEventsLayer;
 use tracing::subscriber::DefaultGuard;
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::layer::SubscriberExt;
@@ -116,12 +115,7 @@ impl Capture {
     /// A subscriber capturing spans and events, for `tracing::subscriber::with_default`
     /// or `set_default`.
     pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
-        // Events in no `tracing` span go to the span throughline's server
-        // layers build directly, as `throughline::init()` has them.
-        tracing_subscriber::registry()
-            .with(self.layer())
-            .with(ContextEventsLayer::new())
-            .with(self.log_layer())
+        tracing_subscriber::registry().with(self.layer()).with(self.log_layer())
     }
 
     /// Makes [`subscriber`](Self::subscriber) this thread's default until the
