@@ -7,7 +7,9 @@
 //! (`HeadSampling::Off`). What leaves the process must be the same: the
 //! exported spans (names, kinds, parents, flags, attributes, events, links,
 //! status), the context sent downstream, the ids log records carry, the
-//! response. The corpus also runs deciding up front with recorded spans
+//! response. The handler's work covers nested spans, events, an error
+//! event, a field recorded late, follows-from, and a call onward retried
+//! once (its first attempt answered 503). The corpus also runs deciding up front with recorded spans
 //! bridged, and with the client layer deciding alone under a bridged
 //! server span.
 //!
@@ -25,7 +27,9 @@
 //!   instead, and are compared).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -42,6 +46,8 @@ use opentelemetry_sdk::trace::{
     IdGenerator, InMemorySpanExporter, RandomIdGenerator, Sampler, SdkTracerProvider,
 };
 use throughline_propagation::HeadSampler;
+use throughline_resilience::retry::{RetryConfig, RetryLayer};
+use throughline_resilience::{Backoff, HttpClassifier};
 use throughline_subscriber::ContextEventsLayer;
 use throughline_tower::client::HttpClientLayer;
 use throughline_tower::server::{HeadSampling, HttpServerLayer, Record, TrustPolicy, current_trace_id};
@@ -220,11 +226,19 @@ async fn observe(scenario: Scenario, mode: Mode) -> (Observed, Run) {
 
     let sent = Arc::new(Mutex::new(Vec::new()));
     let in_handler = Arc::new(Mutex::new(Vec::new()));
+    // The handler's call onward goes through a retry: its first attempt is
+    // answered 503, its second 200.
     let downstream = {
         let sent = sent.clone();
+        let attempts = Arc::new(AtomicUsize::new(0));
         let client = HttpClientLayer::new().head_sampling(mode.client);
         let client = if mode.direct { client.tracer_provider(&provider) } else { client };
-        client.layer(service_fn(move |request: Request<Body>| {
+        let retry = RetryConfig::new("inventory")
+            .backoff(Backoff::constant(Duration::ZERO))
+            .classifier(HttpClassifier::default())
+            .build()
+            .unwrap();
+        RetryLayer::new(retry).layer(client.layer(service_fn(move |request: Request<String>| {
             // What the client does on the call's behalf is in the call.
             tracing::info_span!("connect").in_scope(|| tracing::info!("connecting"));
             let headers: &HeaderMap = request.headers();
@@ -233,8 +247,10 @@ async fn observe(scenario: Scenario, mode: Mode) -> (Observed, Run) {
                     sent.lock().unwrap().push(format!("{name}: {}", value.to_str().unwrap()));
                 }
             }
-            async { Ok::<_, std::convert::Infallible>(Response::new(Body::empty())) }
-        }))
+            let status = if attempts.fetch_add(1, Ordering::Relaxed) == 0 { 503 } else { 200 };
+            let response = Response::builder().status(status).body(Body::empty()).unwrap();
+            async { Ok::<_, std::convert::Infallible>(response) }
+        })))
     };
     let handler = {
         let in_handler = in_handler.clone();
@@ -251,8 +267,9 @@ async fn observe(scenario: Scenario, mode: Mode) -> (Observed, Run) {
             let batch = tracing::info_span!("batch");
             batch.follows_from(&load);
             batch.in_scope(|| tracing::error!(error = "timeout", "retrying later"));
-            let request = Request::get("http://inventory.internal/items/7").body(Body::empty()).unwrap();
-            downstream.clone().oneshot(request).await.unwrap();
+            let request = Request::get("http://inventory.internal/items/7").body(String::new()).unwrap();
+            let response = downstream.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 200, "retried");
             id.to_string()
         }
     };
@@ -389,7 +406,8 @@ async fn deciding_up_front_changes_nothing_that_leaves_the_process() {
         assert_eq!(direct, bridged, "{scenario:?}");
         // The spans compared were built directly.
         if !bridged.spans.is_empty() && scenario.path == "/orders/7" {
-            assert_eq!(run.direct, ["GET", "GET /orders/{id}"], "{scenario:?}");
+            // Both attempts' client spans, and the server span.
+            assert_eq!(run.direct, ["GET", "GET", "GET /orders/{id}"], "{scenario:?}");
         }
         // A recorded request as a bridged span after all.
         let (decided_bridged, _) = observe(scenario, Mode { direct: false, ..decided }).await;
