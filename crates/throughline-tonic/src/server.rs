@@ -32,7 +32,7 @@ use throughline_propagation::Propagator;
 use throughline_tower::semconv::ValueLength;
 use throughline_tower::semconv::{Message, Role, server_address};
 use throughline_tower::server::{
-    DirectSpans, Extraction, HeadSampling, Record, RequestSpan, SpanStart, TrustPolicy,
+    DirectSpans, Extraction, HeadSampling, Record, RequestSpan, SpanStart, SpanTracerProvider, TrustPolicy,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -132,12 +132,7 @@ impl GrpcServerLayer {
     /// `tracing` span (throughline-tower's `DirectSpans`). Under the
     /// process-wide head sampling, the global tracer provider is used
     /// without this.
-    pub fn tracer_provider<P>(self, provider: &P) -> Self
-    where
-        P: opentelemetry::trace::TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-    {
+    pub fn tracer_provider(self, provider: &impl SpanTracerProvider) -> Self {
         self.with(|c| c.spans.direct = c.spans.direct.clone().with_provider(provider))
     }
 

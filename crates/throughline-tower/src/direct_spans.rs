@@ -45,12 +45,7 @@ impl DirectSpans {
     }
 
     /// Spans built with `provider`'s tracer, whatever the head sampling.
-    pub fn with_provider<P>(self, provider: &P) -> Self
-    where
-        P: TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
-    {
+    pub fn with_provider(self, provider: &impl SpanTracerProvider) -> Self {
         let tracer = BoxedTracer::new(Box::new(provider.tracer_with_scope(self.scope.clone())));
         Self { given: Some(Arc::new(tracer)), ..self }
     }
@@ -66,6 +61,19 @@ impl DirectSpans {
             (None, _) => None,
         }
     }
+}
+
+/// A tracer provider whose tracer a layer can keep and build spans with
+/// from any thread: the SDK's, or any other whose tracer and spans are
+/// `Send + Sync`.
+pub trait SpanTracerProvider:
+    TracerProvider<Tracer: Tracer<Span: Send + Sync + 'static> + Send + Sync + 'static>
+{
+}
+
+impl<P> SpanTracerProvider for P where
+    P: TracerProvider<Tracer: Tracer<Span: Send + Sync + 'static> + Send + Sync + 'static>
+{
 }
 
 impl fmt::Debug for DirectSpans {

@@ -56,7 +56,6 @@ mod span_start;
 pub mod __private {
     pub use http::HeaderName;
     pub use opentelemetry::metrics::MeterProvider;
-    pub use opentelemetry::trace::{Tracer, TracerProvider};
 }
 
 /// The instrumentation scope of every span and metric of this crate, client

@@ -17,7 +17,7 @@ use super::inject::Injection;
 use super::metrics::{ClientMetrics, Labels};
 use super::request::ClientRequest;
 use super::span;
-use crate::direct_spans::DirectSpans;
+use crate::direct_spans::{DirectSpans, SpanTracerProvider};
 use crate::head_sampling::HeadSampling;
 use crate::scope;
 use crate::semconv::{HttpAttributes, HttpMethod, QueryRedaction, Role, SemconvStability, protocol_version};
@@ -165,12 +165,7 @@ impl ClientInstrumentation {
     /// `tracing` span ([`DirectSpans`](crate::server::DirectSpans)). Under
     /// the process-wide head sampling, the global tracer provider is used
     /// without this.
-    pub fn tracer_provider<P>(self, provider: &P) -> Self
-    where
-        P: opentelemetry::trace::TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-    {
+    pub fn tracer_provider(self, provider: &impl SpanTracerProvider) -> Self {
         self.with(|c| c.spans.direct = c.spans.direct.clone().with_provider(provider))
     }
 

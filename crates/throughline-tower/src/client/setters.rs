@@ -26,12 +26,7 @@ macro_rules! forward_client_setters {
 
         /// Builds a recorded call's span with `provider`'s tracer, directly
         /// (`ClientInstrumentation::tracer_provider`).
-        pub fn tracer_provider<P>(mut self, provider: &P) -> Self
-        where
-            P: $crate::__private::TracerProvider,
-            P::Tracer: Send + Sync + 'static,
-            <P::Tracer as $crate::__private::Tracer>::Span: Send + Sync + 'static,
-        {
+        pub fn tracer_provider(mut self, provider: &impl $crate::server::SpanTracerProvider) -> Self {
             self.instrumentation = self.instrumentation.tracer_provider(provider);
             self
         }

@@ -18,7 +18,7 @@ use super::metrics::ServerMetrics;
 use super::route::RouteExtractor;
 use super::service::HttpServer;
 use super::trust::TrustPolicy;
-use crate::direct_spans::DirectSpans;
+use crate::direct_spans::{DirectSpans, SpanTracerProvider};
 use crate::head_sampling::HeadSampling;
 use crate::scope;
 use crate::semconv::{HeaderCapture, Message, QueryRedaction, SemconvStability};
@@ -104,12 +104,7 @@ impl HttpServerLayer {
     /// `provider`'s tracer, directly as an OpenTelemetry span rather than a
     /// bridged `tracing` span ([`DirectSpans`]). Under the process-wide head
     /// sampling, the global tracer provider is used without this.
-    pub fn tracer_provider<P>(self, provider: &P) -> Self
-    where
-        P: opentelemetry::trace::TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-    {
+    pub fn tracer_provider(self, provider: &impl SpanTracerProvider) -> Self {
         self.with(|c| c.spans.direct = c.spans.direct.clone().with_provider(provider))
     }
 

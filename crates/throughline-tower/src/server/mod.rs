@@ -150,7 +150,7 @@ mod span;
 mod trace_id;
 mod trust;
 
-pub use crate::direct_spans::DirectSpans;
+pub use crate::direct_spans::{DirectSpans, SpanTracerProvider};
 pub use crate::head_sampling::HeadSampling;
 pub use crate::span_start::SpanStart;
 pub use body::ResponseBody;
