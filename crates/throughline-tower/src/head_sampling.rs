@@ -34,11 +34,9 @@ pub enum HeadSampling {
 pub(crate) enum Decision {
     /// No sampler is known: build the span, and the tracer's sampler decides.
     Unknown,
-    /// The span records: build it.
-    Record,
-    /// The span records, the root of a trace with this id: the one the
-    /// decision was made on (see [`HeadSampler::with_new_trace_id`]).
-    RecordNewTrace(TraceId),
+    /// The span records: build it; when it starts a trace, the trace has
+    /// the id the decision was made on (see `SpanStart::record`).
+    Record(Option<TraceId>),
     /// Build no span: this context, with the span context the SDK gives a
     /// dropped span, stands for it.
     Unrecorded(Context),
@@ -64,10 +62,7 @@ impl HeadSampling {
         };
         let trace_id = known_trace.unwrap_or_else(TraceId::random);
         if head.samples(trace_id, parent_sampled) {
-            return match known_trace {
-                Some(_) => Decision::Record,
-                None => Decision::RecordNewTrace(trace_id),
-            };
+            return Decision::Record(known_trace.is_none().then_some(trace_id));
         }
         let own = SpanContext::new(
             trace_id.into(),

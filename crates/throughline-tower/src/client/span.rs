@@ -4,7 +4,7 @@
 use opentelemetry::Context;
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
-use throughline_propagation::{HeadSampler, TraceOrigin};
+use throughline_propagation::TraceOrigin;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -71,19 +71,13 @@ pub fn start_span(
     span: impl FnOnce() -> Span,
 ) -> (Span, Result<Context, Context>) {
     let current = current_context();
-    let trace_id = match start.head.decide(&current) {
-        Decision::Unknown => return bridged(span(), current),
-        Decision::Unrecorded(cx) => return (Span::none(), Ok(cx)),
-        Decision::Record => None,
-        Decision::RecordNewTrace(trace_id) => Some(trace_id),
-    };
-    let build = || match start.direct.tracer(start.head) {
-        Some(tracer) => (Span::none(), Ok(direct(tracer, name, current))),
-        None => bridged(span(), current),
-    };
-    match trace_id {
-        Some(trace_id) => HeadSampler::with_new_trace_id(trace_id, build),
-        None => build(),
+    match start.head.decide(&current) {
+        Decision::Unknown => bridged(span(), current),
+        Decision::Unrecorded(cx) => (Span::none(), Ok(cx)),
+        Decision::Record(new_trace) => start.record(new_trace, |tracer| match tracer {
+            Some(tracer) => (Span::none(), Ok(direct(tracer, name, current))),
+            None => bridged(span(), current),
+        }),
     }
 }
 

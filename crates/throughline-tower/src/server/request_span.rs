@@ -6,7 +6,7 @@
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, ContextGuard};
-use throughline_propagation::{HeadSampler, TraceOrigin};
+use throughline_propagation::TraceOrigin;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -77,19 +77,13 @@ impl Incoming {
     /// OpenTelemetry span. Otherwise `span` is parented (or linked) as the
     /// trust policy said and started, which is where the sampler decides.
     pub fn start(self, start: &SpanStart, name: &'static str, span: impl FnOnce() -> Span) -> RequestSpan {
-        let trace_id = match start.head.decide(&self.parent) {
-            Decision::Unknown => return self.start_span(span()),
-            Decision::Unrecorded(cx) => return RequestSpan::from_context(cx),
-            Decision::Record => None,
-            Decision::RecordNewTrace(trace_id) => Some(trace_id),
-        };
-        let build = || match start.direct.tracer(start.head) {
-            Some(tracer) => self.start_direct(tracer, name),
-            None => self.start_span(span()),
-        };
-        match trace_id {
-            Some(trace_id) => HeadSampler::with_new_trace_id(trace_id, build),
-            None => build(),
+        match start.head.decide(&self.parent) {
+            Decision::Unknown => self.start_span(span()),
+            Decision::Unrecorded(cx) => RequestSpan::from_context(cx),
+            Decision::Record(new_trace) => start.record(new_trace, |tracer| match tracer {
+                Some(tracer) => self.start_direct(tracer, name),
+                None => self.start_span(span()),
+            }),
         }
     }
 
