@@ -41,10 +41,12 @@ use opentelemetry::metrics::MeterProvider;
 use opentelemetry::{Context as OtelContext, StringValue};
 use throughline_core::{Deadline, ResendCount};
 use throughline_propagation::Propagator;
-use throughline_tower::client::{HeadSampling, Injection, SpanStart, host_list, start_span};
+use throughline_tower::client::{
+    DirectSpans, HeadSampling, Injection, SpanStart, SpanTracerProvider, host_list, start_span,
+};
 use throughline_tower::semconv::ValueLength;
 use throughline_tower::semconv::{Message, Role};
-use throughline_tower::server::{DirectSpans, RequestSpan, SpanTracerProvider};
+use throughline_tower::server::RequestSpan;
 use tower_layer::Layer;
 use tower_service::Service;
 

@@ -86,6 +86,7 @@ mod request;
 mod setters;
 mod span;
 
+pub use crate::direct_spans::{DirectSpans, SpanTracerProvider};
 pub use crate::head_sampling::HeadSampling;
 pub use crate::span_start::SpanStart;
 pub use body::ResponseBody;

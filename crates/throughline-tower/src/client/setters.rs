@@ -26,7 +26,7 @@ macro_rules! forward_client_setters {
 
         /// Builds a recorded call's span with `provider`'s tracer, directly
         /// (`ClientInstrumentation::tracer_provider`).
-        pub fn tracer_provider(mut self, provider: &impl $crate::server::SpanTracerProvider) -> Self {
+        pub fn tracer_provider(mut self, provider: &impl $crate::client::SpanTracerProvider) -> Self {
             self.instrumentation = self.instrumentation.tracer_provider(provider);
             self
         }
