@@ -56,7 +56,8 @@ impl Field {
     /// is marked sensitive, which HTTP/2 and HTTP/3 header compression read
     /// as "never index": a value no later request repeats would only take
     /// the place of ones that are repeated (RFC 7541, section 7.1.3), and
-    /// indexing it costs both ends.
+    /// indexing it costs both ends. (`HeaderValue`'s `Debug` then prints
+    /// `Sensitive` in place of the value.)
     pub const fn per_request(name: &'static str) -> Self {
         Self { name, header: HeaderName::from_static(name), per_request: true }
     }
