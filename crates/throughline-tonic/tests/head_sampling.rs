@@ -16,7 +16,6 @@ use throughline_testing::Capture;
 use throughline_tonic::GrpcClientLayer;
 use throughline_tower::server::{HeadSampling, TrustPolicy};
 use tonic::Code;
-use tonic::transport::Endpoint;
 
 const UNSAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
 
@@ -30,7 +29,7 @@ async fn relay(head: HeadSampling, client_head: HeadSampling) -> (usize, String,
     let front =
         serve(telemetry.server_layer().head_sampling(head), Service { downstream: Some(onward) }).await;
 
-    let channel = Endpoint::try_from(format!("http://{front}")).unwrap().connect().await.unwrap();
+    let channel = support::channel(front).await;
     let caller = tower::ServiceBuilder::new()
         .map_request(|mut request: http::Request<tonic::body::Body>| {
             request.headers_mut().insert("traceparent", http::HeaderValue::from_static(UNSAMPLED));

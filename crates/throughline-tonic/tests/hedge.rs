@@ -20,7 +20,6 @@ use throughline_tonic_testproto::EchoClient;
 use tokio::time::Instant;
 use tonic::Code;
 use tonic::body::Body;
-use tonic::transport::Endpoint;
 use tower::{Layer, Service, ServiceExt};
 
 const UNARY: &str = "/throughline.test.v1.Echo/Unary";
@@ -81,7 +80,7 @@ async fn a_slow_first_attempt_is_overtaken_by_its_hedge() {
         .meter_provider(telemetry.capture.meter_provider())
         .build()
         .unwrap();
-    let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = support::channel(addr).await;
     let service = tower::ServiceBuilder::new()
         .layer(GrpcHedgeLayer::new(policy, SafeMethods::new([UNARY])))
         .layer(telemetry.client_layer())

@@ -21,7 +21,6 @@ use throughline_tonic_testproto::EchoClient;
 use tokio::time::Instant;
 use tonic::Code;
 use tonic::body::Body;
-use tonic::transport::Endpoint;
 use tower::{Layer, Service, ServiceExt};
 
 const UNARY: &str = "throughline.test.v1.Echo/Unary";
@@ -120,7 +119,7 @@ async fn unavailable_twice_then_ok_is_three_attempts_each_a_client_span() {
         .meter_provider(telemetry.capture.meter_provider())
         .build()
         .unwrap();
-    let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = support::channel(addr).await;
     let service =
         tower::ServiceBuilder::new().layer(policy.layer()).layer(telemetry.client_layer()).service(channel);
     let mut client = EchoClient::new(service);
@@ -147,7 +146,7 @@ async fn a_code_not_listed_ends_the_call_and_unlisted_methods_pass_through() {
     let faults = FailFirst::new(2, GrpcCode::Internal);
     let addr = serve_with(faults.clone(), telemetry.server_layer(), Echo::default()).await;
     let policy = GrpcRetryPolicy::builder("echo").method(UNARY, fast_retries()).build().unwrap();
-    let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = support::channel(addr).await;
     let mut client = EchoClient::new(tower::ServiceBuilder::new().layer(policy.layer()).service(channel));
 
     let status = client.unary(request("hello", 0, Code::Ok)).await.unwrap_err();
@@ -157,7 +156,7 @@ async fn a_code_not_listed_ends_the_call_and_unlisted_methods_pass_through() {
     // A server-streaming call, not in the policy: never buffered, never retried.
     let faults_left = FailFirst::new(1, GrpcCode::Unavailable);
     let addr = serve_with(faults_left.clone(), telemetry.server_layer(), Echo::default()).await;
-    let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = support::channel(addr).await;
     let mut client = EchoClient::new(tower::ServiceBuilder::new().layer(policy.layer()).service(channel));
     let status = client.stream(request("s", 2, Code::Ok)).await.unwrap_err();
     assert_eq!((status.code(), faults_left.calls().len()), (Code::Unavailable, 1));
@@ -169,7 +168,7 @@ async fn a_status_in_the_trailers_is_committed_and_not_retried() {
     let addr = serve_with(FailFirst::new(0, GrpcCode::Ok), telemetry.server_layer(), Echo::default()).await;
     let policy =
         GrpcRetryPolicy::builder("echo").service("throughline.test.v1.Echo", fast_retries()).build().unwrap();
-    let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = support::channel(addr).await;
     let mut client = EchoClient::new(tower::ServiceBuilder::new().layer(policy.layer()).service(channel));
     // Two replies, then UNAVAILABLE in the trailers: the caller saw messages.
     let mut stream = client.stream(request("s", 2, Code::Unavailable)).await.unwrap().into_inner();

@@ -15,7 +15,6 @@ use throughline_resilience::{GrpcClassifier, GrpcCode};
 use throughline_tonic::retry::{GrpcRetryPolicy, MethodRetry};
 use throughline_tonic_testproto::EchoClient;
 use tonic::Code;
-use tonic::transport::Endpoint;
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_shed_call_is_resource_exhausted_with_pushback_on_the_server_span_and_in_the_metrics() {
@@ -68,7 +67,7 @@ async fn a_client_retries_a_shed_call_after_the_servers_pushback() {
         )
         .build()
         .unwrap();
-    let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = support::channel(addr).await;
     let service =
         tower::ServiceBuilder::new().layer(policy.layer()).layer(telemetry.client_layer()).service(channel);
     let mut client = EchoClient::new(service);

@@ -144,8 +144,7 @@ async fn an_unknown_method_is_other_on_the_server() {
     let telemetry = Telemetry::install();
     let addr = serve(telemetry.server_layer(), Service::default()).await;
     // A raw call to a method the server does not have.
-    let channel =
-        tonic::transport::Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = support::channel(addr).await;
     let mut grpc = tonic::client::Grpc::new(
         tower::ServiceBuilder::new().layer(telemetry.client_layer()).service(channel),
     );

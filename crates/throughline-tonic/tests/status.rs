@@ -16,7 +16,6 @@ use throughline_tonic::status::UnaryStatusLayer;
 use throughline_tonic_testproto::EchoClient;
 use tonic::Code;
 use tonic::body::Body;
-use tonic::transport::Endpoint;
 use tower::{Layer, Service};
 
 /// Moves a trailers-only status into trailers after empty response headers,
@@ -74,7 +73,7 @@ fn breaker() -> Breaker {
 async fn two_failures(breaker: &Breaker, read_trailers: bool) -> Code {
     let telemetry = Telemetry::install();
     let addr = serve_with(StatusInTrailers, telemetry.server_layer(), Echo::default()).await;
-    let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = support::channel(addr).await;
     let reading = read_trailers.then(|| UnaryStatusLayer::new(["/throughline.test.v1.Echo/Unary"]));
     let service = tower::ServiceBuilder::new()
         .layer(CircuitBreakerLayer::new(breaker.clone(), GrpcClassifier))
@@ -108,7 +107,7 @@ async fn without_the_layer_the_breaker_misses_it() {
 async fn the_message_and_trailers_go_on_unchanged() {
     let telemetry = Telemetry::install();
     let addr = serve_with(StatusInTrailers, telemetry.server_layer(), Echo::default()).await;
-    let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = support::channel(addr).await;
     let mut client = EchoClient::new(UnaryStatusLayer::new(["/throughline.test.v1.Echo/"]).layer(channel));
     let reply = client.unary(request("kept", 0, Code::Ok)).await.unwrap();
     assert_eq!(reply.into_inner().message, "kept", "the message read whole, then passed on");

@@ -179,9 +179,12 @@ where
 
 /// A client of `addr` behind `layer`.
 pub(crate) async fn client(addr: SocketAddr, layer: GrpcClientLayer) -> Client {
-    let channel = Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    let service = tower::ServiceBuilder::new().layer(layer).service(channel);
-    EchoClient::new(service)
+    EchoClient::new(tower::ServiceBuilder::new().layer(layer).service(channel(addr).await))
+}
+
+/// A channel connected to the server at `addr`, for a client stack of its own.
+pub(crate) async fn channel(addr: SocketAddr) -> Channel {
+    Endpoint::try_from(format!("http://{addr}")).unwrap().connect().await.unwrap()
 }
 
 pub(crate) fn request(message: &str, count: u32, code: Code) -> EchoRequest {
