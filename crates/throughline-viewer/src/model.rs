@@ -167,6 +167,21 @@ impl Origin {
     }
 }
 
+/// The first start and the last end of `spans`, `(0, 0)` for none.
+pub(crate) fn bounds(spans: &[StoredSpan]) -> (u64, u64) {
+    let start = spans.iter().map(|s| s.span.start_time_unix_nano).min().unwrap_or(0);
+    let end = spans.iter().map(|s| s.span.end_time_unix_nano).max().unwrap_or(start);
+    (start, end.max(start))
+}
+
+/// The services that sent `spans`, sorted, each once.
+pub(crate) fn services(spans: &[StoredSpan]) -> Vec<&str> {
+    let mut services: Vec<&str> = spans.iter().map(StoredSpan::service).collect();
+    services.sort_unstable();
+    services.dedup();
+    services
+}
+
 /// One span as it arrived, with where it came from.
 ///
 /// ```

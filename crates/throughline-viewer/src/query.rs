@@ -129,13 +129,7 @@ impl TraceSummary {
     pub(crate) fn of(trace: &StoredTrace) -> Self {
         let (start, end) = trace.bounds();
         let root = trace.root();
-        let mut services: Vec<String> = Vec::new();
-        for span in &trace.spans {
-            if !services.iter().any(|s| **s == *span.origin.service) {
-                services.push(span.origin.service.to_string());
-            }
-        }
-        services.sort();
+        let services = crate::model::services(&trace.spans).into_iter().map(str::to_owned).collect();
         TraceSummary {
             trace_id: trace.id.to_string(),
             root_service: root.map(|r| r.service().to_owned()).unwrap_or_default(),

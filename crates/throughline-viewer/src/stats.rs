@@ -159,6 +159,12 @@ impl RouteStats {
         own
     }
 
+    /// The services of the routes kept, `_OTHER`'s included; a service may
+    /// come more than once.
+    pub(crate) fn services(&self) -> impl Iterator<Item = &str> {
+        self.routes.keys().map(|key| &*key.service)
+    }
+
     pub(crate) fn summaries(&self) -> Vec<RouteSummary> {
         let mut out: Vec<RouteSummary> = self
             .routes
@@ -189,7 +195,8 @@ impl RouteStats {
 }
 
 fn percentile(route: &Route, q: f64) -> f64 {
-    let total: u64 = route.histogram.iter().map(|&n| u64::from(n)).sum();
+    // Each request counted once in `count` and once in one bucket.
+    let total = route.count;
     if total == 0 {
         return 0.0;
     }

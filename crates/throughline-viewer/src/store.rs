@@ -171,9 +171,7 @@ impl StoredTrace {
 
     /// The earliest start and latest end of its spans, in Unix nanoseconds.
     pub fn bounds(&self) -> (u64, u64) {
-        let start = self.spans.iter().map(|s| s.span.start_time_unix_nano).min().unwrap_or(0);
-        let end = self.spans.iter().map(|s| s.span.end_time_unix_nano).max().unwrap_or(start);
-        (start, end.max(start))
+        crate::model::bounds(&self.spans)
     }
 
     /// Its root: the earliest span without a parent, else the earliest span

@@ -230,17 +230,9 @@ impl Viewer {
     /// ```
     pub fn services(&self) -> Vec<String> {
         let store = self.store();
-        let mut services: Vec<String> = store.routes.summaries().into_iter().map(|r| r.service).collect();
-        for trace in store.traces() {
-            for span in &trace.spans {
-                if !services.iter().any(|s| **s == *span.origin.service) {
-                    services.push(span.origin.service.to_string());
-                }
-            }
-        }
-        services.sort();
-        services.dedup();
-        services
+        let from_spans = store.traces().flat_map(|trace| trace.spans.iter().map(StoredSpan::service));
+        let services: std::collections::BTreeSet<&str> = store.routes.services().chain(from_spans).collect();
+        services.into_iter().map(str::to_owned).collect()
     }
 
     /// Waits until `ready` holds (checked after each ingest), or `within`
@@ -283,16 +275,7 @@ impl Viewer {
     /// ```
     pub async fn wait_for_trace(&self, id: &TraceId, spans: usize, within: std::time::Duration) -> usize {
         let count = || self.store().get(id).map_or(0, |t| t.spans.len());
-        let waiting = async {
-            loop {
-                let changed = self.shared.changed.notified();
-                let have = count();
-                if have >= spans {
-                    return have;
-                }
-                changed.await;
-            }
-        };
-        tokio::time::timeout(within, waiting).await.unwrap_or_else(|_| count())
+        self.wait_for(within, || count() >= spans).await;
+        count()
     }
 }

@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
 use super::page::{self, Escaped, clock, millis, service_hue};
-use crate::model::{SpanId, StoredLog, StoredSpan, TraceId, display_value};
+use crate::model::{SpanId, StoredLog, StoredSpan, TraceId, bounds, display_value, services};
 
 /// Indentation stops growing here, so a pathological depth stays readable.
 const MAX_INDENT: usize = 40;
@@ -116,15 +116,12 @@ pub(crate) fn render(
     // About 1 KiB per span with its detail; one allocation up front.
     let mut out = String::with_capacity(4096 + spans.len() * 1200 + logs.len() * 200);
     page::open(&mut out, base, &format!("trace {id}"), stats);
-    let start = spans.iter().map(|s| s.span.start_time_unix_nano).min().unwrap_or(0);
-    let end = spans.iter().map(|s| s.span.end_time_unix_nano).max().unwrap_or(start).max(start);
+    let (start, end) = bounds(spans);
     let total = (end - start).max(1) as f64;
     let pct = |t: u64| (t.saturating_sub(start) as f64 / total * 100.0).clamp(0.0, 100.0);
     let rows = layout(spans);
 
-    let mut services: Vec<&str> = spans.iter().map(|s| s.service()).collect();
-    services.sort_unstable();
-    services.dedup();
+    let services = services(spans);
     let errors = spans.iter().filter(|s| s.is_error()).count();
     let root = rows.first().map(|r| &spans[r.index]);
     let _ = write!(out, "<h1>Trace <code id=\"trace-id\">{id}</code></h1><p class=\"summary\">");
@@ -159,14 +156,13 @@ pub(crate) fn render(
     // Logs by span, for the details; the rest listed under the waterfall.
     let mut logs_by_span: HashMap<SpanId, Vec<&StoredLog>> = HashMap::new();
     let mut loose_logs = Vec::new();
-    let known: std::collections::HashSet<SpanId> = spans.iter().filter_map(StoredSpan::span_id).collect();
+    let by_id: HashMap<SpanId, &StoredSpan> = spans.iter().filter_map(|s| Some((s.span_id()?, s))).collect();
     for log in logs {
-        match log.span_id().filter(|s| known.contains(s)) {
+        match log.span_id().filter(|s| by_id.contains_key(s)) {
             Some(span) => logs_by_span.entry(span).or_default().push(log),
             None => loose_logs.push(log),
         }
     }
-    let by_id: HashMap<SpanId, &StoredSpan> = spans.iter().filter_map(|s| Some((s.span_id()?, s))).collect();
 
     out.push_str("<section id=\"waterfall\"><div class=\"axis\">");
     for quarter in 0..=4u64 {
