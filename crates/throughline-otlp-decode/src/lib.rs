@@ -70,6 +70,23 @@ impl Format {
             Self::Json => "application/json",
         }
     }
+
+    /// The body of a full success answer in this format: the empty
+    /// `Export*ServiceResponse` `Success` (`{}` in JSON).
+    ///
+    /// ```
+    /// use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    /// use throughline_otlp_decode::Format;
+    ///
+    /// assert_eq!(Format::Json.success::<ExportTraceServiceResponse>(), b"{}");
+    /// assert!(Format::Protobuf.success::<ExportTraceServiceResponse>().is_empty());
+    /// ```
+    pub fn success<Success: prost::Message + Default>(self) -> Vec<u8> {
+        match self {
+            Self::Protobuf => Success::default().encode_to_vec(),
+            Self::Json => b"{}".to_vec(),
+        }
+    }
 }
 
 /// How large a body may be, before and after gunzipping.

@@ -103,14 +103,14 @@ where
         Ok(decoded) => decoded,
         Err(why) => return (why.status(), why.to_string()).into_response(),
     };
-    let json = format == Format::Json;
-    let protocol = if json { Protocol::HttpJson } else { Protocol::HttpProtobuf };
+    let protocol = match format {
+        Format::Json => Protocol::HttpJson,
+        Format::Protobuf => Protocol::HttpProtobuf,
+    };
     match shared.handle(signal, |store| record(store, protocol, request)).await {
         // The response uses the request's encoding, as OTLP/HTTP requires.
-        Answer::Accepted if json => ([(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
         Answer::Accepted => {
-            ([(header::CONTENT_TYPE, "application/x-protobuf")], Success::default().encode_to_vec())
-                .into_response()
+            ([(header::CONTENT_TYPE, format.content_type())], format.success::<Success>()).into_response()
         }
         Answer::Unavailable => StatusCode::SERVICE_UNAVAILABLE.into_response(),
         Answer::Throttled(delay) => {

@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 use serde::de::DeserializeOwned;
-use throughline_otlp_decode::{Format, Limits, decode};
+use throughline_otlp_decode::{Limits, decode};
 
 use crate::Viewer;
 
@@ -79,11 +79,7 @@ where
         Ok((request, format)) => {
             ingest(request);
             // The answer uses the request's encoding, as OTLP/HTTP requires.
-            let body = match format {
-                Format::Json => b"{}".to_vec(),
-                Format::Protobuf => Success::default().encode_to_vec(),
-            };
-            ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+            ([(header::CONTENT_TYPE, format.content_type())], format.success::<Success>()).into_response()
         }
         Err(error) => (error.status(), error.to_string()).into_response(),
     }
