@@ -33,7 +33,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -44,7 +44,7 @@ use tonic::body::Body;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::unary::{Attempts, Unary, UnaryCall, take_readied};
+use crate::unary::{Attempts, DEFAULT_MAX_BUFFERED_BYTES, OnceOrRepeated, Sending, UnaryCall};
 
 /// Hedges the unary calls of the methods marked safe; see the [module docs](self).
 #[derive(Clone, Debug)]
@@ -58,7 +58,7 @@ impl<C> GrpcHedgeLayer<C> {
     /// Hedges calls of `methods` (`/package.Service/Method`, or
     /// `/package.Service/` for a whole service) by `policy`.
     pub fn new(policy: HedgePolicy<C>, methods: SafeMethods) -> Self {
-        Self { policy, methods, max_buffered_bytes: 64 * 1024 }
+        Self { policy, methods, max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES }
     }
 
     /// The largest request kept for a copy (default 64 KiB); a larger one is
@@ -111,15 +111,14 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         if !self.layer.methods.contains(request.uri().path()) {
-            return ResponseFuture::direct(self.inner.call(request));
+            return ResponseFuture::once(self.inner.call(request));
         }
-        let call = match Unary::read(request, self.layer.max_buffered_bytes) {
-            Unary::Replayable(call) => call,
-            Unary::Once(request) => return ResponseFuture::direct(self.inner.call(request)),
+        let (attempts, call) = match Sending::of(&mut self.inner, request, self.layer.max_buffered_bytes) {
+            Sending::Attempts(attempts, call) => (attempts, call),
+            Sending::Once(request) => return ResponseFuture::once(self.inner.call(request)),
         };
-        let readied = take_readied(&mut self.inner);
-        let mut hedge = Hedge::layer(self.layer.policy.clone()).layer(Attempts { inner: readied });
-        ResponseFuture { kind: Kind::Hedged { future: hedge.call(call) } }
+        let future = Hedge::layer(self.layer.policy.clone()).layer(attempts).call(call);
+        ResponseFuture { kind: OnceOrRepeated::Repeated { future } }
     }
 }
 
@@ -138,24 +137,13 @@ pin_project! {
         S: Service<Request<Body>>,
     {
         #[pin]
-        kind: Kind<S, C>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<S, C>
-    where
-        S: Service<Request<Body>>,
-    {
-        Direct { #[pin] future: S::Future },
-        Hedged { #[pin] future: HedgeFuture<S, C> },
+        kind: OnceOrRepeated<S::Future, HedgeFuture<S, C>>,
     }
 }
 
 impl<S: Service<Request<Body>>, C> ResponseFuture<S, C> {
-    fn direct(future: S::Future) -> Self {
-        Self { kind: Kind::Direct { future } }
+    fn once(future: S::Future) -> Self {
+        Self { kind: OnceOrRepeated::Once { future } }
     }
 }
 
@@ -168,9 +156,6 @@ where
     type Output = Result<Response<ResBody>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Direct { future } => Poll::Ready(ready!(future.poll(cx)).map_err(Into::into)),
-            KindProj::Hedged { future } => future.poll(cx),
-        }
+        self.project().kind.poll(cx)
     }
 }

@@ -55,7 +55,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -70,7 +70,7 @@ use tonic::body::Body;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::unary::{Attempts, Unary, UnaryCall, take_readied};
+use crate::unary::{Attempts, DEFAULT_MAX_BUFFERED_BYTES, OnceOrRepeated, Sending, UnaryCall};
 
 /// The metadata a retry carries: how many attempts went before (gRFC A6).
 pub const PREVIOUS_RPC_ATTEMPTS: &str = "grpc-previous-rpc-attempts";
@@ -301,7 +301,7 @@ impl GrpcRetryPolicy {
         GrpcRetryPolicyBuilder {
             entries: Vec::new(),
             common: RetryConfig::new(name),
-            max_buffered_bytes: 64 * 1024,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
         }
     }
 
@@ -375,15 +375,15 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let Some(policy) = self.policy.route(request.uri().path()) else {
-            return ResponseFuture::direct(self.inner.call(request));
+            return ResponseFuture::once(self.inner.call(request));
         };
-        let call = match Unary::read(request, self.policy.routes.max_buffered_bytes) {
-            Unary::Replayable(call) => call,
-            Unary::Once(request) => return ResponseFuture::direct(self.inner.call(request)),
-        };
-        let readied = take_readied(&mut self.inner);
-        let mut retry = RetryLayer::new(policy.clone()).layer(Attempts { inner: readied });
-        ResponseFuture { kind: Kind::Retrying { future: retry.call(call) } }
+        let (attempts, call) =
+            match Sending::of(&mut self.inner, request, self.policy.routes.max_buffered_bytes) {
+                Sending::Attempts(attempts, call) => (attempts, call),
+                Sending::Once(request) => return ResponseFuture::once(self.inner.call(request)),
+            };
+        let future = RetryLayer::new(policy.clone()).layer(attempts).call(call);
+        ResponseFuture { kind: OnceOrRepeated::Repeated { future } }
     }
 }
 
@@ -394,7 +394,7 @@ pin_project! {
         S: Service<Request<Body>>,
     {
         #[pin]
-        kind: Kind<S>,
+        kind: OnceOrRepeated<S::Future, RetryFuture<S>>,
     }
 }
 
@@ -405,20 +405,9 @@ type RetryFuture<S> = throughline_resilience::retry::ResponseFuture<
     RetryableCodes,
 >;
 
-pin_project! {
-    #[project = KindProj]
-    enum Kind<S>
-    where
-        S: Service<Request<Body>>,
-    {
-        Direct { #[pin] future: S::Future },
-        Retrying { #[pin] future: RetryFuture<S> },
-    }
-}
-
 impl<S: Service<Request<Body>>> ResponseFuture<S> {
-    fn direct(future: S::Future) -> Self {
-        Self { kind: Kind::Direct { future } }
+    fn once(future: S::Future) -> Self {
+        Self { kind: OnceOrRepeated::Once { future } }
     }
 }
 
@@ -430,10 +419,7 @@ where
     type Output = Result<Response<ResBody>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Direct { future } => Poll::Ready(ready!(future.poll(cx)).map_err(Into::into)),
-            KindProj::Retrying { future } => future.poll(cx),
-        }
+        self.project().kind.poll(cx)
     }
 }
 

@@ -5,14 +5,17 @@
 //! is and never sent twice.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderValue, Request};
 use http_body::{Body as _, Frame};
+use pin_project_lite::pin_project;
 use throughline_core::{Deadline, ResendCount};
 use throughline_resilience::ResilientRequest;
+use throughline_resilience::classify::BoxError;
 use tonic::body::Body;
 use tower_service::Service;
 
@@ -51,29 +54,72 @@ impl Unary {
     }
 }
 
-/// The readied `service`, for a call's first attempt; a clone takes its place.
-pub(crate) fn take_readied<S: Clone>(service: &mut S) -> S {
-    let clone = service.clone();
-    std::mem::replace(service, clone)
+/// How the retry and hedge layers send a call.
+pub(crate) enum Sending<S> {
+    /// A unary call read whole, with the readied service for its attempts.
+    Attempts(Attempts<S>, UnaryCall),
+    /// The request, to send once as it is.
+    Once(Request<Body>),
 }
 
+impl<S: Clone> Sending<S> {
+    /// Reads `request` as [`Unary::read`] does; a replayable call takes the
+    /// readied `service`, and a clone takes its place.
+    pub(crate) fn of(service: &mut S, request: Request<Body>, limit: usize) -> Self {
+        match Unary::read(request, limit) {
+            Unary::Replayable(call) => {
+                let clone = service.clone();
+                Self::Attempts(Attempts { inner: std::mem::replace(service, clone) }, call)
+            }
+            Unary::Once(request) => Self::Once(request),
+        }
+    }
+}
+
+/// The largest request the retry and hedge layers keep for another attempt
+/// by default: a larger one is sent once.
+pub(crate) const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 * 1024;
+
+pin_project! {
+    /// A call's future: sent once as it is, or through the retry or hedge
+    /// of its attempts.
+    #[project = OnceOrRepeatedProj]
+    pub(crate) enum OnceOrRepeated<D, R> {
+        Once { #[pin] future: D },
+        Repeated { #[pin] future: R },
+    }
+}
+
+impl<D, R, T, E> Future for OnceOrRepeated<D, R>
+where
+    D: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+    R: Future<Output = Result<T, BoxError>>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            OnceOrRepeatedProj::Once { future } => Poll::Ready(ready!(future.poll(cx)).map_err(Into::into)),
+            OnceOrRepeatedProj::Repeated { future } => future.poll(cx),
+        }
+    }
+}
+
+/// An HTTP request as throughline-resilience copies it, but not `IS_HTTP`
+/// (no HTTP idempotency rules: the policy names the methods), and each
+/// resend counted in `grpc-previous-rpc-attempts` too.
 impl ResilientRequest for UnaryCall {
     fn try_clone(&self) -> Option<Self> {
-        let mut copy = Request::new(self.0.body().clone());
-        *copy.method_mut() = self.0.method().clone();
-        *copy.uri_mut() = self.0.uri().clone();
-        *copy.version_mut() = self.0.version();
-        *copy.headers_mut() = self.0.headers().clone();
-        *copy.extensions_mut() = self.0.extensions().clone();
-        Some(Self(copy))
+        self.0.try_clone().map(Self)
     }
 
     fn deadline(&self) -> Option<Deadline> {
-        self.0.extensions().get::<Deadline>().copied()
+        self.0.deadline()
     }
 
     fn set_deadline(&mut self, deadline: Deadline) {
-        self.0.extensions_mut().insert(deadline);
+        self.0.set_deadline(deadline);
     }
 
     fn set_resend_count(&mut self, resends: u32) {
