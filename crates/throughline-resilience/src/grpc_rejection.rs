@@ -134,8 +134,7 @@ fn trailers_only<B: Default>(status: &RejectionStatus, message: &str) -> http::R
     let headers = response.headers_mut();
     headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert(GRPC_STATUS, HeaderValue::from(status.grpc as i32));
-    // grpc-message is percent-encoded; the crate's messages are plain ASCII
-    // words, and anything else is left out rather than sent malformed.
+    // Percent-encoded, so visible ASCII only: always a valid header value.
     if let Ok(message) = HeaderValue::from_str(&percent_encode(message)) {
         headers.insert("grpc-message", message);
     }

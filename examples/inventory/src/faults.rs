@@ -8,23 +8,36 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// Which `Reserve` calls to refuse: every `n`th.
+/// Every `n`th call, counted across clones.
 #[derive(Clone, Debug)]
-pub struct Refusals {
+struct EveryNth {
     n: u64,
     calls: Arc<AtomicU64>,
 }
 
+impl EveryNth {
+    fn new(n: u64) -> Self {
+        Self { n: n.max(1), calls: Arc::default() }
+    }
+
+    /// Counts a call; whether it is an `n`th one.
+    fn hit(&self) -> bool {
+        (self.calls.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(self.n)
+    }
+}
+
+/// Which `Reserve` calls to refuse: every `n`th.
+#[derive(Clone, Debug)]
+pub struct Refusals(EveryNth);
+
 impl Refusals {
     /// Refuses every `n`th `Reserve` call (at least every one).
     pub fn every(n: u64) -> Self {
-        Self { n: n.max(1), calls: Arc::default() }
+        Self(EveryNth::new(n))
     }
 }
 
@@ -32,38 +45,30 @@ impl Refusals {
 /// `UNAVAILABLE`, the status in the headers and nothing reserved, which a
 /// client's retry policy may safely retry.
 pub async fn refuse(State(refusals): State<Refusals>, request: Request, next: Next) -> Response {
-    let refused = request.uri().path().ends_with("/Reserve")
-        && (refusals.calls.fetch_add(1, Ordering::Relaxed) + 1) % refusals.n == 0;
-    if !refused {
-        return next.run(request).await;
+    if request.uri().path().ends_with("/Reserve") && refusals.0.hit() {
+        return tonic::Status::unavailable("replica restarting").into_http();
     }
-    let mut response = Response::new(Body::empty());
-    let headers = response.headers_mut();
-    headers.insert("content-type", HeaderValue::from_static("application/grpc"));
-    headers.insert("grpc-status", HeaderValue::from_static("14"));
-    headers.insert("grpc-message", HeaderValue::from_static("replica restarting"));
-    response
+    next.run(request).await
 }
 
 /// Which calls to slow down, and by how much.
 #[derive(Clone, Debug)]
 pub struct Slowness {
     latency: Duration,
-    every: u64,
-    calls: Arc<AtomicU64>,
+    every: EveryNth,
 }
 
 impl Slowness {
     /// Every `every`th call (at least every one) waits `latency`.
     pub fn every(every: u64, latency: Duration) -> Self {
-        Self { latency, every: every.max(1), calls: Arc::default() }
+        Self { latency, every: EveryNth::new(every) }
     }
 }
 
 /// axum middleware (`from_fn_with_state`): the slowed calls wait first, as
 /// on a replica whose disk or neighbours stall now and then.
 pub async fn delay(State(slowness): State<Slowness>, request: Request, next: Next) -> Response {
-    if (slowness.calls.fetch_add(1, Ordering::Relaxed) + 1) % slowness.every == 0 {
+    if slowness.every.hit() {
         tokio::time::sleep(slowness.latency).await;
     }
     next.run(request).await
