@@ -213,7 +213,6 @@ enum Next {
 struct InFlight<F> {
     call: Pin<Box<F>>,
     span: Span,
-    attempt: u32,
     sent_at: Instant,
 }
 
@@ -253,7 +252,7 @@ where
             {
                 this.primary.set(None);
                 let result = result.map_err(Into::into);
-                if let Some(done) = settle(shared, race, &mut this.primary, this.held, 1, result, None) {
+                if let Some(done) = settle(shared, race, &mut this.primary, this.held, result, None) {
                     return Poll::Ready(done);
                 }
             }
@@ -267,9 +266,7 @@ where
                 let hedge = race.hedges.swap_remove(index);
                 let result = result.map_err(Into::into);
                 let finished = Some((hedge.span, hedge.sent_at));
-                if let Some(done) =
-                    settle(shared, race, &mut this.primary, this.held, hedge.attempt, result, finished)
-                {
+                if let Some(done) = settle(shared, race, &mut this.primary, this.held, result, finished) {
                     return Poll::Ready(done);
                 }
             }
@@ -332,12 +329,7 @@ where
                         let span = attempt_span::<Req>(attempt);
                         let call = span.in_scope(|| race.service.call(request));
                         shared.telemetry.hedge_sent();
-                        race.hedges.push(InFlight {
-                            call: Box::pin(call),
-                            span,
-                            attempt,
-                            sent_at: Instant::now(),
-                        });
+                        race.hedges.push(InFlight { call: Box::pin(call), span, sent_at: Instant::now() });
                         let due = race.started + race.delay * (race.sent + 1);
                         race.next = if last || !shared.may_arm(race.deadline, due, race.delay) {
                             Next::Done
@@ -362,7 +354,6 @@ fn settle<F, S, Req, C, P, T>(
     race: &mut Race<F, S, Req>,
     primary: &mut Pin<&mut Option<F>>,
     held: &mut Option<Result<T, BoxError>>,
-    attempt: u32,
     result: Result<T, BoxError>,
     // A hedge's span and send time; `None` for the first attempt.
     hedge: Option<(Span, Instant)>,
@@ -389,7 +380,7 @@ where
         if race.sent > 0 {
             span.record("resilience.hedge.winner", true);
         }
-        if attempt > 1 {
+        if hedge.is_some() {
             shared.telemetry.hedge_won();
         }
     }
